@@ -1,0 +1,107 @@
+import NN
+import Tensor
+
+/// One conv unit of an up block: optional ×2 upsampling, a 3×3 conv, and the block's norm and
+/// activation in the architecture's order. Children are named as the reference (deconv, conv, norm).
+final class GenerativeUnit: Module {
+  let architecture: Architecture
+  let upsample: Bool
+  let deconv: ConvTranspose2D?
+  let conv: Conv2D
+  let norm: Module?
+  let activation: Module?
+
+  init(_ a: Architecture, _ cin: Int, _ cout: Int, upsample: Bool, rng: inout RNG) {
+    architecture = a
+    self.upsample = upsample
+    deconv = upsample && a.upsampling == .transposedConv
+      ? ConvTranspose2D(cin, cin, kernel: 2, stride: 2, rng: &rng) : nil
+    conv = Conv2D(cin, cout, kernel: 3, padding: 1, rng: &rng)
+    let normChannels = a.order == .post ? cout : cin
+    switch a.norm {
+    case .none: norm = nil
+    case .batch: norm = BatchNorm2D(normChannels)
+    case .instance: norm = InstanceNorm2D()
+    }
+    switch a.activation {
+    case .none: activation = nil
+    case .relu: activation = NN.Activation(.relu)
+    case .sigmoid: activation = NN.Activation(.sigmoid)
+    case .tanh: activation = NN.Activation(.tanh)
+    }
+    super.init()
+  }
+
+  override var children: [(String, Module)] {
+    (deconv.map { [("deconv", $0 as Module)] } ?? []) + [("conv", conv)] + (norm.map { [("norm", $0)] } ?? [])
+  }
+
+  private func up(_ h: Tensor) -> Tensor {
+    guard upsample else { return h }
+    switch architecture.upsampling {
+    case .transposedConv: return deconv!(h)
+    case .nearest: return upsampleNearest(h)
+    case .bilinear: return upsampleBilinear(h)
+    }
+  }
+
+  override func forward(_ x: Tensor) -> Tensor {
+    var h = x
+    if architecture.order == .pre {
+      if let norm { h = norm(h) }
+      if let activation { h = activation(h) }
+      return conv(up(h))
+    }
+    h = conv(up(h))
+    if let norm { h = norm(h) }
+    if let activation { h = activation(h) }
+    return h
+  }
+}
+
+/// A synthetic generative model: an auto-encoder of fixed down blocks and the architecture's up
+/// blocks, fully identified by (architecture, seed). Parameter names match the PyTorch reference
+/// (`synthetic_model` in the reference workloads), so state dicts are interchangeable.
+public final class SyntheticModel: Module {
+  public let architecture: Architecture
+  let net: Sequential
+
+  /// Builds the model with PyTorch-default initialisation drawn from `rng`.
+  public init(_ architecture: Architecture, rng: inout RNG) {
+    self.architecture = architecture
+    func down(_ cin: Int, _ cout: Int) -> Sequential {
+      Sequential(AvgPool2D(2), Conv2D(cin, cout, kernel: 3, padding: 1, rng: &rng), BatchNorm2D(cout),
+        NN.Activation(.relu), Conv2D(cout, cout, kernel: 3, padding: 1, rng: &rng), BatchNorm2D(cout))
+    }
+    func up(_ cin: Int, _ cout: Int) -> Sequential {
+      if architecture.layers == 2 {
+        return Sequential(GenerativeUnit(architecture, cin, cin, upsample: true, rng: &rng),
+          GenerativeUnit(architecture, cin, cout, upsample: false, rng: &rng))
+      }
+      return Sequential(GenerativeUnit(architecture, cin, cout, upsample: true, rng: &rng))
+    }
+    if architecture.blocks == 1 {
+      net = Sequential(down(3, 32), up(32, 3))
+    } else {
+      net = Sequential(down(3, 32), down(32, 64), up(64, 32), up(32, 3))
+    }
+    super.init()
+  }
+
+  /// Builds the model for `seed`.
+  public convenience init(_ architecture: Architecture, seed: UInt64) {
+    var rng = RNG(seed: seed)
+    self.init(architecture, rng: &rng)
+  }
+
+  public override var children: [(String, Module)] { net.children }
+
+  /// Maps images in [−1, 1] ([N, 3, H, W], H and W divisible by 2^K) to reconstructions.
+  public override func forward(_ x: Tensor) -> Tensor {
+    precondition(x.shape.rank == 4 && x.shape[1] == 3, "SyntheticModel expects [N, 3, H, W], got \(x.shape)")
+    let m = 1 << architecture.blocks
+    precondition(x.shape[2] % m == 0 && x.shape[3] % m == 0,
+      "SyntheticModel \(architecture.id): height and width of \(x.shape) must be multiples of \(m)")
+    return net(x)
+  }
+}

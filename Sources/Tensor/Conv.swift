@@ -1,0 +1,225 @@
+import CDNNL
+
+// Convolution and transposed convolution through oneDNN.
+//
+// Shapes: x [N, Cin, H, W] in any supported layout; conv weight [Cout, Cin, KH, KW] (PyTorch's
+// OIHW), transposed-conv weight [Cin, Cout, KH, KW] (PyTorch's IOHW); bias [Cout]. Weights stay plain
+// (the optimizer updates them in place) and are reordered into the layout oneDNN picks for each call.
+// The output layout is oneDNN's choice (format `any`) unless that choice is padded, in which case the
+// output is plain. Gradients are returned in their inputs' layouts.
+
+/// Geometry of a (transposed) convolution, square kernels and strides.
+struct ConvGeometry: Hashable, CustomStringConvertible {
+  var transposed: Bool
+  var stride: Int
+  var padding: Int
+  var outputPadding: Int
+
+  var description: String { "\(transposed ? "deconv" : "conv")|s\(stride)|p\(padding)|op\(outputPadding)" }
+
+  func outputSize(_ n: Int, _ k: Int) -> Int {
+    transposed ? (n - 1) * stride - 2 * padding + k + outputPadding : (n + 2 * padding - k) / stride + 1
+  }
+}
+
+/// The plain descriptor of a weight tensor in PyTorch's order.
+private func weightMD(_ w: Tensor, _ g: ConvGeometry) -> dnnl_memory_desc_t {
+  if !g.transposed { return DNNL.md(w.shape.dims, .plain) }
+  // PyTorch stores transposed-conv weights as [in, out, kh, kw]; oneDNN names dims [out, in, kh, kw].
+  var md = dnnl_memory_desc_t()
+  var d = DNNL.dims([w.shape[1], w.shape[0], w.shape[2], w.shape[3]])
+  DNNL.check(dnnl_memory_desc_init_by_tag(&md, 4, &d, dnnl_f32, dnnl_iohw), "iohw md")
+  return md
+}
+
+private func weightDims(_ w: Tensor, _ g: ConvGeometry) -> [Int] {
+  g.transposed ? [w.shape[1], w.shape[0], w.shape[2], w.shape[3]] : w.shape.dims
+}
+
+/// Initialises a forward (de)convolution descriptor and creates its primitive.
+private func makeForward(
+  _ g: ConvGeometry, src: dnnl_memory_desc_t, weights: [Int], bias: Bool, dst: dnnl_memory_desc_t,
+  training: Bool
+) -> Primitive {
+  var desc = dnnl_convolution_desc_t()
+  var s = src
+  var w = DNNL.anyMD(weights)
+  var b = DNNL.anyMD([weights[0]])
+  var d = dst
+  var strides = DNNL.dims([g.stride, g.stride])
+  var pl = DNNL.dims([g.padding, g.padding])
+  var pr = DNNL.dims([g.padding - g.outputPadding, g.padding - g.outputPadding])
+  let prop = training ? dnnl_forward_training : dnnl_forward_inference
+  withOptionalPointer(bias, &b) { bp in
+    if g.transposed {
+      DNNL.check(dnnl_deconvolution_forward_desc_init(&desc, prop, dnnl_deconvolution_direct, &s, &w,
+        bp, &d, &strides, &pl, &pr), "deconv fwd desc")
+    } else {
+      DNNL.check(dnnl_convolution_forward_desc_init(&desc, prop, dnnl_convolution_direct, &s, &w,
+        bp, &d, &strides, &pl, &pr), "conv fwd desc")
+    }
+  }
+  return Primitive(desc: &desc, what: "\(g) fwd")
+}
+
+/// The forward primitive for these shapes, with the output layout recorded under "dst".
+private func forwardPrimitive(
+  _ x: Tensor, _ w: Tensor, bias: Bool, _ g: ConvGeometry, outDims: [Int], training: Bool
+) -> Primitive {
+  let key = "\(g)|fwd|\(x.shape.dims)|\(x.layout)|\(w.shape.dims)|b\(bias)|t\(training)|\(LayoutPolicy.allowBlocked)"
+  return DNNLContext.primitive(key) {
+    let srcMD = DNNL.md(x.shape.dims, x.layout)
+    let dstMD = LayoutPolicy.allowBlocked ? DNNL.anyMD(outDims) : DNNL.md(outDims, .plain)
+    var p = makeForward(g, src: srcMD, weights: weightDims(w, g), bias: bias, dst: dstMD, training: training)
+    var layout = DNNL.layout(of: DNNL.query(p.pd, dnnl_query_dst_md), shape: outDims)
+    if layout == nil {
+      // oneDNN picked a padded or unknown layout: ask for plain instead.
+      p = makeForward(g, src: srcMD, weights: weightDims(w, g), bias: bias, dst: DNNL.md(outDims, .plain),
+        training: training)
+      layout = .plain
+    }
+    p.layouts["dst"] = layout
+    p.mds["weights"] = DNNL.query(p.pd, dnnl_query_weights_md)
+    return p
+  }
+}
+
+/// 2-D convolution (PyTorch's `F.conv2d` with square stride and padding).
+public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0) -> Tensor {
+  precondition(x.shape.rank == 4 && weight.shape.rank == 4 && x.shape[1] == weight.shape[1],
+    "conv2d: input \(x.shape) does not match weight \(weight.shape) (expected [N, \(weight.shape.dims.count > 1 ? weight.shape[1] : 0), H, W])")
+  return convolution(x, weight, bias, ConvGeometry(transposed: false, stride: stride, padding: padding,
+    outputPadding: 0))
+}
+
+/// 2-D transposed convolution (PyTorch's `F.conv_transpose2d`); weight is [Cin, Cout, KH, KW].
+public func convTranspose2d(
+  _ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0, outputPadding: Int = 0
+) -> Tensor {
+  precondition(x.shape.rank == 4 && weight.shape.rank == 4 && x.shape[1] == weight.shape[0],
+    "convTranspose2d: input \(x.shape) does not match weight \(weight.shape) (expected [N, \(weight.shape.dims.count > 0 ? weight.shape[0] : 0), H, W])")
+  precondition(outputPadding <= padding && outputPadding < stride,
+    "convTranspose2d: output padding \(outputPadding) must be < stride \(stride) and <= padding \(padding)")
+  return convolution(x, weight, bias, ConvGeometry(transposed: true, stride: stride, padding: padding,
+    outputPadding: outputPadding))
+}
+
+private func convolution(_ x: Tensor, _ w: Tensor, _ b: Tensor?, _ g: ConvGeometry) -> Tensor {
+  precondition(w.layout == .plain, "convolution weights must be plain, got \(w.layout)")
+  let wd = weightDims(w, g)
+  if let b { precondition(b.shape.dims == [wd[0]], "bias \(b.shape) does not match \(wd[0]) output channels") }
+  let oh = g.outputSize(x.shape[2], wd[2])
+  let ow = g.outputSize(x.shape[3], wd[3])
+  precondition(oh > 0 && ow > 0, "convolution output would be empty for input \(x.shape), weight \(w.shape)")
+  let outDims = [x.shape[0], wd[0], oh, ow]
+  let training = isGradEnabled && (x.requiresGrad || w.requiresGrad || (b?.requiresGrad ?? false))
+  let p = forwardPrimitive(x, w, bias: b != nil, g, outDims: outDims, training: training)
+  let outLayout = p.layouts["dst"]!
+  let out = Tensor(uninitialized: Shape(outDims), layout: outLayout)
+  let wPlain = weightMD(w, g)
+  let (wPtr, wKeep) = p.adapt(w, plainMD: wPlain, to: p.mds["weights"]!, name: "w")
+  var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
+    (DNNL_ARG_SRC, DNNL.md(x.shape.dims, x.layout), UnsafeMutableRawPointer(x.pointer)),
+    (DNNL_ARG_WEIGHTS, p.mds["weights"]!, wPtr),
+    (DNNL_ARG_DST, DNNL.md(outDims, outLayout), UnsafeMutableRawPointer(out.pointer)),
+  ]
+  if let b { args.append((DNNL_ARG_BIAS, DNNL.md([wd[0]], .plain), UnsafeMutableRawPointer(b.pointer))) }
+  p.execute(args)
+  withExtendedLifetime(wKeep) {}
+  let inputs = b.map { [x, w, $0] } ?? [x, w]
+  return record(g.transposed ? "convTranspose2d" : "conv2d", out, inputs) { grad in
+    let gx = x.requiresGrad ? convBackwardData(grad, w, x, g, forward: p) : nil
+    var gw: Tensor? = nil
+    var gb: Tensor? = nil
+    if w.requiresGrad || (b?.requiresGrad ?? false) {
+      (gw, gb) = convBackwardWeights(grad, x, w, bias: b != nil, g, forward: p)
+    }
+    return b != nil ? [gx, gw, gb] : [gx, gw]
+  }
+}
+
+private func convBackwardData(_ grad: Tensor, _ w: Tensor, _ x: Tensor, _ g: ConvGeometry, forward: Primitive)
+  -> Tensor
+{
+  let key = "\(g)|bwd_data|\(x.shape.dims)|\(x.layout)|\(w.shape.dims)|\(grad.layout)"
+  let p = DNNLContext.primitive(key) {
+    var desc = dnnl_convolution_desc_t()
+    var ds = DNNL.md(x.shape.dims, x.layout)
+    var wmd = DNNL.anyMD(weightDims(w, g))
+    var dd = DNNL.md(grad.shape.dims, grad.layout)
+    var strides = DNNL.dims([g.stride, g.stride])
+    var pl = DNNL.dims([g.padding, g.padding])
+    var pr = DNNL.dims([g.padding - g.outputPadding, g.padding - g.outputPadding])
+    if g.transposed {
+      DNNL.check(dnnl_deconvolution_backward_data_desc_init(&desc, dnnl_deconvolution_direct, &ds, &wmd, &dd,
+        &strides, &pl, &pr), "deconv bwd data desc")
+    } else {
+      DNNL.check(dnnl_convolution_backward_data_desc_init(&desc, dnnl_convolution_direct, &ds, &wmd, &dd,
+        &strides, &pl, &pr), "conv bwd data desc")
+    }
+    let prim = Primitive(desc: &desc, hint: forward.pd, what: "\(g) bwd data")
+    prim.mds["weights"] = DNNL.query(prim.pd, dnnl_query_weights_md)
+    return prim
+  }
+  let gx = Tensor(uninitialized: x.shape, layout: x.layout)
+  let (wPtr, wKeep) = p.adapt(w, plainMD: weightMD(w, g), to: p.mds["weights"]!, name: "w")
+  p.execute([
+    (DNNL_ARG_DIFF_DST, DNNL.md(grad.shape.dims, grad.layout), UnsafeMutableRawPointer(grad.pointer)),
+    (DNNL_ARG_WEIGHTS, p.mds["weights"]!, wPtr),
+    (DNNL_ARG_DIFF_SRC, DNNL.md(x.shape.dims, x.layout), UnsafeMutableRawPointer(gx.pointer)),
+  ])
+  withExtendedLifetime(wKeep) {}
+  return gx
+}
+
+private func convBackwardWeights(
+  _ grad: Tensor, _ x: Tensor, _ w: Tensor, bias: Bool, _ g: ConvGeometry, forward: Primitive
+) -> (Tensor, Tensor?) {
+  let key = "\(g)|bwd_w|\(x.shape.dims)|\(x.layout)|\(w.shape.dims)|\(grad.layout)|b\(bias)"
+  let wd = weightDims(w, g)
+  let p = DNNLContext.primitive(key) {
+    var desc = dnnl_convolution_desc_t()
+    var s = DNNL.md(x.shape.dims, x.layout)
+    var dw = DNNL.anyMD(wd)
+    var db = DNNL.md([wd[0]], .plain)
+    var dd = DNNL.md(grad.shape.dims, grad.layout)
+    var strides = DNNL.dims([g.stride, g.stride])
+    var pl = DNNL.dims([g.padding, g.padding])
+    var pr = DNNL.dims([g.padding - g.outputPadding, g.padding - g.outputPadding])
+    withOptionalPointer(bias, &db) { bp in
+      if g.transposed {
+        DNNL.check(dnnl_deconvolution_backward_weights_desc_init(&desc, dnnl_deconvolution_direct, &s, &dw,
+          bp, &dd, &strides, &pl, &pr), "deconv bwd weights desc")
+      } else {
+        DNNL.check(dnnl_convolution_backward_weights_desc_init(&desc, dnnl_convolution_direct, &s, &dw,
+          bp, &dd, &strides, &pl, &pr), "conv bwd weights desc")
+      }
+    }
+    let prim = Primitive(desc: &desc, hint: forward.pd, what: "\(g) bwd weights")
+    prim.mds["diff_weights"] = DNNL.query(prim.pd, dnnl_query_diff_weights_md)
+    return prim
+  }
+  let gw = Tensor(uninitialized: w.shape)
+  let plainMD = weightMD(w, g)
+  let dwMD = p.mds["diff_weights"]!
+  var a = dwMD
+  var c = plainMD
+  let direct = dnnl_memory_desc_equal(&a, &c) != 0
+  let buffer = direct ? nil : OpaqueBuffer(md: dwMD)
+  let gb = bias ? Tensor(uninitialized: Shape([wd[0]])) : nil
+  var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
+    (DNNL_ARG_SRC, DNNL.md(x.shape.dims, x.layout), UnsafeMutableRawPointer(x.pointer)),
+    (DNNL_ARG_DIFF_DST, DNNL.md(grad.shape.dims, grad.layout), UnsafeMutableRawPointer(grad.pointer)),
+    (DNNL_ARG_DIFF_WEIGHTS, dwMD, buffer?.pointer ?? UnsafeMutableRawPointer(gw.pointer)),
+  ]
+  if let gb { args.append((DNNL_ARG_DIFF_BIAS, DNNL.md([wd[0]], .plain), UnsafeMutableRawPointer(gb.pointer))) }
+  p.execute(args)
+  if let buffer { p.restore(buffer, into: gw, plainMD: plainMD, name: "dw") }
+  return (gw, gb)
+}
+
+/// Passes a pointer to `value` when `present`, else nil (optional bias descriptors).
+private func withOptionalPointer<T, R>(_ present: Bool, _ value: inout T, _ body: (UnsafePointer<T>?) -> R) -> R {
+  if present { return withUnsafePointer(to: &value) { body($0) } }
+  return body(nil)
+}

@@ -1,0 +1,187 @@
+import CDNNL
+
+// Pooling and ×2 resampling through oneDNN; outputs keep their input's layout and gradients come
+// back in the input's layout.
+//
+// Shapes: x [N, C, H, W]. Average and max pooling follow PyTorch's floor mode (average counts the
+// zero padding, PyTorch's count_include_pad=True). Resampling follows PyTorch's
+// `F.interpolate(scale_factor: 2, align_corners: false)` for "nearest" and "bilinear".
+
+enum SpatialOp: Hashable, CustomStringConvertible {
+  case pool(max: Bool, kernel: [Int], stride: [Int], padding: [Int])
+  case resample(linear: Bool, factor: Float)
+
+  var description: String {
+    switch self {
+    case let .pool(max, k, s, p): return "pool|\(max ? "max" : "avg")|k\(k)|s\(s)|p\(p)"
+    case let .resample(linear, f): return "resample|\(linear ? "linear" : "nearest")|\(f)"
+    }
+  }
+
+  func outputDims(_ d: [Int]) -> [Int] {
+    switch self {
+    case let .pool(_, k, s, p):
+      return [d[0], d[1], (d[2] + 2 * p[0] - k[0]) / s[0] + 1, (d[3] + 2 * p[1] - k[1]) / s[1] + 1]
+    case let .resample(_, f):
+      return [d[0], d[1], Int((Float(d[2]) * f).rounded(.down)), Int((Float(d[3]) * f).rounded(.down))]
+    }
+  }
+
+  func initDesc(
+    _ desc: UnsafeMutableRawPointer, src: inout dnnl_memory_desc_t, dst: inout dnnl_memory_desc_t,
+    inDims: [Int], backward: Bool, training: Bool
+  ) {
+    switch self {
+    case let .pool(max, k, s, p):
+      var strides = DNNL.dims(s)
+      var kernel = DNNL.dims(k)
+      var dilation = DNNL.dims([0, 0])
+      var pl = DNNL.dims(p)
+      let out = outputDims(inDims)
+      var pr = DNNL.dims([(out[2] - 1) * s[0] + k[0] - inDims[2] - p[0], (out[3] - 1) * s[1] + k[1] - inDims[3] - p[1]])
+      let alg = max ? dnnl_pooling_max : dnnl_pooling_avg_include_padding
+      let d = desc.assumingMemoryBound(to: dnnl_pooling_v2_desc_t.self)
+      if backward {
+        DNNL.check(dnnl_pooling_v2_backward_desc_init(d, alg, &src, &dst, &strides, &kernel, &dilation, &pl, &pr),
+          "pool bwd desc")
+      } else {
+        DNNL.check(dnnl_pooling_v2_forward_desc_init(d, training ? dnnl_forward_training : dnnl_forward_inference,
+          alg, &src, &dst, &strides, &kernel, &dilation, &pl, &pr), "pool fwd desc")
+      }
+    case let .resample(linear, f):
+      var factors: [Float] = [f, f]
+      let alg = linear ? dnnl_resampling_linear : dnnl_resampling_nearest
+      let d = desc.assumingMemoryBound(to: dnnl_resampling_desc_t.self)
+      if backward {
+        DNNL.check(dnnl_resampling_backward_desc_init(d, alg, &factors, &src, &dst), "resample bwd desc")
+      } else {
+        DNNL.check(dnnl_resampling_forward_desc_init(d, training ? dnnl_forward_training : dnnl_forward_inference,
+          alg, &factors, &src, &dst), "resample fwd desc")
+      }
+    }
+  }
+
+  var isMaxPool: Bool { if case .pool(true, _, _, _) = self { return true } else { return false } }
+}
+
+/// Storage big enough for the largest op descriptor.
+private struct DescStorage {
+  var bytes = [UInt8](repeating: 0, count: 8192)
+}
+
+private func spatialPrimitive(_ op: SpatialOp, _ x: Tensor, training: Bool) -> Primitive {
+  let key = "\(op)|fwd|\(x.shape.dims)|\(x.layout)|t\(training)"
+  return DNNLContext.primitive(key) {
+    let outDims = op.outputDims(x.shape.dims)
+    func make(_ dstMD: dnnl_memory_desc_t) -> Primitive {
+      var storage = DescStorage()
+      var src = DNNL.md(x.shape.dims, x.layout)
+      var dst = dstMD
+      return storage.bytes.withUnsafeMutableBytes { raw in
+        op.initDesc(raw.baseAddress!, src: &src, dst: &dst, inDims: x.shape.dims, backward: false, training: training)
+        return Primitive(desc: raw.baseAddress!, what: "\(op)")
+      }
+    }
+    var p = make(DNNL.anyMD(outDims))
+    var layout = DNNL.layout(of: DNNL.query(p.pd, dnnl_query_dst_md), shape: outDims)
+    if layout == nil {
+      p = make(DNNL.md(outDims, x.layout))
+      layout = x.layout
+    }
+    p.layouts["dst"] = layout
+    if op.isMaxPool && training { p.mds["workspace"] = DNNL.query(p.pd, dnnl_query_workspace_md) }
+    return p
+  }
+}
+
+func spatial(_ op: SpatialOp, _ x: Tensor) -> Tensor {
+  precondition(x.shape.rank == 4, "\(op) expects [N, C, H, W], got \(x.shape)")
+  let training = isGradEnabled && x.requiresGrad
+  let p = spatialPrimitive(op, x, training: training)
+  let outDims = op.outputDims(x.shape.dims)
+  precondition(outDims[2] > 0 && outDims[3] > 0, "\(op): output would be empty for input \(x.shape)")
+  let layout = p.layouts["dst"]!
+  let out = Tensor(uninitialized: Shape(outDims), layout: layout)
+  var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
+    (DNNL_ARG_SRC, DNNL.md(x.shape.dims, x.layout), UnsafeMutableRawPointer(x.pointer)),
+    (DNNL_ARG_DST, DNNL.md(outDims, layout), UnsafeMutableRawPointer(out.pointer)),
+  ]
+  var workspace: OpaqueBuffer? = nil
+  if let wmd = p.mds["workspace"] {
+    workspace = OpaqueBuffer(md: wmd)
+    args.append((DNNL_ARG_WORKSPACE, wmd, workspace!.pointer))
+  }
+  p.execute(args)
+  return record("\(op)", out, [x]) { g in
+    let key = "\(op)|bwd|\(x.shape.dims)|\(x.layout)|\(g.layout)"
+    let bp = DNNLContext.primitive(key) {
+      var storage = DescStorage()
+      var src = DNNL.md(x.shape.dims, x.layout)
+      var dst = DNNL.md(outDims, g.layout)
+      return storage.bytes.withUnsafeMutableBytes { raw in
+        op.initDesc(raw.baseAddress!, src: &src, dst: &dst, inDims: x.shape.dims, backward: true, training: true)
+        return Primitive(desc: raw.baseAddress!, hint: p.pd, what: "\(op) bwd")
+      }
+    }
+    let gx = Tensor(uninitialized: x.shape, layout: x.layout)
+    var bargs: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
+      (DNNL_ARG_DIFF_DST, DNNL.md(outDims, g.layout), UnsafeMutableRawPointer(g.pointer)),
+      (DNNL_ARG_DIFF_SRC, DNNL.md(x.shape.dims, x.layout), UnsafeMutableRawPointer(gx.pointer)),
+    ]
+    if let workspace { bargs.append((DNNL_ARG_WORKSPACE, workspace.md, workspace.pointer)) }
+    bp.execute(bargs)
+    return [gx]
+  }
+}
+
+/// Average pooling (PyTorch's `AvgPool2d(kernel, stride, padding)`, count_include_pad).
+public func avgPool2d(_ x: Tensor, kernel: Int, stride: Int? = nil, padding: Int = 0) -> Tensor {
+  let s = stride ?? kernel
+  return spatial(.pool(max: false, kernel: [kernel, kernel], stride: [s, s], padding: [padding, padding]), x)
+}
+
+/// Max pooling (PyTorch's `MaxPool2d(kernel, stride, padding)`).
+public func maxPool2d(_ x: Tensor, kernel: Int, stride: Int? = nil, padding: Int = 0) -> Tensor {
+  let s = stride ?? kernel
+  return spatial(.pool(max: true, kernel: [kernel, kernel], stride: [s, s], padding: [padding, padding]), x)
+}
+
+/// Global average pooling: [N, C, H, W] → plain [N, C].
+public func globalAvgPool(_ x: Tensor) -> Tensor {
+  precondition(x.shape.rank == 4, "globalAvgPool expects [N, C, H, W], got \(x.shape)")
+  let h = x.shape[2]
+  let w = x.shape[3]
+  let pooled = spatial(.pool(max: false, kernel: [h, w], stride: [h, w], padding: [0, 0]), x)
+  // With 1×1 spatial size every supported layout has plain [N, C] order.
+  return flattenSpatialOne(pooled)
+}
+
+/// Nearest-neighbour ×`factor` upsampling (PyTorch's `mode="nearest"`).
+public func upsampleNearest(_ x: Tensor, factor: Int = 2) -> Tensor {
+  spatial(.resample(linear: false, factor: Float(factor)), x)
+}
+
+/// Bilinear ×`factor` upsampling (PyTorch's `mode="bilinear", align_corners=False`).
+public func upsampleBilinear(_ x: Tensor, factor: Int = 2) -> Tensor {
+  spatial(.resample(linear: true, factor: Float(factor)), x)
+}
+
+/// [N, C, 1, 1] in any layout → plain [N, C], sharing memory.
+func flattenSpatialOne(_ x: Tensor) -> Tensor {
+  precondition(x.shape[2] == 1 && x.shape[3] == 1, "flattenSpatialOne needs 1×1 spatial size, got \(x.shape)")
+  let out = Tensor(shape: Shape([x.shape[0], x.shape[1]]), layout: .plain, storage: x.storage, offset: x.offset)
+  let layout = x.layout
+  return record("flatten", out, [x]) { g in
+    [Tensor(shape: x.shape, layout: layout, storage: g.storage, offset: g.offset)]
+  }
+}
+
+/// A plain tensor viewed with another shape of the same count, sharing memory.
+func reshapeOp(_ x: Tensor, _ shape: Shape) -> Tensor {
+  precondition(x.layout == .plain, "reshape needs a plain tensor, got \(x.layout)")
+  let out = Tensor(shape: shape, layout: .plain, storage: x.storage, offset: x.offset)
+  return record("reshape", out, [x]) { g in
+    let gp = g.layout == .plain ? g : g.toLayout(.plain, differentiable: false)
+    return [Tensor(shape: x.shape, layout: .plain, storage: gp.storage, offset: gp.offset)]
+  }
+}

@@ -1,0 +1,397 @@
+#!/usr/bin/env python3
+"""Write the PyTorch reference fixtures that ModelPrint's Swift tests compare against.
+
+Pinned and deterministic: torch==2.13.0+cpu (see requirements.txt), float32, one thread, fixed seeds.
+Run from anywhere:
+
+    python3 scripts/reference/make_fixtures.py            # writes Tests/Fixtures/reference/*.safetensors
+
+The models come from ../shared/reference/torch_workloads.py (relative to the repository root), the same
+file the speed comparison uses, so the fixtures and the benchmark describe the same networks.
+
+Every file is a plain safetensors file, written by hand (no safetensors package):
+  u64 little-endian header length N | N bytes of JSON, space-padded to a multiple of 8 |
+  raw little-endian float32 data, tensors in sorted-name order, each C-contiguous (NCHW).
+The JSON maps each tensor name to {"dtype": "F32", "shape": [...], "data_offsets": [begin, end]} (offsets
+relative to the start of the data) and "__metadata__" to string key/values (torch version, script,
+description, hyperparameters). Integer things (labels) are stored as F32 too.
+
+Files:
+  synth_110011.safetensors, synth_001232.safetensors   synthetic_model(arch): forward, MSE loss, backward,
+                                                       BN running stats, 20 Adam steps, eval output
+  resnet18_w8.safetensors                              ResNet18(width=8, classes=10, proj=16): CE + batch-hard
+                                                       triplet, backward, 20 AdamW steps, eval embedding
+  ops.safetensors                                      one forward/backward check per op
+"""
+import copy
+import hashlib
+import json
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+SCRIPT = "scripts/reference/make_fixtures.py"
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REFERENCE_DIR = os.path.normpath(os.path.join(REPO, "..", "shared", "reference"))
+OUT_DIR = os.path.join(REPO, "Tests", "Fixtures", "reference")
+PINNED_TORCH = "2.13.0+cpu"
+
+sys.dont_write_bytecode = True  # leave no __pycache__ in the shared folder
+sys.path.insert(0, REFERENCE_DIR)
+try:
+    from torch_workloads import ResNet18, batch_hard_triplet, synthetic_model  # noqa: E402
+except ImportError as e:
+    raise SystemExit(f"cannot import torch_workloads from {REFERENCE_DIR}: {e}\n"
+                     "the shared reference folder must sit next to the repository (../shared/reference)")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# safetensors, by hand
+
+def write_safetensors(path, tensors, metadata):
+    """tensors: name -> torch.Tensor (any float/int dtype; stored as F32). metadata: str -> str."""
+    names = sorted(tensors)
+    header, blobs, offset = {}, [], 0
+    for name in names:
+        t = tensors[name].detach().to(torch.float32).contiguous()
+        if t.dim() == 0:
+            raise ValueError(f"{name}: store scalars with shape [1]")
+        raw = t.numpy().astype("<f4", copy=False).tobytes(order="C")
+        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
+        blobs.append(raw)
+        offset += len(raw)
+    header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
+    js = json.dumps(header, separators=(",", ":"), sort_keys=False).encode("utf-8")
+    js += b" " * (-len(js) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(js)))
+        f.write(js)
+        for raw in blobs:
+            f.write(raw)
+
+
+def read_safetensors(path):
+    """Independent re-read used to check what was written: returns (name -> np.ndarray, metadata)."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    (n,) = struct.unpack("<Q", blob[:8])
+    assert n % 8 == 0, "header not padded to 8"
+    header = json.loads(blob[8:8 + n].decode("utf-8"))
+    meta = header.pop("__metadata__", {})
+    data = blob[8 + n:]
+    out, expect = {}, 0
+    for name in sorted(header):
+        h = header[name]
+        b, e = h["data_offsets"]
+        assert h["dtype"] == "F32" and b == expect, f"{name}: bad dtype/offset"
+        count = int(np.prod(h["shape"])) if h["shape"] else 1
+        assert e - b == 4 * count, f"{name}: size mismatch"
+        out[name] = np.frombuffer(data[b:e], dtype="<f4").reshape(h["shape"])
+        expect = e
+    assert expect == len(data), "trailing bytes after the last tensor"
+    return out, meta
+
+
+def save(filename, tensors, description, **hyper):
+    for name, t in tensors.items():
+        if not torch.isfinite(t.detach().float()).all():
+            raise SystemExit(f"{filename}: {name} has non-finite values")
+    meta = {"torch": torch.__version__, "numpy": np.__version__, "script": SCRIPT, "description": description,
+            "dtype": "float32", "layout": "contiguous, NCHW (PyTorch default)", "threads": "1"}
+    meta.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in hyper.items()})
+    path = os.path.join(OUT_DIR, filename)
+    write_safetensors(path, tensors, meta)
+    back, _ = read_safetensors(path)
+    for name, t in tensors.items():
+        assert np.array_equal(back[name], t.detach().float().numpy()), f"{filename}: {name} did not round-trip"
+    return path
+
+
+# ---------------------------------------------------------------------------------------------------------
+# helpers
+
+def state_tensors(model, prefix):
+    """Every parameter and buffer of the state dict (num_batches_tracked skipped), cloned."""
+    return {f"{prefix}{k}": v.detach().clone() for k, v in model.state_dict().items()
+            if not k.endswith("num_batches_tracked")}
+
+
+def buffer_tensors(model, prefix):
+    return {f"{prefix}{k}": v.detach().clone() for k, v in model.named_buffers()
+            if not k.endswith("num_batches_tracked")}
+
+
+def grad_tensors(model, prefix="grad."):
+    out = {}
+    for k, p in model.named_parameters():
+        if p.grad is None:
+            raise SystemExit(f"parameter {k} got no gradient")
+        out[prefix + k] = p.grad.detach().clone()
+    return out
+
+
+def generator(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 1. synthetic models
+
+def synth_fixture(arch):
+    torch.manual_seed(0)
+    model = synthetic_model(arch).float().train()
+    init = copy.deepcopy(model.state_dict())
+    x0 = torch.rand(4, 3, 32, 32, generator=generator(1)) * 2 - 1
+
+    t = state_tensors(model, "param.")
+    t["input"] = x0.clone()
+    x = x0.clone().requires_grad_(True)
+    out = model(x)
+    loss = F.mse_loss(out, x0)
+    loss.backward()
+    t["output"] = out.detach().clone()
+    t["loss"] = loss.detach().reshape(1)
+    t.update(grad_tensors(model))
+    t["grad.input"] = x.grad.detach().clone()
+    t.update(buffer_tensors(model, "after."))
+    # Eval mode is compared right after the single training forward: after optimizer steps the running
+    # mean drifts through biases that precede a batch norm (their gradient is rounding noise, which Adam
+    # normalises into full-size steps), so a later eval output does not identify an implementation.
+    model.eval()
+    with torch.no_grad():
+        t["eval_output"] = model(x0)
+
+    model = synthetic_model(arch).float().train()
+    model.load_state_dict(init)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(20):
+        opt.zero_grad(set_to_none=True)
+        loss = F.mse_loss(model(x0), x0)
+        losses.append(loss.item())
+        loss.backward()
+        opt.step()
+    t["adam_losses"] = torch.tensor(losses, dtype=torch.float32)
+
+    return save(f"synth_{arch}.safetensors", t,
+                f"synthetic_model('{arch}') in train mode on a 4x3x32x32 input in [-1,1]: initial params+buffers "
+                "(param.*), output, loss = mse_loss(output, input) (gradient flows only through output), grad.* "
+                "for every parameter and for the input, BN running stats after that one forward (after.*), the "
+                "eval-mode output with those stats (eval_output); then 20 Adam steps from the same initial state "
+                "(adam_losses = loss before each update)",
+                arch=arch, model_seed="torch.manual_seed(0) before building the model",
+                input="torch.rand(4,3,32,32, generator=Generator().manual_seed(1)) * 2 - 1",
+                loss="F.mse_loss(model(input), input)", optimizer="torch.optim.Adam",
+                lr=1e-3, betas=[0.9, 0.999], eps=1e-8, weight_decay=0.0, steps=20,
+                zero_grad="set_to_none=True", bn_momentum=0.1, bn_eps=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 2. ResNet-18, width 8
+
+def resnet_fixture():
+    torch.manual_seed(0)
+    model = ResNet18(width=8, classes=10, proj=16).float().train()
+    init = copy.deepcopy(model.state_dict())
+    x0 = torch.rand(8, 3, 32, 32, generator=generator(1))
+    y = torch.arange(8) // 2
+
+    t = state_tensors(model, "param.")
+    t["input"] = x0.clone()
+    t["labels"] = y.float()
+    x = x0.clone().requires_grad_(True)
+    logits, z = model(x)
+    l_ce = F.cross_entropy(logits, y)
+    l_tr = batch_hard_triplet(z, y, margin=0.3)
+    loss = l_ce + l_tr
+    loss.backward()
+    t["logits"] = logits.detach().clone()
+    t["proj"] = z.detach().clone()
+    t["loss"] = loss.detach().reshape(1)
+    t["loss_ce"] = l_ce.detach().reshape(1)
+    t["loss_triplet"] = l_tr.detach().reshape(1)
+    t.update(grad_tensors(model))
+    t["grad.input"] = x.grad.detach().clone()
+    t.update(buffer_tensors(model, "after."))
+    model.eval()
+    with torch.no_grad():
+        t["eval_embed"] = model.embed(x0)
+
+    model = ResNet18(width=8, classes=10, proj=16).float().train()
+    model.load_state_dict(init)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
+    losses = []
+    for _ in range(20):
+        opt.zero_grad(set_to_none=True)
+        logits, z = model(x0)
+        loss = F.cross_entropy(logits, y) + batch_hard_triplet(z, y, margin=0.3)
+        losses.append(loss.item())
+        loss.backward()
+        opt.step()
+    t["adamw_losses"] = torch.tensor(losses, dtype=torch.float32)
+
+    return save("resnet18_w8.safetensors", t,
+                "ResNet18(width=8, classes=10, proj=16) in train mode on an 8x3x32x32 input in [0,1] with labels "
+                "arange(8)//2: initial params+buffers (param.*), logits, proj (z), loss = cross_entropy(logits, "
+                "labels) + batch_hard_triplet(z, labels, margin=0.3), grad.* for every parameter and the input, "
+                "BN running stats after that forward (after.*), model.eval().embed(input) with those stats "
+                "(eval_embed); then 20 AdamW steps from the same initial state (adamw_losses = loss before each "
+                "update)",
+                model="ResNet18(width=8, classes=10, proj=16)",
+                model_seed="torch.manual_seed(0) before building the model",
+                input="torch.rand(8,3,32,32, generator=Generator().manual_seed(1))",
+                labels="torch.arange(8) // 2", margin=0.3,
+                loss="F.cross_entropy(logits, labels) + batch_hard_triplet(proj, labels, 0.3)",
+                optimizer="torch.optim.AdamW", lr=1e-3, betas=[0.9, 0.999], eps=1e-8, weight_decay=0.01,
+                steps=20, zero_grad="set_to_none=True", bn_momentum=0.1, bn_eps=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 3. per-op checks
+
+def ops_fixture():
+    t = {}
+    notes = {}
+    seed = [100]
+
+    def rng():
+        seed[0] += 1
+        torch.manual_seed(seed[0])  # for module init too
+        return generator(seed[0])
+
+    def elementwise(name, fn, x, module=None, weights=()):
+        """Store X, G, Y, DX (and W/B, DW/DB for the module's parameters)."""
+        x = x.clone().requires_grad_(True)
+        y = fn(x)
+        g = torch.randn(y.shape, generator=generator(seed[0] + 10_000))
+        (y * g).sum().backward()
+        t[f"X.{name}"], t[f"G.{name}"] = x.detach().clone(), g
+        t[f"Y.{name}"], t[f"DX.{name}"] = y.detach().clone(), x.grad.detach().clone()
+        if module is not None:
+            for short, attr in weights:
+                p = getattr(module, attr)
+                t[f"{short}.{name}"] = p.detach().clone()
+                t[f"D{short}.{name}"] = p.grad.detach().clone()
+
+    def randn(*shape):
+        return torch.randn(*shape, generator=rng())
+
+    x = randn(2, 3, 5, 7)
+    elementwise("upsample_bilinear", lambda v: F.interpolate(v, scale_factor=2, mode="bilinear",
+                                                             align_corners=False), x)
+    notes["upsample_bilinear"] = "F.interpolate(x, scale_factor=2, mode='bilinear', align_corners=False)"
+    x = randn(2, 3, 5, 7)
+    elementwise("upsample_nearest", lambda v: F.interpolate(v, scale_factor=2, mode="nearest"), x)
+    notes["upsample_nearest"] = "F.interpolate(x, scale_factor=2, mode='nearest')"
+
+    x = randn(2, 3, 6, 8)
+    elementwise("avgpool2", nn.AvgPool2d(2), x)
+    notes["avgpool2"] = "nn.AvgPool2d(2)"
+    x = randn(2, 3, 9, 10)
+    elementwise("maxpool3s2p1", nn.MaxPool2d(3, 2, 1), x)
+    notes["maxpool3s2p1"] = "nn.MaxPool2d(3, stride=2, padding=1) (randn input: no ties)"
+
+    x = randn(2, 4, 5, 6)
+    elementwise("instancenorm", nn.InstanceNorm2d(4).train(), x)
+    notes["instancenorm"] = "nn.InstanceNorm2d(4) (affine=False, no running stats, eps=1e-5), train mode"
+
+    x = randn(3, 4, 5, 6)
+    bn = nn.BatchNorm2d(4).train()
+    elementwise("batchnorm_train", bn, x, bn, [("W", "weight"), ("B", "bias")])
+    t["after_running_mean.batchnorm_train"] = bn.running_mean.detach().clone()
+    t["after_running_var.batchnorm_train"] = bn.running_var.detach().clone()
+    notes["batchnorm_train"] = ("nn.BatchNorm2d(4), default weight=1 bias=0, train mode, eps=1e-5, momentum=0.1; "
+                                "running stats start at mean 0 var 1, running_var uses the unbiased batch var")
+
+    x = randn(2, 4, 5, 6)
+    m = nn.ConvTranspose2d(4, 5, 3, stride=2, padding=1, output_padding=1)
+    elementwise("deconv_k3s2p1op1", m, x, m, [("W", "weight"), ("B", "bias")])
+    notes["deconv_k3s2p1op1"] = "nn.ConvTranspose2d(4, 5, 3, stride=2, padding=1, output_padding=1); W is [Cin, Cout, kh, kw]"
+    x = randn(2, 3, 4, 5)
+    m = nn.ConvTranspose2d(3, 3, 2, stride=2)
+    elementwise("deconv_k2s2", m, x, m, [("W", "weight"), ("B", "bias")])
+    notes["deconv_k2s2"] = "nn.ConvTranspose2d(3, 3, 2, stride=2); W is [Cin, Cout, kh, kw]"
+
+    x = randn(2, 3, 7, 9)
+    m = nn.Conv2d(3, 5, 3, stride=2, padding=1)
+    elementwise("conv_k3s2p1", m, x, m, [("W", "weight"), ("B", "bias")])
+    notes["conv_k3s2p1"] = "nn.Conv2d(3, 5, 3, stride=2, padding=1); W is [Cout, Cin, kh, kw]"
+    x = randn(2, 3, 16, 16)
+    m = nn.Conv2d(3, 4, 7, 2, 3, bias=False)
+    elementwise("conv_k7s2p3_nobias", m, x, m, [("W", "weight")])
+    notes["conv_k7s2p3_nobias"] = "nn.Conv2d(3, 4, 7, stride=2, padding=3, bias=False)"
+
+    x = randn(5, 7)
+    elementwise("log_softmax", lambda v: F.log_softmax(v, dim=1), x)
+    notes["log_softmax"] = "F.log_softmax(x, dim=1)"
+
+    # losses: Y is the scalar loss as shape [1], DX = d loss / d x (no G)
+    def loss_op(name, fn, x, target):
+        x = x.clone().requires_grad_(True)
+        y = fn(x)
+        y.backward()
+        t[f"X.{name}"], t[f"T.{name}"] = x.detach().clone(), target.float()
+        t[f"Y.{name}"], t[f"DX.{name}"] = y.detach().reshape(1), x.grad.detach().clone()
+
+    x = randn(6, 10)
+    labels = torch.randint(0, 10, (6,), generator=generator(seed[0] + 20_000))
+    loss_op("cross_entropy", lambda v: F.cross_entropy(v, labels), x, labels)
+    notes["cross_entropy"] = "F.cross_entropy(x, T) (mean over the batch); T holds class indices as floats"
+    x = randn(8, 6)
+    labels = torch.arange(8) // 2
+    loss_op("triplet", lambda v: batch_hard_triplet(v, labels, margin=0.3), x, labels)
+    notes["triplet"] = "batch_hard_triplet(x, T, margin=0.3) from torch_workloads (cdist, hardest pos/neg, mean)"
+    x = randn(3, 4)
+    target = torch.randn(3, 4, generator=generator(seed[0] + 20_000))
+    loss_op("mse", lambda v: F.mse_loss(v, target), x, target)
+    notes["mse"] = "F.mse_loss(x, T) (mean)"
+
+    x = randn(2, 5, 4, 3)
+    elementwise("adaptive_avgpool1", lambda v: F.adaptive_avg_pool2d(v, 1), x)
+    notes["adaptive_avgpool1"] = "F.adaptive_avg_pool2d(x, 1) -> [N, C, 1, 1]"
+
+    x = randn(3, 4, 5)
+    elementwise("sigmoid", torch.sigmoid, x)
+    x = randn(3, 4, 5)
+    elementwise("tanh", torch.tanh, x)
+    x = randn(3, 4, 5)
+    x = torch.sign(x) * (0.1 + x.abs())  # |x| >= 0.1: away from the kink
+    elementwise("relu", F.relu, x)
+    notes["relu"] = "F.relu(x), |x| >= 0.1"
+
+    x = randn(5, 6)
+    m = nn.Linear(6, 4)
+    elementwise("linear", m, x, m, [("W", "weight"), ("B", "bias")])
+    notes["linear"] = "nn.Linear(6, 4): Y = X W^T + B, W is [out, in]"
+
+    return save("ops.safetensors", t,
+                "per-op checks: X.<op> input (randn, seeded per op), G.<op> upstream gradient (randn), Y.<op> "
+                "output, DX.<op> = d(sum(Y*G))/dX; modules also store W./B. and their grads DW./DB.; losses store "
+                "the target T.<op>, Y = scalar loss [1], DX = d loss / dX (no G)",
+                ops=json.dumps(notes), seeds="op i uses torch.manual_seed(100+i) for module init and its input; "
+                "G uses seed 10100+i; targets/labels seed 20100+i")
+
+
+def main():
+    if torch.__version__ != PINNED_TORCH:
+        print(f"warning: fixtures are pinned to torch {PINNED_TORCH}, running {torch.__version__}", file=sys.stderr)
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    os.makedirs(OUT_DIR, exist_ok=True)
+    paths = [synth_fixture("110011"), synth_fixture("001232"), resnet_fixture(), ops_fixture()]
+    for path in paths:
+        tensors, _ = read_safetensors(path)
+        digest = hashlib.sha256(open(path, "rb").read()).hexdigest()[:16]
+        print(f"{os.path.relpath(path, REPO)}  {os.path.getsize(path)} bytes  sha256 {digest}...  "
+              f"{len(tensors)} tensors")
+        for name in sorted(tensors):
+            print(f"  {name:48s} {list(tensors[name].shape)}")
+
+
+if __name__ == "__main__":
+    main()
