@@ -55,3 +55,25 @@ func assertClose(_ a: [Float], _ b: [Float], rtol: Float, atol: Float = 1e-6, _ 
       file: file, line: line)
   }
 }
+
+/// Asserts ‖a − b‖ ≤ tol·‖b‖ + atol·√n over the whole tensor (the absolute term covers gradients
+/// that are rounding noise around zero, such as a bias followed by batch norm).
+func assertRelativeL2(_ a: Tensor, _ b: Tensor, tol: Float, atol: Float, _ what: String,
+  file: StaticString = #filePath, line: UInt = #line)
+{
+  XCTAssertEqual(a.shape, b.shape, "\(what): shape", file: file, line: line)
+  let x = a.array
+  let y = b.array
+  var num: Double = 0
+  var den: Double = 0
+  for i in 0..<min(x.count, y.count) {
+    num += Double(x[i] - y[i]) * Double(x[i] - y[i])
+    den += Double(y[i]) * Double(y[i])
+  }
+  let bound = Double(tol) * den.squareRoot() + Double(atol) * Double(x.count).squareRoot()
+  if ProcessInfo.processInfo.environment["MODELPRINT_PRINT_ERRORS"] != nil {
+    print("L2", what, num.squareRoot() / max(den.squareRoot(), 1e-30), num.squareRoot() / bound)
+  }
+  XCTAssert(num.squareRoot() <= bound,
+    "\(what): L2 error \(num.squareRoot()) exceeds \(tol)·‖expected‖ + \(atol)·√n = \(bound)", file: file, line: line)
+}
