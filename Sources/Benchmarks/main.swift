@@ -1,1 +1,133 @@
-print("bench")
+import Foundation
+import NN
+import Synthesis
+import Tensor
+
+// The reference workloads of `torch_workloads.py`, printing the same JSON lines:
+// {"workload", "threads", "value", "unit", "engine"}. Inputs are fixed random tensors; no data
+// loading is timed. Usage: modelprint-bench [--threads N] [--arch ID] [--warmup W] [--iters I] WORKLOAD...
+
+struct Options {
+  var threads = 1
+  var arch = "110011"
+  var warmup = 3
+  var iters = 10
+  var workloads: [String] = []
+  var plain = false
+}
+
+func parse() -> Options {
+  var o = Options()
+  var args = CommandLine.arguments.dropFirst()
+  func value(_ flag: String) -> String {
+    guard let v = args.popFirst() else { fail("\(flag) needs a value") }
+    return v
+  }
+  while let a = args.popFirst() {
+    switch a {
+    case "--threads": o.threads = Int(value(a)) ?? { fail("--threads needs an integer") }()
+    case "--arch": o.arch = value(a)
+    case "--warmup": o.warmup = Int(value(a)) ?? { fail("--warmup needs an integer") }()
+    case "--iters": o.iters = Int(value(a)) ?? { fail("--iters needs an integer") }()
+    case "--plain": o.plain = true
+    case "-h", "--help":
+      print("""
+        usage: modelprint-bench [--threads N] [--arch ID] [--warmup W] [--iters I] [--plain] WORKLOAD...
+        workloads: synth-train synth-forward resnet-train resnet-infer dncnn-infer
+        --plain keeps activations in plain NCHW (for comparison with the blocked default)
+        """)
+      exit(0)
+    default:
+      if a.hasPrefix("-") { fail("unknown option \(a); see --help") }
+      o.workloads.append(a)
+    }
+  }
+  if o.workloads.isEmpty { fail("no workload given; see --help") }
+  return o
+}
+
+func fail(_ message: String) -> Never {
+  FileHandle.standardError.write("modelprint-bench: \(message)\n".data(using: .utf8)!)
+  exit(2)
+}
+
+/// Median seconds of `iters` timed runs after `warmup` untimed ones.
+func timed(_ warmup: Int, _ iters: Int, _ body: () -> Void) -> Double {
+  for _ in 0..<warmup { body() }
+  var times: [Double] = []
+  for _ in 0..<iters {
+    let t0 = DispatchTime.now().uptimeNanoseconds
+    body()
+    times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+  }
+  times.sort()
+  return times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
+}
+
+func dncnn(depth: Int = 17, channels: Int = 64, rng: inout RNG) -> Sequential {
+  var layers: [Module] = [Conv2D(3, channels, kernel: 3, padding: 1, rng: &rng), Activation(.relu)]
+  for _ in 0..<(depth - 2) {
+    layers += [Conv2D(channels, channels, kernel: 3, padding: 1, bias: false, rng: &rng), BatchNorm2D(channels),
+      Activation(.relu)]
+  }
+  layers.append(Conv2D(channels, 3, kernel: 3, padding: 1, rng: &rng))
+  return Sequential(layers)
+}
+
+func run(_ name: String, _ o: Options) -> (Double, String) {
+  var rng = RNG(seed: 0)
+  switch name {
+  case "synth-train", "synth-forward":
+    let arch: Architecture
+    do { arch = try Architecture(id: o.arch) } catch { fail("\(error)") }
+    let model = SyntheticModel(arch, rng: &rng)
+    let x = Tensor.uniform([16, 3, 128, 128], -1, 1, rng: &rng)
+    if name == "synth-forward" {
+      model.eval()
+      return (16 / timed(o.warmup, o.iters) { withNoGrad { _ = model(x) } }, "img/s")
+    }
+    let opt = Adam(model.parameters, learningRate: 1e-4)
+    return (timed(o.warmup, o.iters) {
+      opt.zeroGrad()
+      mseLoss(model(x), x).backward()
+      opt.step()
+    }, "s/step")
+  case "resnet-train", "resnet-infer":
+    let model = ResNet18(width: 32, classes: 1000, projection: 128, rng: &rng)
+    if name == "resnet-infer" {
+      model.eval()
+      let x = Tensor.uniform([64, 3, 64, 64], rng: &rng)
+      return (64 / timed(o.warmup, o.iters) { withNoGrad { _ = model.embed(x) } }, "img/s")
+    }
+    let x = Tensor.uniform([32, 3, 64, 64], rng: &rng)
+    let labels = (0..<32).map { $0 / 4 }
+    let opt = Adam.adamW(model.parameters, learningRate: 1e-4, weightDecay: 0.01)
+    return (32 / timed(o.warmup, o.iters) {
+      opt.zeroGrad()
+      let (logits, z) = model.heads(x)
+      (crossEntropy(logits, labels: labels) + batchHardTriplet(z, labels: labels, margin: 0.3)).backward()
+      opt.step()
+    }, "img/s")
+  case "dncnn-infer":
+    let model = dncnn(rng: &rng)
+    model.eval()
+    let x = Tensor.uniform([16, 3, 128, 128], rng: &rng)
+    return (16 / timed(o.warmup, max(2, o.iters / 3)) { withNoGrad { _ = model(x) } }, "img/s")
+  default:
+    fail("unknown workload \(name); known: synth-train synth-forward resnet-train resnet-infer dncnn-infer")
+  }
+}
+
+let options = parse()
+Threads.set(options.threads)
+LayoutPolicy.allowBlocked = !options.plain
+for name in options.workloads {
+  let (value, unit) = run(name, options)
+  let line: [String: Any] = [
+    "workload": name, "threads": options.threads, "value": (value * 10000).rounded() / 10000, "unit": unit,
+    "engine": "modelprint",
+  ]
+  let data = try! JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])
+  print(String(data: data, encoding: .utf8)!)
+  fflush(stdout)
+}

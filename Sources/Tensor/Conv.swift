@@ -62,7 +62,10 @@ private func makeForward(
   return Primitive(desc: &desc, what: "\(g) fwd")
 }
 
-/// The forward primitive for these shapes, with the output layout recorded under "dst".
+/// The forward primitive for these shapes. `mds["dst"]` is the output layout oneDNN picked (format
+/// `any`); `layouts["dst"]` is the layout of the output tensor: the same when it is a known dense
+/// layout, else plain, and the op reorders between the two. Few output channels in a blocked layout are
+/// padded (3 → 8): oneDNN's fast kernels need that layout, the rest of the engine needs dense ones.
 private func forwardPrimitive(
   _ x: Tensor, _ w: Tensor, bias: Bool, _ g: ConvGeometry, outDims: [Int], training: Bool
 ) -> Primitive {
@@ -70,15 +73,10 @@ private func forwardPrimitive(
   return DNNLContext.primitive(key) {
     let srcMD = DNNL.md(x.shape.dims, x.layout)
     let dstMD = LayoutPolicy.allowBlocked ? DNNL.anyMD(outDims) : DNNL.md(outDims, .plain)
-    var p = makeForward(g, src: srcMD, weights: weightDims(w, g), bias: bias, dst: dstMD, training: training)
-    var layout = DNNL.layout(of: DNNL.query(p.pd, dnnl_query_dst_md), shape: outDims)
-    if layout == nil {
-      // oneDNN picked a padded or unknown layout: ask for plain instead.
-      p = makeForward(g, src: srcMD, weights: weightDims(w, g), bias: bias, dst: DNNL.md(outDims, .plain),
-        training: training)
-      layout = .plain
-    }
-    p.layouts["dst"] = layout
+    let p = makeForward(g, src: srcMD, weights: weightDims(w, g), bias: bias, dst: dstMD, training: training)
+    let chosen = DNNL.query(p.pd, dnnl_query_dst_md)
+    p.mds["dst"] = chosen
+    p.layouts["dst"] = DNNL.layout(of: chosen, shape: outDims) ?? .plain
     p.mds["weights"] = DNNL.query(p.pd, dnnl_query_weights_md)
     return p
   }
@@ -116,37 +114,52 @@ private func convolution(_ x: Tensor, _ w: Tensor, _ b: Tensor?, _ g: ConvGeomet
   let p = forwardPrimitive(x, w, bias: b != nil, g, outDims: outDims, training: training)
   let outLayout = p.layouts["dst"]!
   let out = Tensor(uninitialized: Shape(outDims), layout: outLayout)
+  let outMD = DNNL.md(outDims, outLayout)
+  let internalMD = p.mds["dst"]!
+  let (dstPtr, dstKeep) = p.adaptOutput(out, md: outMD, chosen: internalMD)
   let wPlain = weightMD(w, g)
   let (wPtr, wKeep) = p.adapt(w, plainMD: wPlain, to: p.mds["weights"]!, name: "w")
   var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
     (DNNL_ARG_SRC, DNNL.md(x.shape.dims, x.layout), UnsafeMutableRawPointer(x.pointer)),
     (DNNL_ARG_WEIGHTS, p.mds["weights"]!, wPtr),
-    (DNNL_ARG_DST, DNNL.md(outDims, outLayout), UnsafeMutableRawPointer(out.pointer)),
+    (DNNL_ARG_DST, internalMD, dstPtr),
   ]
   if let b { args.append((DNNL_ARG_BIAS, DNNL.md([wd[0]], .plain), UnsafeMutableRawPointer(b.pointer))) }
   p.execute(args)
+  if let dstKeep { p.restore(dstKeep, into: out, plainMD: outMD, name: "dst") }
   withExtendedLifetime(wKeep) {}
   let inputs = b.map { [x, w, $0] } ?? [x, w]
   return record(g.transposed ? "convTranspose2d" : "conv2d", out, inputs) { grad in
-    let gx = x.requiresGrad ? convBackwardData(grad, w, x, g, forward: p) : nil
+    let (gPtr, gKeep) = p.adapt(grad, plainMD: DNNL.md(outDims, grad.layout), to: internalMD, name: "diff_dst")
+    let diffDst = DiffDst(md: internalMD, pointer: gPtr, key: "\(grad.layout)")
+    let gx = x.requiresGrad ? convBackwardData(diffDst, w, x, g, forward: p) : nil
     var gw: Tensor? = nil
     var gb: Tensor? = nil
     if w.requiresGrad || (b?.requiresGrad ?? false) {
-      (gw, gb) = convBackwardWeights(grad, x, w, bias: b != nil, g, forward: p)
+      (gw, gb) = convBackwardWeights(diffDst, x, w, bias: b != nil, g, forward: p)
     }
+    withExtendedLifetime(gKeep) {}
     return b != nil ? [gx, gw, gb] : [gx, gw]
   }
 }
 
-private func convBackwardData(_ grad: Tensor, _ w: Tensor, _ x: Tensor, _ g: ConvGeometry, forward: Primitive)
+/// The output gradient in the layout the forward primitive wrote its output in.
+private struct DiffDst {
+  let md: dnnl_memory_desc_t
+  let pointer: UnsafeMutableRawPointer
+  /// Distinguishes cached backward primitives (the internal layout follows from the forward key).
+  let key: String
+}
+
+private func convBackwardData(_ grad: DiffDst, _ w: Tensor, _ x: Tensor, _ g: ConvGeometry, forward: Primitive)
   -> Tensor
 {
-  let key = "\(g)|bwd_data|\(x.shape.dims)|\(x.layout)|\(w.shape.dims)|\(grad.layout)"
+  let key = "\(g)|bwd_data|\(x.shape.dims)|\(x.layout)|\(w.shape.dims)|\(grad.key)|\(LayoutPolicy.allowBlocked)"
   let p = DNNLContext.primitive(key) {
     var desc = dnnl_convolution_desc_t()
     var ds = DNNL.md(x.shape.dims, x.layout)
     var wmd = DNNL.anyMD(weightDims(w, g))
-    var dd = DNNL.md(grad.shape.dims, grad.layout)
+    var dd = grad.md
     var strides = DNNL.dims([g.stride, g.stride])
     var pl = DNNL.dims([g.padding, g.padding])
     var pr = DNNL.dims([g.padding - g.outputPadding, g.padding - g.outputPadding])
@@ -164,7 +177,7 @@ private func convBackwardData(_ grad: Tensor, _ w: Tensor, _ x: Tensor, _ g: Con
   let gx = Tensor(uninitialized: x.shape, layout: x.layout)
   let (wPtr, wKeep) = p.adapt(w, plainMD: weightMD(w, g), to: p.mds["weights"]!, name: "w")
   p.execute([
-    (DNNL_ARG_DIFF_DST, DNNL.md(grad.shape.dims, grad.layout), UnsafeMutableRawPointer(grad.pointer)),
+    (DNNL_ARG_DIFF_DST, grad.md, grad.pointer),
     (DNNL_ARG_WEIGHTS, p.mds["weights"]!, wPtr),
     (DNNL_ARG_DIFF_SRC, DNNL.md(x.shape.dims, x.layout), UnsafeMutableRawPointer(gx.pointer)),
   ])
@@ -173,16 +186,16 @@ private func convBackwardData(_ grad: Tensor, _ w: Tensor, _ x: Tensor, _ g: Con
 }
 
 private func convBackwardWeights(
-  _ grad: Tensor, _ x: Tensor, _ w: Tensor, bias: Bool, _ g: ConvGeometry, forward: Primitive
+  _ grad: DiffDst, _ x: Tensor, _ w: Tensor, bias: Bool, _ g: ConvGeometry, forward: Primitive
 ) -> (Tensor, Tensor?) {
-  let key = "\(g)|bwd_w|\(x.shape.dims)|\(x.layout)|\(w.shape.dims)|\(grad.layout)|b\(bias)"
+  let key = "\(g)|bwd_w|\(x.shape.dims)|\(x.layout)|\(w.shape.dims)|\(grad.key)|b\(bias)|\(LayoutPolicy.allowBlocked)"
   let wd = weightDims(w, g)
   let p = DNNLContext.primitive(key) {
     var desc = dnnl_convolution_desc_t()
     var s = DNNL.md(x.shape.dims, x.layout)
     var dw = DNNL.anyMD(wd)
     var db = DNNL.md([wd[0]], .plain)
-    var dd = DNNL.md(grad.shape.dims, grad.layout)
+    var dd = grad.md
     var strides = DNNL.dims([g.stride, g.stride])
     var pl = DNNL.dims([g.padding, g.padding])
     var pr = DNNL.dims([g.padding - g.outputPadding, g.padding - g.outputPadding])
@@ -209,7 +222,7 @@ private func convBackwardWeights(
   let gb = bias ? Tensor(uninitialized: Shape([wd[0]])) : nil
   var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
     (DNNL_ARG_SRC, DNNL.md(x.shape.dims, x.layout), UnsafeMutableRawPointer(x.pointer)),
-    (DNNL_ARG_DIFF_DST, DNNL.md(grad.shape.dims, grad.layout), UnsafeMutableRawPointer(grad.pointer)),
+    (DNNL_ARG_DIFF_DST, grad.md, grad.pointer),
     (DNNL_ARG_DIFF_WEIGHTS, dwMD, buffer?.pointer ?? UnsafeMutableRawPointer(gw.pointer)),
   ]
   if let gb { args.append((DNNL_ARG_DIFF_BIAS, DNNL.md([wd[0]], .plain), UnsafeMutableRawPointer(gb.pointer))) }

@@ -101,6 +101,13 @@ final class Primitive {
     self.init(pd: pd!)
   }
 
+  /// oneDNN's name of the implementation it picked ("jit:avx2", "ref:any", ...).
+  var implementation: String {
+    var s: UnsafePointer<CChar>? = nil
+    guard dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &s) == dnnl_success, let s else { return "" }
+    return String(cString: s)
+  }
+
   deinit {
     dnnl_primitive_destroy(primitive)
     dnnl_primitive_desc_destroy(pd)

@@ -156,16 +156,6 @@ public func globalAvgPool(_ x: Tensor) -> Tensor {
   return flattenSpatialOne(pooled)
 }
 
-/// Nearest-neighbour ×`factor` upsampling (PyTorch's `mode="nearest"`).
-public func upsampleNearest(_ x: Tensor, factor: Int = 2) -> Tensor {
-  spatial(.resample(linear: false, factor: Float(factor)), x)
-}
-
-/// Bilinear ×`factor` upsampling (PyTorch's `mode="bilinear", align_corners=False`).
-public func upsampleBilinear(_ x: Tensor, factor: Int = 2) -> Tensor {
-  spatial(.resample(linear: true, factor: Float(factor)), x)
-}
-
 /// [N, C, 1, 1] in any layout → plain [N, C], sharing memory.
 func flattenSpatialOne(_ x: Tensor) -> Tensor {
   precondition(x.shape[2] == 1 && x.shape[3] == 1, "flattenSpatialOne needs 1×1 spatial size, got \(x.shape)")

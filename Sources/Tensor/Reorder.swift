@@ -46,6 +46,19 @@ extension Primitive {
     return (out.pointer, out.storage)
   }
 
+  /// Where this primitive should write an output destined for `tensor` (described by `md`): the
+  /// tensor itself when `chosen` equals `md`, else a temporary buffer in `chosen` that the caller
+  /// then restores into the tensor.
+  func adaptOutput(_ tensor: Tensor, md: dnnl_memory_desc_t, chosen: dnnl_memory_desc_t)
+    -> (UnsafeMutableRawPointer, OpaqueBuffer?)
+  {
+    var a = md
+    var b = chosen
+    if dnnl_memory_desc_equal(&a, &b) != 0 { return (UnsafeMutableRawPointer(tensor.pointer), nil) }
+    let buffer = OpaqueBuffer(md: chosen)
+    return (buffer.pointer, buffer)
+  }
+
   /// Writes `buffer` (in `md`) into the plain tensor `tensor` (described by `plainMD`).
   func restore(_ buffer: OpaqueBuffer, into tensor: Tensor, plainMD: dnnl_memory_desc_t, name: String) {
     let r = reorderCache(name) { Primitive.reorder(from: buffer.md, to: plainMD) }
