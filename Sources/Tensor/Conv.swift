@@ -149,6 +149,12 @@ private struct DiffDst {
   let pointer: UnsafeMutableRawPointer
   /// Distinguishes cached backward primitives (the internal layout follows from the forward key).
   let key: String
+
+  var isPlain: Bool {
+    var a = md
+    var b = DNNL.md(Array(0..<4).map { i in withUnsafeBytes(of: md.dims) { Int($0.load(fromByteOffset: i * 8, as: Int64.self)) } }, .plain)
+    return dnnl_memory_desc_equal(&a, &b) != 0
+  }
 }
 
 private func convBackwardData(_ grad: DiffDst, _ w: Tensor, _ x: Tensor, _ g: ConvGeometry, forward: Primitive)
@@ -190,12 +196,62 @@ private func convBackwardWeights(
 ) -> (Tensor, Tensor?) {
   let key = "\(g)|bwd_w|\(x.shape.dims)|\(x.layout)|\(w.shape.dims)|\(grad.key)|b\(bias)|\(LayoutPolicy.allowBlocked)"
   let wd = weightDims(w, g)
+  // oneDNN has no fast kernel for some shapes in blocked layouts (3×3 weights gradient at 2×2
+  // spatial size); plain layouts then reach its GEMM-based kernel.
   let p = DNNLContext.primitive(key) {
+    let blocked = makeBackwardWeights(grad.md, DNNL.md(x.shape.dims, x.layout), wd, bias: bias, g, forward: forward)
+    guard blocked.implementation.hasPrefix("ref"), x.layout != .plain || !grad.isPlain else { return blocked }
+    let outDims = [x.shape[0], wd[0], g.outputSize(x.shape[2], wd[2]), g.outputSize(x.shape[3], wd[3])]
+    let plain = makeBackwardWeights(DNNL.md(outDims, .plain), DNNL.md(x.shape.dims, .plain), wd, bias: bias, g,
+      forward: forward)
+    plain.layouts["src"] = .plain
+    plain.mds["diff_dst"] = DNNL.md(outDims, .plain)
+    return plain
+  }
+  let (src, gradMD, gradPtr, gradKeep) = p.layouts["src"] == .plain
+    ? plainInputs(x, grad, p) : (x, grad.md, grad.pointer, nil)
+  let gw = Tensor(uninitialized: w.shape)
+  let plainMD = weightMD(w, g)
+  let dwMD = p.mds["diff_weights"]!
+  var a = dwMD
+  var c = plainMD
+  let direct = dnnl_memory_desc_equal(&a, &c) != 0
+  let buffer = direct ? nil : OpaqueBuffer(md: dwMD)
+  let gb = bias ? Tensor(uninitialized: Shape([wd[0]])) : nil
+  var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
+    (DNNL_ARG_SRC, DNNL.md(src.shape.dims, src.layout), UnsafeMutableRawPointer(src.pointer)),
+    (DNNL_ARG_DIFF_DST, gradMD, gradPtr),
+    (DNNL_ARG_DIFF_WEIGHTS, dwMD, buffer?.pointer ?? UnsafeMutableRawPointer(gw.pointer)),
+  ]
+  if let gb { args.append((DNNL_ARG_DIFF_BIAS, DNNL.md([wd[0]], .plain), UnsafeMutableRawPointer(gb.pointer))) }
+  p.execute(args)
+  withExtendedLifetime(gradKeep) {}
+  if let buffer { p.restore(buffer, into: gw, plainMD: plainMD, name: "dw") }
+  return (gw, gb)
+}
+
+/// The source and output gradient reordered to plain layouts for a primitive created with them.
+private func plainInputs(_ x: Tensor, _ grad: DiffDst, _ p: Primitive)
+  -> (Tensor, dnnl_memory_desc_t, UnsafeMutableRawPointer, OpaqueBuffer?)
+{
+  let src = x.toLayout(.plain, differentiable: false)
+  let plainMD = p.mds["diff_dst"]!
+  if grad.isPlain { return (src, grad.md, grad.pointer, nil) }
+  let r = p.reorderCache("diff_dst") { Primitive.reorder(from: grad.md, to: plainMD) }
+  let buffer = OpaqueBuffer(md: plainMD)
+  r.reorder(grad.pointer, grad.md, buffer.pointer, plainMD)
+  return (src, plainMD, buffer.pointer, buffer)
+}
+
+private func makeBackwardWeights(
+  _ diffDst: dnnl_memory_desc_t, _ srcMD: dnnl_memory_desc_t, _ wd: [Int], bias: Bool, _ g: ConvGeometry,
+  forward: Primitive
+) -> Primitive {
     var desc = dnnl_convolution_desc_t()
-    var s = DNNL.md(x.shape.dims, x.layout)
+    var s = srcMD
     var dw = DNNL.anyMD(wd)
     var db = DNNL.md([wd[0]], .plain)
-    var dd = grad.md
+    var dd = diffDst
     var strides = DNNL.dims([g.stride, g.stride])
     var pl = DNNL.dims([g.padding, g.padding])
     var pr = DNNL.dims([g.padding - g.outputPadding, g.padding - g.outputPadding])
@@ -211,24 +267,6 @@ private func convBackwardWeights(
     let prim = Primitive(desc: &desc, hint: forward.pd, what: "\(g) bwd weights")
     prim.mds["diff_weights"] = DNNL.query(prim.pd, dnnl_query_diff_weights_md)
     return prim
-  }
-  let gw = Tensor(uninitialized: w.shape)
-  let plainMD = weightMD(w, g)
-  let dwMD = p.mds["diff_weights"]!
-  var a = dwMD
-  var c = plainMD
-  let direct = dnnl_memory_desc_equal(&a, &c) != 0
-  let buffer = direct ? nil : OpaqueBuffer(md: dwMD)
-  let gb = bias ? Tensor(uninitialized: Shape([wd[0]])) : nil
-  var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
-    (DNNL_ARG_SRC, DNNL.md(x.shape.dims, x.layout), UnsafeMutableRawPointer(x.pointer)),
-    (DNNL_ARG_DIFF_DST, grad.md, grad.pointer),
-    (DNNL_ARG_DIFF_WEIGHTS, dwMD, buffer?.pointer ?? UnsafeMutableRawPointer(gw.pointer)),
-  ]
-  if let gb { args.append((DNNL_ARG_DIFF_BIAS, DNNL.md([wd[0]], .plain), UnsafeMutableRawPointer(gb.pointer))) }
-  p.execute(args)
-  if let buffer { p.restore(buffer, into: gw, plainMD: plainMD, name: "dw") }
-  return (gw, gb)
 }
 
 /// Passes a pointer to `value` when `present`, else nil (optional bias descriptors).
