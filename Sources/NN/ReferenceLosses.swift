@@ -1,0 +1,40 @@
+import Tensor
+
+/// Plain Float64-capable twins of the fused losses, for gradient checks and tests.
+public enum ReferenceLosses {
+  public static func mse<T: BinaryFloatingPoint>(_ p: [T], _ t: [T]) -> T {
+    zip(p, t).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } / T(p.count)
+  }
+
+  public static func crossEntropy<T: BinaryFloatingPoint & ElementaryFunctionsShim>(_ logits: [T], n: Int, c: Int,
+    labels: [Int]) -> T
+  {
+    let lp = Reference.logSoftmax(logits, n: n, c: c)
+    return -labels.enumerated().reduce(0) { $0 + lp[$1.offset * c + $1.element] } / T(n)
+  }
+
+  /// Batch-hard triplet loss as the reference workloads define it (cdist, hardest positive over
+  /// d·same, hardest negative over d + 1e9·same, mean hinge).
+  public static func batchHardTriplet<T: BinaryFloatingPoint & ElementaryFunctionsShim>(_ z: [T], n: Int, d: Int,
+    labels: [Int], margin: T) -> T
+  {
+    func dist(_ i: Int, _ j: Int) -> T {
+      var s: T = 0
+      for k in 0..<d { let v = z[i * d + k] - z[j * d + k]; s += v * v }
+      return T.sqrtShim(s)
+    }
+    var total: T = 0
+    for i in 0..<n {
+      var pos: T = -T.greatestFiniteMagnitude
+      var neg: T = T.greatestFiniteMagnitude
+      for j in 0..<n {
+        let same = labels[i] == labels[j]
+        let dij = i == j ? 0 : dist(i, j)
+        pos = max(pos, same ? dij : 0)
+        neg = min(neg, same ? dij + 1e9 : dij)
+      }
+      total += max(pos - neg + margin, 0)
+    }
+    return total / T(n)
+  }
+}
