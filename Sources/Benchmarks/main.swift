@@ -14,6 +14,7 @@ struct Options {
   var iters = 10
   var workloads: [String] = []
   var plain = false
+  var profile = false
 }
 
 func parse() -> Options {
@@ -30,11 +31,13 @@ func parse() -> Options {
     case "--warmup": o.warmup = Int(value(a)) ?? { fail("--warmup needs an integer") }()
     case "--iters": o.iters = Int(value(a)) ?? { fail("--iters needs an integer") }()
     case "--plain": o.plain = true
+    case "--profile": o.profile = true
     case "-h", "--help":
       print("""
-        usage: modelprint-bench [--threads N] [--arch ID] [--warmup W] [--iters I] [--plain] WORKLOAD...
+        usage: modelprint-bench [--threads N] [--arch ID] [--warmup W] [--iters I] [--plain] [--profile] WORKLOAD...
         workloads: synth-train synth-forward resnet-train resnet-infer dncnn-infer
         --plain keeps activations in plain NCHW (for comparison with the blocked default)
+        --profile prints the forward time of each leaf layer type to standard error
         """)
       exit(0)
     default:
@@ -122,7 +125,12 @@ let options = parse()
 Threads.set(options.threads)
 LayoutPolicy.allowBlocked = !options.plain
 for name in options.workloads {
+  LayerProfiler.enabled = options.profile
   let (value, unit) = run(name, options)
+  if options.profile {
+    FileHandle.standardError.write("\(name): forward time by layer over all runs\n\(LayerProfiler.report)\n".data(using: .utf8)!)
+    LayerProfiler.reset()
+  }
   let line: [String: Any] = [
     "workload": name, "threads": options.threads, "value": (value * 10000).rounded() / 10000, "unit": unit,
     "engine": "modelprint",

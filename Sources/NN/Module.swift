@@ -1,3 +1,4 @@
+import Dispatch
 import Tensor
 
 /// A network component with named parameters, buffers and children, in PyTorch's naming scheme
@@ -19,7 +20,13 @@ open class Module {
   open func forward(_ x: Tensor) -> Tensor { fatalError("\(type(of: self)) does not implement forward") }
 
   /// Applies the module.
-  public func callAsFunction(_ x: Tensor) -> Tensor { forward(x) }
+  public func callAsFunction(_ x: Tensor) -> Tensor {
+    guard LayerProfiler.enabled, children.isEmpty else { return forward(x) }
+    let t0 = DispatchTime.now().uptimeNanoseconds
+    let y = forward(x)
+    LayerProfiler.add(String(describing: type(of: self)) + "\(x.shape.dims)", DispatchTime.now().uptimeNanoseconds - t0)
+    return y
+  }
 
   /// Every parameter, with dotted names.
   public func namedParameters(prefix: String = "") -> [(String, Tensor)] {
@@ -98,7 +105,7 @@ public final class Sequential: Module {
 
   public override var children: [(String, Module)] { layers.enumerated().map { (String($0.offset), $0.element) } }
 
-  public override func forward(_ x: Tensor) -> Tensor { layers.reduce(x) { $1($0) } }
+  public override func forward(_ x: Tensor) -> Tensor { Fusion.apply(layers, x) }
 }
 
 /// `body(x) + shortcut(x)` (identity shortcut when nil), optionally followed by an activation, as in
@@ -122,5 +129,22 @@ public final class Residual: Module {
   public override func forward(_ x: Tensor) -> Tensor {
     let y = body(x) + (shortcut?(x) ?? x)
     return post?(y) ?? y
+  }
+}
+
+/// Wall time of leaf modules' forward passes by type and input shape, for finding slow layers.
+public enum LayerProfiler {
+  nonisolated(unsafe) public static var enabled = false
+  nonisolated(unsafe) public private(set) static var nanoseconds: [String: UInt64] = [:]
+
+  static func add(_ key: String, _ ns: UInt64) { nanoseconds[key, default: 0] += ns }
+
+  /// Clears the totals.
+  public static func reset() { nanoseconds = [:] }
+
+  /// The totals in milliseconds, largest first.
+  public static var report: String {
+    nanoseconds.sorted { $0.value > $1.value }.map { String(format: "%9.2f ms  %@", Double($0.value) / 1e6, $0.key) }
+      .joined(separator: "\n")
   }
 }

@@ -24,10 +24,12 @@ public final class BasicBlock: Module {
     [("conv1", conv1), ("bn1", bn1), ("conv2", conv2), ("bn2", bn2)] + (down.map { [("down", $0)] } ?? [])
   }
 
+  private static let relu = Activation(.relu)
+
   public override func forward(_ x: Tensor) -> Tensor {
     let identity = down?(x) ?? x
-    let h = bn1(conv1(x)).relu()
-    return (bn2(conv2(h)) + identity).relu()
+    let h = Fusion.apply([conv1, bn1, Self.relu], x)
+    return (Fusion.apply([conv2, bn2], h) + identity).relu()
   }
 }
 

@@ -7,6 +7,7 @@ final class GenerativeUnit: Module {
   let architecture: Architecture
   let upsample: Bool
   let deconv: ConvTranspose2D?
+  let interpolation: Upsample?
   let conv: Conv2D
   let norm: Module?
   let activation: Module?
@@ -16,6 +17,11 @@ final class GenerativeUnit: Module {
     self.upsample = upsample
     deconv = upsample && a.upsampling == .transposedConv
       ? ConvTranspose2D(cin, cin, kernel: 2, stride: 2, rng: &rng) : nil
+    switch (upsample, a.upsampling) {
+    case (true, .bilinear): interpolation = Upsample(.bilinear)
+    case (true, .nearest): interpolation = Upsample(.nearest)
+    default: interpolation = nil
+    }
     conv = Conv2D(cin, cout, kernel: 3, padding: 1, rng: &rng)
     let normChannels = a.order == .post ? cout : cin
     switch a.norm {
@@ -37,12 +43,9 @@ final class GenerativeUnit: Module {
   }
 
   private func up(_ h: Tensor) -> Tensor {
-    guard upsample else { return h }
-    switch architecture.upsampling {
-    case .transposedConv: return deconv!(h)
-    case .nearest: return upsampleNearest(h)
-    case .bilinear: return upsampleBilinear(h)
-    }
+    if let deconv { return deconv(h) }
+    if let interpolation { return interpolation(h) }
+    return h
   }
 
   override func forward(_ x: Tensor) -> Tensor {
@@ -52,10 +55,7 @@ final class GenerativeUnit: Module {
       if let activation { h = activation(h) }
       return conv(up(h))
     }
-    h = conv(up(h))
-    if let norm { h = norm(h) }
-    if let activation { h = activation(h) }
-    return h
+    return Fusion.apply([conv] + [norm, activation].compactMap { $0 }, up(h))
   }
 }
 

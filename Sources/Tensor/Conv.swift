@@ -36,10 +36,23 @@ private func weightDims(_ w: Tensor, _ g: ConvGeometry) -> [Int] {
   g.transposed ? [w.shape[1], w.shape[0], w.shape[2], w.shape[3]] : w.shape.dims
 }
 
+/// An activation fused into a convolution's output (inference only).
+public enum PostOp: String, Hashable, Sendable {
+  case relu, sigmoid, tanh
+
+  var algorithm: dnnl_alg_kind_t {
+    switch self {
+    case .relu: return dnnl_eltwise_relu
+    case .sigmoid: return dnnl_eltwise_logistic
+    case .tanh: return dnnl_eltwise_tanh
+    }
+  }
+}
+
 /// Initialises a forward (de)convolution descriptor and creates its primitive.
 private func makeForward(
   _ g: ConvGeometry, src: dnnl_memory_desc_t, weights: [Int], bias: Bool, dst: dnnl_memory_desc_t,
-  training: Bool
+  training: Bool, postOp: PostOp?
 ) -> Primitive {
   var desc = dnnl_convolution_desc_t()
   var s = src
@@ -59,7 +72,18 @@ private func makeForward(
         bp, &d, &strides, &pl, &pr), "conv fwd desc")
     }
   }
-  return Primitive(desc: &desc, what: "\(g) fwd")
+  guard let postOp else { return Primitive(desc: &desc, what: "\(g) fwd") }
+  var attr: dnnl_primitive_attr_t?
+  var ops: dnnl_post_ops_t?
+  DNNL.check(dnnl_primitive_attr_create(&attr), "attr_create")
+  DNNL.check(dnnl_post_ops_create(&ops), "post_ops_create")
+  defer {
+    dnnl_post_ops_destroy(ops)
+    dnnl_primitive_attr_destroy(attr)
+  }
+  DNNL.check(dnnl_post_ops_append_eltwise(ops, 1, postOp.algorithm, 0, 0), "post_ops_append_eltwise")
+  DNNL.check(dnnl_primitive_attr_set_post_ops(attr, ops), "attr_set_post_ops")
+  return Primitive(desc: &desc, attr: attr, what: "\(g) fwd + \(postOp)")
 }
 
 /// The forward primitive for these shapes. `mds["dst"]` is the output layout oneDNN picked (format
@@ -67,13 +91,14 @@ private func makeForward(
 /// layout, else plain, and the op reorders between the two. Few output channels in a blocked layout are
 /// padded (3 → 8): oneDNN's fast kernels need that layout, the rest of the engine needs dense ones.
 private func forwardPrimitive(
-  _ x: Tensor, _ w: Tensor, bias: Bool, _ g: ConvGeometry, outDims: [Int], training: Bool
+  _ x: Tensor, _ w: Tensor, bias: Bool, _ g: ConvGeometry, outDims: [Int], training: Bool, postOp: PostOp?
 ) -> Primitive {
-  let key = "\(g)|fwd|\(x.shape.dims)|\(x.layout)|\(w.shape.dims)|b\(bias)|t\(training)|\(LayoutPolicy.allowBlocked)"
+  let key = "\(g)|fwd|\(x.shape.dims)|\(x.layout)|\(w.shape.dims)|b\(bias)|t\(training)|\(LayoutPolicy.allowBlocked)|\(postOp?.rawValue ?? "")"
   return DNNLContext.primitive(key) {
     let srcMD = DNNL.md(x.shape.dims, x.layout)
     let dstMD = LayoutPolicy.allowBlocked ? DNNL.anyMD(outDims) : DNNL.md(outDims, .plain)
-    let p = makeForward(g, src: srcMD, weights: weightDims(w, g), bias: bias, dst: dstMD, training: training)
+    let p = makeForward(g, src: srcMD, weights: weightDims(w, g), bias: bias, dst: dstMD, training: training,
+      postOp: postOp)
     let chosen = DNNL.query(p.pd, dnnl_query_dst_md)
     p.mds["dst"] = chosen
     p.layouts["dst"] = DNNL.layout(of: chosen, shape: outDims) ?? .plain
@@ -82,12 +107,15 @@ private func forwardPrimitive(
   }
 }
 
-/// 2-D convolution (PyTorch's `F.conv2d` with square stride and padding).
-public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0) -> Tensor {
+/// 2-D convolution (PyTorch's `F.conv2d` with square stride and padding), optionally followed by a
+/// fused activation; the fused form is for inference (nothing may require a gradient).
+public func conv2d(
+  _ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0, postOp: PostOp? = nil
+) -> Tensor {
   precondition(x.shape.rank == 4 && weight.shape.rank == 4 && x.shape[1] == weight.shape[1],
     "conv2d: input \(x.shape) does not match weight \(weight.shape) (expected [N, \(weight.shape.dims.count > 1 ? weight.shape[1] : 0), H, W])")
   return convolution(x, weight, bias, ConvGeometry(transposed: false, stride: stride, padding: padding,
-    outputPadding: 0))
+    outputPadding: 0), postOp: postOp)
 }
 
 /// 2-D transposed convolution (PyTorch's `F.conv_transpose2d`); weight is [Cin, Cout, KH, KW].
@@ -102,7 +130,7 @@ public func convTranspose2d(
     outputPadding: outputPadding))
 }
 
-private func convolution(_ x: Tensor, _ w: Tensor, _ b: Tensor?, _ g: ConvGeometry) -> Tensor {
+private func convolution(_ x: Tensor, _ w: Tensor, _ b: Tensor?, _ g: ConvGeometry, postOp: PostOp? = nil) -> Tensor {
   precondition(w.layout == .plain, "convolution weights must be plain, got \(w.layout)")
   let wd = weightDims(w, g)
   if let b { precondition(b.shape.dims == [wd[0]], "bias \(b.shape) does not match \(wd[0]) output channels") }
@@ -111,7 +139,8 @@ private func convolution(_ x: Tensor, _ w: Tensor, _ b: Tensor?, _ g: ConvGeomet
   precondition(oh > 0 && ow > 0, "convolution output would be empty for input \(x.shape), weight \(w.shape)")
   let outDims = [x.shape[0], wd[0], oh, ow]
   let training = isGradEnabled && (x.requiresGrad || w.requiresGrad || (b?.requiresGrad ?? false))
-  let p = forwardPrimitive(x, w, bias: b != nil, g, outDims: outDims, training: training)
+  precondition(postOp == nil || !training, "conv2d with a fused \(postOp!) is inference-only: run it under withNoGrad")
+  let p = forwardPrimitive(x, w, bias: b != nil, g, outDims: outDims, training: training, postOp: postOp)
   let outLayout = p.layouts["dst"]!
   let out = Tensor(uninitialized: Shape(outDims), layout: outLayout)
   let outMD = DNNL.md(outDims, outLayout)

@@ -94,9 +94,11 @@ final class Primitive {
   }
 
   /// Creates the primitive for an op descriptor, optionally with a forward hint.
-  convenience init(desc: UnsafeRawPointer, hint: dnnl_primitive_desc_t? = nil, what: String) {
+  convenience init(
+    desc: UnsafeRawPointer, hint: dnnl_primitive_desc_t? = nil, attr: dnnl_primitive_attr_t? = nil, what: String
+  ) {
     var pd: dnnl_primitive_desc_t?
-    DNNL.check(dnnl_primitive_desc_create(&pd, desc.assumingMemoryBound(to: dnnl_op_desc_t.self), nil,
+    DNNL.check(dnnl_primitive_desc_create(&pd, desc.assumingMemoryBound(to: dnnl_op_desc_t.self), attr,
       DNNL.engine, hint), "primitive_desc_create(\(what))")
     self.init(pd: pd!)
   }

@@ -34,6 +34,37 @@ struct PlaneView {
 
 /// The fast ×2 resampling kernels.
 enum ResampleKernels {
+  /// Horizontal ×2 bilinear of one row whose pixels are one SIMD vector each (blocked layouts).
+  @inline(__always)
+  static func bilinearRowVector<V: SIMD>(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ w: Int,
+    _: V.Type) where V.Scalar == Float
+  {
+    let s = UnsafeRawPointer(src)
+    let d = UnsafeMutableRawPointer(dst)
+    let size = MemoryLayout<V>.size
+    var left = s.loadUnaligned(as: V.self)
+    var mid = left
+    for x in 0..<w {
+      let right = x + 1 < w ? s.loadUnaligned(fromByteOffset: (x + 1) * size, as: V.self) : mid
+      let d0 = x == 0 ? mid : 0.25 * left + 0.75 * mid
+      let d1 = x == w - 1 ? mid : 0.75 * mid + 0.25 * right
+      d.storeBytes(of: d0, toByteOffset: 2 * x * size, as: V.self)
+      d.storeBytes(of: d1, toByteOffset: (2 * x + 1) * size, as: V.self)
+      left = mid
+      mid = right
+    }
+  }
+
+  /// Horizontal ×2 bilinear of one row, dispatching on the channel block.
+  @inline(__always)
+  static func bilinearRowAny(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ w: Int, _ cb: Int) {
+    switch cb {
+    case 8: bilinearRowVector(src, dst, w, SIMD8<Float>.self)
+    case 16: bilinearRowVector(src, dst, w, SIMD16<Float>.self)
+    default: bilinearRow(src, dst, w, cb)
+    }
+  }
+
   /// Horizontal ×2 bilinear of one row: `src` has `w` pixels of `cb` channels, `dst` 2w.
   @inline(__always)
   static func bilinearRow(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ w: Int, _ cb: Int) {
@@ -97,7 +128,7 @@ enum ResampleKernels {
         let ra = src + a * inRow
         let rb = src + b * inRow
         for k in 0..<inRow { tmp[k] = wa * ra[k] + wb * rb[k] }
-        bilinearRow(tmp, dst + oy * outRow, w, cb)
+        bilinearRowAny(tmp, dst + oy * outRow, w, cb)
       }
     }
   }
