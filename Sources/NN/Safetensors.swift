@@ -89,7 +89,14 @@ public enum Safetensors {
       guard shape.allSatisfy({ $0 >= 0 }) else {
         throw SafetensorsError.corrupted(path: path, reason: "tensor '\(name)' has a negative dimension")
       }
-      let count = shape.reduce(1, *)
+      var count = 1
+      for d in shape {
+        let (product, overflow) = count.multipliedReportingOverflow(by: d)
+        guard !overflow, product <= data.count else {
+          throw SafetensorsError.corrupted(path: path, reason: "tensor '\(name)' has shape \(shape), larger than the file")
+        }
+        count = product
+      }
       let (begin, end) = (offsets[0], offsets[1])
       guard begin >= 0, end >= begin, end - begin == count * 4 else {
         throw SafetensorsError.corrupted(path: path,

@@ -115,7 +115,7 @@ public enum Elementwise {
   }
 
   /// Vectorised e^x (Cephes expf: range reduction by ln 2 and a degree-6 polynomial), relative error
-  /// about 2 ulp; inputs are clamped to the finite range.
+  /// about 2 ulp; ∞ above the float range, 0 below the normal range.
   @inline(__always)
   public static func exp(_ x: V) -> V {
     let xc = x.clamped(lowerBound: V(repeating: -87.336), upperBound: V(repeating: 88.722))
@@ -133,7 +133,8 @@ public enum Elementwise {
     // n + 1.5·2²³ puts the integer n in the low mantissa bits.
     let biased = unsafeBitCast(n + (12_582_912 + 127), to: SIMD16<Int32>.self) &- 0x4B40_0000
     let bits = biased &<< 23
-    return y * unsafeBitCast(bits, to: V.self)
+    // Below the normal range the result flushes to zero (expf returns subnormals there).
+    return (y * unsafeBitCast(bits, to: V.self)).replacing(with: 0, where: x .< -87.336)
   }
 
   /// Vectorised tanh: a minimax polynomial near zero (Cephes tanhf), 1 − 2/(e^{2|x|} + 1) beyond.

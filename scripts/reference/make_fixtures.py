@@ -377,13 +377,72 @@ def ops_fixture():
                 "G uses seed 10100+i; targets/labels seed 20100+i")
 
 
+# ---------------------------------------------------------------------------------------------------------
+# 4. optimizer pieces: schedules, gradient clipping, single Adam/AdamW steps
+
+def optim_fixture():
+    t = {}
+    # Linear warm-up then cosine, as SequentialLR(LinearLR, CosineAnnealingLR).
+    base, warmup, total, eta_min = 0.1, 5, 30, 1e-3
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=base)
+    sched = torch.optim.lr_scheduler.SequentialLR(opt, [
+        torch.optim.lr_scheduler.LinearLR(opt, start_factor=1 / warmup, end_factor=1.0, total_iters=warmup - 1),
+        torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total - warmup, eta_min=eta_min)],
+        milestones=[warmup])
+    lrs = []
+    for _ in range(total):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    t["warmup_cosine"] = torch.tensor(lrs, dtype=torch.float32)
+    # Cosine annealing with warm restarts.
+    opt = torch.optim.SGD([p], lr=base)
+    sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=4, T_mult=2, eta_min=eta_min)
+    lrs = []
+    for _ in range(40):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    t["warm_restarts"] = torch.tensor(lrs, dtype=torch.float32)
+    # Gradient-norm clipping over two tensors.
+    g = torch.Generator().manual_seed(3)
+    a = torch.nn.Parameter(torch.zeros(3, 4))
+    b = torch.nn.Parameter(torch.zeros(5))
+    a.grad = torch.randn(3, 4, generator=g)
+    b.grad = torch.randn(5, generator=g)
+    t["clip.grad_a"] = a.grad.clone()
+    t["clip.grad_b"] = b.grad.clone()
+    norm = torch.nn.utils.clip_grad_norm_([a, b], max_norm=1.0)
+    t["clip.norm"] = norm.reshape(1).float()
+    t["clip.clipped_a"] = a.grad.clone()
+    t["clip.clipped_b"] = b.grad.clone()
+    # Three Adam and AdamW steps with fixed gradients (37 elements: vector body and scalar tail).
+    for name, cls, wd in [("adam", torch.optim.Adam, 0.01), ("adamw", torch.optim.AdamW, 0.05)]:
+        w = torch.nn.Parameter(torch.randn(37, generator=g))
+        t[f"{name}.initial"] = w.detach().clone()
+        opt = cls([w], lr=0.01, weight_decay=wd)
+        for step in range(3):
+            w.grad = torch.randn(37, generator=g)
+            t[f"{name}.grad{step}"] = w.grad.clone()
+            opt.step()
+        t[f"{name}.final"] = w.detach().clone()
+    return save("optim.safetensors", t,
+                "SequentialLR(LinearLR(start_factor=1/5, total_iters=4), CosineAnnealingLR(T_max=25, eta_min=1e-3)) "
+                "from lr 0.1 over 30 steps (warmup_cosine); CosineAnnealingWarmRestarts(T_0=4, T_mult=2, "
+                "eta_min=1e-3) over 40 steps (warm_restarts); clip_grad_norm_(max_norm=1) of two gradients "
+                "(clip.*); three steps of Adam(lr=0.01, weight_decay=0.01) and AdamW(lr=0.01, weight_decay=0.05) "
+                "on 37 elements with given gradients (adam.*, adamw.*)",
+                base_lr=base, warmup=warmup, total=total, eta_min=eta_min)
+
+
 def main():
     if torch.__version__ != PINNED_TORCH:
         print(f"warning: fixtures are pinned to torch {PINNED_TORCH}, running {torch.__version__}", file=sys.stderr)
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     os.makedirs(OUT_DIR, exist_ok=True)
-    paths = [synth_fixture("110011"), synth_fixture("001232"), resnet_fixture(), ops_fixture()]
+    paths = [synth_fixture("110011"), synth_fixture("001232"), resnet_fixture(), ops_fixture(), optim_fixture()]
     for path in paths:
         tensors, _ = read_safetensors(path)
         digest = hashlib.sha256(open(path, "rb").read()).hexdigest()[:16]

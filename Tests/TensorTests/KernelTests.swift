@@ -1,0 +1,106 @@
+import Foundation
+import Tensor
+import XCTest
+
+/// The SIMD kernels against their scalar twins on random lengths (vector body and scalar tail) and
+/// at the edges of their ranges.
+final class KernelTests: XCTestCase {
+  var rng = RNG(seed: 8)
+
+  func random(_ n: Int, scale: Float = 4) -> [Float] { (0..<n).map { _ in rng.normal() * scale } }
+
+  func unary(_ x: [Float], _ f: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) -> [Float] {
+    var out = [Float](repeating: .nan, count: x.count)
+    f(x, &out, x.count)
+    return out
+  }
+
+  func assertRelative(_ a: [Float], _ b: [Float], _ tol: Float, _ what: String, file: StaticString = #filePath,
+    line: UInt = #line)
+  {
+    for i in 0..<a.count where !(abs(a[i] - b[i]) <= tol * max(abs(b[i]), 1e-30)) {
+      XCTFail("\(what): element \(i) (x) is \(a[i]), reference \(b[i])", file: file, line: line)
+      return
+    }
+  }
+
+  func testUnaryKernelsMatchReference() {
+    for n in [1, 7, 16, 33, 1000, 70_001] {
+      let x = random(n)
+      assertRelative(unary(x, Elementwise.exp), Reference.exp(x), 4e-7, "exp n=\(n)")
+      assertRelative(unary(x, Elementwise.tanh), Reference.tanh(x), 4e-7, "tanh n=\(n)")
+      assertRelative(unary(x, Elementwise.sigmoid), Reference.sigmoid(x), 4e-7, "sigmoid n=\(n)")
+      XCTAssertEqual(unary(x, Elementwise.relu), Reference.relu(x), "relu n=\(n)")
+    }
+  }
+
+  func testTanhAndExpEdges() {
+    // Tiny arguments keep full relative precision; large ones saturate like expf (∞ above the float
+    // range, at most the smallest normal below it) and never give NaN.
+    let x: [Float] = [0, -0.0, 1e-8, -1e-5, 0.3, 0.6249, 0.6251, -0.9, 5, -9, 20, -50, 88, -88, 100, -100, 1e30, -1e30]
+    assertRelative(unary(x, Elementwise.tanh), Reference.tanh(x), 4e-7, "tanh edges")
+    let e = unary(x, Elementwise.exp)
+    for (xi, ei) in zip(x, e) {
+      if xi > 88.8 { XCTAssertEqual(ei, .infinity, "exp(\(xi))") }
+      else if xi < -87.3 { XCTAssert(ei >= 0 && ei <= Float.leastNormalMagnitude, "exp(\(xi)) = \(ei)") }
+      else { assertRelative([ei], Reference.exp([xi]), 4e-7, "exp(\(xi))") }
+    }
+    let s = unary(x, Elementwise.sigmoid)
+    XCTAssert(s.allSatisfy { $0 >= 0 && $0 <= 1 }, "sigmoid stays in [0, 1]: \(s)")
+  }
+
+  func testBinaryKernelsAndReductionsMatchReference() {
+    for n in [3, 16, 50, 1 << 18] {
+      let a = random(n)
+      let b = random(n)
+      var out = [Float](repeating: 0, count: n)
+      Elementwise.add(a, b, &out, n)
+      XCTAssertEqual(out, zip(a, b).map(+))
+      Elementwise.mul(a, b, &out, n)
+      XCTAssertEqual(out, zip(a, b).map(*))
+      Elementwise.sub(a, b, &out, n)
+      XCTAssertEqual(out, zip(a, b).map(-))
+      Elementwise.scale(a, 0.5, &out, n)
+      XCTAssertEqual(out, a.map { $0 * 0.5 })
+      let sum = Double(Elementwise.sum(a, n))
+      let ref = a.reduce(0.0) { $0 + Double($1) }
+      XCTAssertEqual(sum, ref, accuracy: 1e-5 * Double(n))
+      let sq = Double(Elementwise.squaredDistance(a, b, n))
+      let refSq = zip(a, b).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }
+      XCTAssertEqual(sq, refSq, accuracy: 1e-5 * refSq)
+    }
+  }
+
+  func testRandomTensorsDoNotDependOnThreadCount() {
+    func draw(_ threads: Int) -> [Float] {
+      Threads.set(threads)
+      defer { Threads.set(1) }
+      var r = RNG(seed: 99)
+      return Tensor.uniform([1 << 17], rng: &r).array + Tensor.normal([1000], rng: &r).array
+    }
+    XCTAssertEqual(draw(1), draw(2))
+  }
+
+  func testTrainingStepAllocatesNoNewBuffersAfterWarmUp() {
+    var r = RNG(seed: 1)
+    let x = Tensor.uniform([4, 16, 16, 16], -1, 1, rng: &r)
+    let w = Tensor.normal([16, 16, 3, 3], std: 0.1, rng: &r)
+    w.requiresGrad = true
+    let gamma = Tensor.full([16], 1)
+    gamma.requiresGrad = true
+    let beta = Tensor.zeros([16])
+    beta.requiresGrad = true
+    func step() {
+      for t in [w, gamma, beta] { t.grad = nil }
+      let y = batchNorm(conv2d(upsampleBilinear(avgPool2d(x, kernel: 2)), weight: w, padding: 1), weight: gamma,
+        bias: beta, runningMean: nil, runningVar: nil, training: true).relu()
+      ((y - x) * (y - x)).mean().backward()
+    }
+    step()
+    step()
+    let before = BufferPool.shared.systemAllocations
+    step()
+    step()
+    XCTAssertEqual(BufferPool.shared.systemAllocations, before, "a warmed-up step must reuse pooled buffers")
+  }
+}
