@@ -33,7 +33,8 @@ func parse() -> Options {
     case "--plain": o.plain = true
     case "--profile": o.profile = true
     case "-h", "--help":
-      print("""
+      print(
+        """
         usage: modelprint-bench [--threads N] [--arch ID] [--warmup W] [--iters I] [--plain] [--profile] WORKLOAD...
         workloads: synth-train synth-forward resnet-train resnet-infer dncnn-infer
         --plain keeps activations in plain NCHW (for comparison with the blocked default)
@@ -70,8 +71,10 @@ func timed(_ warmup: Int, _ iters: Int, _ body: () -> Void) -> Double {
 func dncnn(depth: Int = 17, channels: Int = 64, rng: inout RNG) -> Sequential {
   var layers: [Module] = [Conv2D(3, channels, kernel: 3, padding: 1, rng: &rng), Activation(.relu)]
   for _ in 0..<(depth - 2) {
-    layers += [Conv2D(channels, channels, kernel: 3, padding: 1, bias: false, rng: &rng), BatchNorm2D(channels),
-      Activation(.relu)]
+    layers += [
+      Conv2D(channels, channels, kernel: 3, padding: 1, bias: false, rng: &rng), BatchNorm2D(channels),
+      Activation(.relu),
+    ]
   }
   layers.append(Conv2D(channels, 3, kernel: 3, padding: 1, rng: &rng))
   return Sequential(layers)
@@ -90,11 +93,13 @@ func run(_ name: String, _ o: Options) -> (Double, String) {
       return (16 / timed(o.warmup, o.iters) { withNoGrad { _ = model(x) } }, "img/s")
     }
     let opt = Adam(model.parameters, learningRate: 1e-4)
-    return (timed(o.warmup, o.iters) {
-      opt.zeroGrad()
-      mseLoss(model(x), x).backward()
-      opt.step()
-    }, "s/step")
+    return (
+      timed(o.warmup, o.iters) {
+        opt.zeroGrad()
+        mseLoss(model(x), x).backward()
+        opt.step()
+      }, "s/step"
+    )
   case "resnet-train", "resnet-infer":
     let model = ResNet18(width: 32, classes: 1000, projection: 128, rng: &rng)
     if name == "resnet-infer" {
@@ -105,12 +110,15 @@ func run(_ name: String, _ o: Options) -> (Double, String) {
     let x = Tensor.uniform([32, 3, 64, 64], rng: &rng)
     let labels = (0..<32).map { $0 / 4 }
     let opt = Adam.adamW(model.parameters, learningRate: 1e-4, weightDecay: 0.01)
-    return (32 / timed(o.warmup, o.iters) {
-      opt.zeroGrad()
-      let (logits, z) = model.heads(x)
-      (crossEntropy(logits, labels: labels) + batchHardTriplet(z, labels: labels, margin: 0.3)).backward()
-      opt.step()
-    }, "img/s")
+    return (
+      32
+        / timed(o.warmup, o.iters) {
+          opt.zeroGrad()
+          let (logits, z) = model.heads(x)
+          (crossEntropy(logits, labels: labels) + batchHardTriplet(z, labels: labels, margin: 0.3)).backward()
+          opt.step()
+        }, "img/s"
+    )
   case "dncnn-infer":
     let model = dncnn(rng: &rng)
     model.eval()
@@ -128,7 +136,8 @@ for name in options.workloads {
   LayerProfiler.enabled = options.profile
   let (value, unit) = run(name, options)
   if options.profile {
-    FileHandle.standardError.write("\(name): forward time by layer over all runs\n\(LayerProfiler.report)\n".data(using: .utf8)!)
+    FileHandle.standardError.write(
+      "\(name): forward time by layer over all runs\n\(LayerProfiler.report)\n".data(using: .utf8)!)
     LayerProfiler.reset()
   }
   let line: [String: Any] = [

@@ -18,9 +18,10 @@ public final class Conv2D: Module {
   public let padding: Int
 
   /// Creates the layer with PyTorch's default initialisation.
-  public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
-    bias: Bool = true, rng: inout RNG)
-  {
+  public init(
+    _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
+    bias: Bool = true, rng: inout RNG
+  ) {
     let fanIn = inChannels * kernel * kernel
     weight = defaultInit([outChannels, inChannels, kernel, kernel], fanIn: fanIn, rng: &rng)
     self.bias = bias ? defaultInit([outChannels], fanIn: fanIn, rng: &rng) : nil
@@ -47,9 +48,10 @@ public final class ConvTranspose2D: Module {
   public let outputPadding: Int
 
   /// Creates the layer with PyTorch's default initialisation (fan-in from the weight's second dim).
-  public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
-    outputPadding: Int = 0, bias: Bool = true, rng: inout RNG)
-  {
+  public init(
+    _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
+    outputPadding: Int = 0, bias: Bool = true, rng: inout RNG
+  ) {
     let fanIn = outChannels * kernel * kernel
     weight = defaultInit([inChannels, outChannels, kernel, kernel], fanIn: fanIn, rng: &rng)
     self.bias = bias ? defaultInit([outChannels], fanIn: fanIn, rng: &rng) : nil
@@ -93,7 +95,8 @@ public final class BatchNorm2D: Module {
   public override var ownBuffers: [(String, Tensor)] { [("running_mean", runningMean), ("running_var", runningVar)] }
 
   public override func forward(_ x: Tensor) -> Tensor {
-    batchNorm(x, weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar, training: isTraining,
+    batchNorm(
+      x, weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar, training: isTraining,
       momentum: momentum, eps: eps)
   }
 }

@@ -6,7 +6,8 @@ import Tensor
 /// Mean squared error, mean over all elements (PyTorch's `F.mse_loss`). Both sides receive gradients
 /// when they require them.
 public func mseLoss(_ prediction: Tensor, _ target: Tensor) -> Tensor {
-  precondition(prediction.shape == target.shape, "mseLoss: prediction \(prediction.shape) and target \(target.shape) differ")
+  precondition(
+    prediction.shape == target.shape, "mseLoss: prediction \(prediction.shape) and target \(target.shape) differ")
   let p = prediction.layout == .plain ? prediction : prediction.toLayout(.plain)
   let t = target.layout == .plain ? target : target.toLayout(.plain)
   let n = p.count
@@ -29,7 +30,8 @@ public func mseLoss(_ prediction: Tensor, _ target: Tensor) -> Tensor {
 /// Cross-entropy of [N, C] logits against class indices, mean over the batch (PyTorch's
 /// `F.cross_entropy`).
 public func crossEntropy(_ logits: Tensor, labels: [Int]) -> Tensor {
-  precondition(logits.shape.rank == 2 && logits.shape[0] == labels.count,
+  precondition(
+    logits.shape.rank == 2 && logits.shape[0] == labels.count,
     "crossEntropy: logits \(logits.shape) do not match \(labels.count) labels")
   let c = logits.shape[1]
   precondition(labels.allSatisfy { $0 >= 0 && $0 < c }, "crossEntropy: a label is outside 0..<\(c)")
@@ -48,7 +50,8 @@ public func crossEntropy(_ logits: Tensor, labels: [Int]) -> Tensor {
 /// Batch-hard triplet loss with Euclidean distances: for each anchor the farthest positive and the
 /// nearest negative, mean of max(d⁺ − d⁻ + margin, 0) (Hermans et al. 2017).
 public func batchHardTriplet(_ z: Tensor, labels: [Int], margin: Float = 0.3) -> Tensor {
-  precondition(z.shape.rank == 2 && z.shape[0] == labels.count,
+  precondition(
+    z.shape.rank == 2 && z.shape[0] == labels.count,
     "batchHardTriplet: embeddings \(z.shape) do not match \(labels.count) labels")
   let zp = z.layout == .plain ? z : z.toLayout(.plain)
   let (n, d) = (z.shape[0], z.shape[1])
@@ -70,9 +73,15 @@ public func batchHardTriplet(_ z: Tensor, labels: [Int], margin: Float = 0.3) ->
     for j in 0..<n {
       let same = labels[i] == labels[j]
       let dp = same ? dist[i * n + j] : 0
-      if dp > posD { posD = dp; pos = j }
+      if dp > posD {
+        posD = dp
+        pos = j
+      }
       let dn = same ? dist[i * n + j] + 1e9 : dist[i * n + j]
-      if dn < negD { negD = dn; neg = j }
+      if dn < negD {
+        negD = dn
+        neg = j
+      }
     }
     let h = posD - negD + margin
     if h > 0 {

@@ -59,7 +59,9 @@ open class Module {
     }
     if strict {
       let names = Set(own.map(\.0))
-      if let extra = state.keys.sorted().first(where: { !names.contains($0) }) { throw StateDictError.unexpected(extra) }
+      if let extra = state.keys.sorted().first(where: { !names.contains($0) }) {
+        throw StateDictError.unexpected(extra)
+      }
     }
   }
 
@@ -86,7 +88,8 @@ public enum StateDictError: Error, CustomStringConvertible, Equatable {
     switch self {
     case .missing(let n): return "checkpoint has no tensor '\(n)'; was it saved from the same architecture?"
     case .unexpected(let n): return "checkpoint has a tensor '\(n)' that this architecture does not use"
-    case let .shapeMismatch(n, e, f): return "tensor '\(n)' has shape \(f) in the checkpoint, the model expects \(e)"
+    case .shapeMismatch(let n, let e, let f):
+      return "tensor '\(n)' has shape \(f) in the checkpoint, the model expects \(e)"
     }
   }
 }

@@ -19,9 +19,10 @@ public final class Adam {
   private var m: [Tensor]
   private var v: [Tensor]
 
-  public init(_ parameters: [Tensor], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
-    eps: Float = 1e-8, weightDecay: Float = 0, decoupled: Bool = false)
-  {
+  public init(
+    _ parameters: [Tensor], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
+    eps: Float = 1e-8, weightDecay: Float = 0, decoupled: Bool = false
+  ) {
     self.parameters = parameters
     self.learningRate = learningRate
     self.beta1 = beta1
@@ -50,8 +51,10 @@ public final class Adam {
     let bc2Sqrt = bc2.squareRoot()
     for (i, p) in parameters.enumerated() {
       guard let g = p.grad else { continue }
-      precondition(g.shape == p.shape && g.layout == .plain, "Adam: gradient \(g.shape) does not match parameter \(p.shape)")
-      AdamKernel.update(p: p.pointer, g: g.pointer, m: m[i].pointer, v: v[i].pointer, n: p.count, lr: learningRate,
+      precondition(
+        g.shape == p.shape && g.layout == .plain, "Adam: gradient \(g.shape) does not match parameter \(p.shape)")
+      AdamKernel.update(
+        p: p.pointer, g: g.pointer, m: m[i].pointer, v: v[i].pointer, n: p.count, lr: learningRate,
         beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay, decoupled: decoupled, stepSize: stepSize,
         bc2Sqrt: bc2Sqrt)
     }
@@ -85,7 +88,8 @@ public enum AdamKernel {
       vr.storeBytes(of: vv, toByteOffset: o, as: V.self)
       i += 16
     }
-    referenceUpdate(p: p + i, g: g + i, m: m + i, v: v + i, n: n - i, lr: lr, beta1: beta1, beta2: beta2, eps: eps,
+    referenceUpdate(
+      p: p + i, g: g + i, m: m + i, v: v + i, n: n - i, lr: lr, beta1: beta1, beta2: beta2, eps: eps,
       weightDecay: weightDecay, decoupled: decoupled, stepSize: stepSize, bc2Sqrt: bc2Sqrt)
   }
 

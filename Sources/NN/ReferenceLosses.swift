@@ -6,21 +6,26 @@ public enum ReferenceLosses {
     zip(p, t).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } / T(p.count)
   }
 
-  public static func crossEntropy<T: BinaryFloatingPoint & ElementaryFunctionsShim>(_ logits: [T], n: Int, c: Int,
-    labels: [Int]) -> T
-  {
+  public static func crossEntropy<T: BinaryFloatingPoint & ElementaryFunctionsShim>(
+    _ logits: [T], n: Int, c: Int,
+    labels: [Int]
+  ) -> T {
     let lp = Reference.logSoftmax(logits, n: n, c: c)
     return -labels.enumerated().reduce(0) { $0 + lp[$1.offset * c + $1.element] } / T(n)
   }
 
   /// Batch-hard triplet loss as the reference workloads define it (cdist, hardest positive over
   /// d·same, hardest negative over d + 1e9·same, mean hinge).
-  public static func batchHardTriplet<T: BinaryFloatingPoint & ElementaryFunctionsShim>(_ z: [T], n: Int, d: Int,
-    labels: [Int], margin: T) -> T
-  {
+  public static func batchHardTriplet<T: BinaryFloatingPoint & ElementaryFunctionsShim>(
+    _ z: [T], n: Int, d: Int,
+    labels: [Int], margin: T
+  ) -> T {
     func dist(_ i: Int, _ j: Int) -> T {
       var s: T = 0
-      for k in 0..<d { let v = z[i * d + k] - z[j * d + k]; s += v * v }
+      for k in 0..<d {
+        let v = z[i * d + k] - z[j * d + k]
+        s += v * v
+      }
       return T.sqrtShim(s)
     }
     var total: T = 0

@@ -12,7 +12,8 @@ public final class BasicBlock: Module {
     conv2 = Conv2D(channels, channels, kernel: 3, stride: 1, padding: 1, bias: false, rng: &rng)
     bn2 = BatchNorm2D(channels)
     if stride != 1 || inChannels != channels {
-      down = Sequential(Conv2D(inChannels, channels, kernel: 1, stride: stride, bias: false, rng: &rng),
+      down = Sequential(
+        Conv2D(inChannels, channels, kernel: 1, stride: stride, bias: false, rng: &rng),
         BatchNorm2D(channels))
     } else {
       down = nil
@@ -45,7 +46,8 @@ public final class ResNet18: Module {
   public let embeddingWidth: Int
 
   public init(width: Int = 32, classes: Int = 1000, projection: Int = 128, rng: inout RNG) {
-    stem = Sequential(Conv2D(3, width, kernel: 7, stride: 2, padding: 3, bias: false, rng: &rng),
+    stem = Sequential(
+      Conv2D(3, width, kernel: 7, stride: 2, padding: 3, bias: false, rng: &rng),
       BatchNorm2D(width), Activation(.relu), MaxPool2D(3, stride: 2, padding: 1))
     var blocks: [Module] = []
     var cin = width

@@ -55,7 +55,9 @@ public enum Safetensors {
       throw SafetensorsError.unreadable(path: path, reason: error.localizedDescription)
     }
     guard data.count >= 8 else { throw SafetensorsError.truncated(path: path, expected: 8, found: data.count) }
-    let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+    let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) {
+      $0 | UInt64($1.element) << (8 * UInt64($1.offset))
+    }
     guard headerLength <= UInt64(data.count - 8) else {
       throw SafetensorsError.truncated(path: path, expected: Int(clamping: headerLength) + 8, found: data.count)
     }
@@ -84,7 +86,9 @@ public enum Safetensors {
     for (name, value) in header where name != "__metadata__" {
       guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
         let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2
-      else { throw SafetensorsError.corrupted(path: path, reason: "entry '\(name)' lacks dtype, shape or data_offsets") }
+      else {
+        throw SafetensorsError.corrupted(path: path, reason: "entry '\(name)' lacks dtype, shape or data_offsets")
+      }
       guard dtype == "F32" else { throw SafetensorsError.unsupportedDType(path: path, tensor: name, dtype: dtype) }
       guard shape.allSatisfy({ $0 >= 0 }) else {
         throw SafetensorsError.corrupted(path: path, reason: "tensor '\(name)' has a negative dimension")
@@ -93,13 +97,15 @@ public enum Safetensors {
       for d in shape {
         let (product, overflow) = count.multipliedReportingOverflow(by: d)
         guard !overflow, product <= data.count else {
-          throw SafetensorsError.corrupted(path: path, reason: "tensor '\(name)' has shape \(shape), larger than the file")
+          throw SafetensorsError.corrupted(
+            path: path, reason: "tensor '\(name)' has shape \(shape), larger than the file")
         }
         count = product
       }
       let (begin, end) = (offsets[0], offsets[1])
       guard begin >= 0, end >= begin, end - begin == count * 4 else {
-        throw SafetensorsError.corrupted(path: path,
+        throw SafetensorsError.corrupted(
+          path: path,
           reason: "tensor '\(name)' spans \(end - begin) bytes but its shape \(shape) needs \(count * 4)")
       }
       guard end <= available else {
@@ -125,12 +131,12 @@ public enum SafetensorsError: Error, CustomStringConvertible, Equatable {
 
   public var description: String {
     switch self {
-    case let .unreadable(p, r): return "\(p): cannot read the file (\(r))"
-    case let .truncated(p, e, f):
+    case .unreadable(let p, let r): return "\(p): cannot read the file (\(r))"
+    case .truncated(let p, let e, let f):
       return "\(p): the file is truncated (\(f) bytes, at least \(e) needed); copy or download it again"
-    case let .corrupted(p, r): return "\(p): not a valid safetensors file: \(r)"
-    case let .unsupportedDType(p, t, d): return "\(p): tensor '\(t)' has dtype \(d); only F32 is supported"
-    case let .wrongVersion(p, f, s):
+    case .corrupted(let p, let r): return "\(p): not a valid safetensors file: \(r)"
+    case .unsupportedDType(let p, let t, let d): return "\(p): tensor '\(t)' has dtype \(d); only F32 is supported"
+    case .wrongVersion(let p, let f, let s):
       return "\(p): checkpoint format version \(f ?? "missing"), this build reads version \(s); "
         + "re-create the file with this version of ModelPrint"
     }
@@ -143,7 +149,8 @@ public enum AtomicFile {
   public static func write(_ data: Data, to url: URL) throws {
     let dir = url.deletingLastPathComponent()
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).\(UInt64.random(in: 0...UInt64.max)).tmp")
+    let tmp = dir.appendingPathComponent(
+      ".\(url.lastPathComponent).\(getpid()).\(UInt64.random(in: 0...UInt64.max)).tmp")
     guard FileManager.default.createFile(atPath: tmp.path, contents: nil) else {
       throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: tmp.path])
     }

@@ -13,7 +13,8 @@ public struct WarmupCosine: LearningRateSchedule, Codable, Equatable {
   public var minimum: Float
 
   public init(base: Float, warmupSteps: Int, totalSteps: Int, minimum: Float = 0) {
-    precondition(totalSteps > 0 && warmupSteps >= 0 && warmupSteps <= totalSteps,
+    precondition(
+      totalSteps > 0 && warmupSteps >= 0 && warmupSteps <= totalSteps,
       "WarmupCosine needs 0 ≤ warmup (\(warmupSteps)) ≤ total (\(totalSteps)), total > 0")
     self.base = base
     self.warmupSteps = warmupSteps

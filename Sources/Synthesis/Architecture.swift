@@ -5,10 +5,26 @@
 /// 1 nearest, 2 transposed conv), activation (0 none, 1 ReLU, 2 sigmoid, 3 tanh), norm (0 none,
 /// 1 batch, 2 instance).
 public struct Architecture: Hashable, Codable, Sendable, CustomStringConvertible {
-  public enum Order: Int, Codable, Sendable, CaseIterable { case post = 0, pre = 1 }
-  public enum Upsampling: Int, Codable, Sendable, CaseIterable { case bilinear = 0, nearest = 1, transposedConv = 2 }
-  public enum Activation: Int, Codable, Sendable, CaseIterable { case none = 0, relu = 1, sigmoid = 2, tanh = 3 }
-  public enum Norm: Int, Codable, Sendable, CaseIterable { case none = 0, batch = 1, instance = 2 }
+  public enum Order: Int, Codable, Sendable, CaseIterable {
+    case post = 0
+    case pre = 1
+  }
+  public enum Upsampling: Int, Codable, Sendable, CaseIterable {
+    case bilinear = 0
+    case nearest = 1
+    case transposedConv = 2
+  }
+  public enum Activation: Int, Codable, Sendable, CaseIterable {
+    case none = 0
+    case relu = 1
+    case sigmoid = 2
+    case tanh = 3
+  }
+  public enum Norm: Int, Codable, Sendable, CaseIterable {
+    case none = 0
+    case batch = 1
+    case instance = 2
+  }
 
   /// Down/up block pairs (1 or 2).
   public var blocks: Int

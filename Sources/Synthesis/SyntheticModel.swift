@@ -15,7 +15,8 @@ final class GenerativeUnit: Module {
   init(_ a: Architecture, _ cin: Int, _ cout: Int, upsample: Bool, rng: inout RNG) {
     architecture = a
     self.upsample = upsample
-    deconv = upsample && a.upsampling == .transposedConv
+    deconv =
+      upsample && a.upsampling == .transposedConv
       ? ConvTranspose2D(cin, cin, kernel: 2, stride: 2, rng: &rng) : nil
     switch (upsample, a.upsampling) {
     case (true, .bilinear): interpolation = Upsample(.bilinear)
@@ -70,12 +71,14 @@ public final class SyntheticModel: Module {
   public init(_ architecture: Architecture, rng: inout RNG) {
     self.architecture = architecture
     func down(_ cin: Int, _ cout: Int) -> Sequential {
-      Sequential(AvgPool2D(2), Conv2D(cin, cout, kernel: 3, padding: 1, rng: &rng), BatchNorm2D(cout),
+      Sequential(
+        AvgPool2D(2), Conv2D(cin, cout, kernel: 3, padding: 1, rng: &rng), BatchNorm2D(cout),
         NN.Activation(.relu), Conv2D(cout, cout, kernel: 3, padding: 1, rng: &rng), BatchNorm2D(cout))
     }
     func up(_ cin: Int, _ cout: Int) -> Sequential {
       if architecture.layers == 2 {
-        return Sequential(GenerativeUnit(architecture, cin, cin, upsample: true, rng: &rng),
+        return Sequential(
+          GenerativeUnit(architecture, cin, cin, upsample: true, rng: &rng),
           GenerativeUnit(architecture, cin, cout, upsample: false, rng: &rng))
       }
       return Sequential(GenerativeUnit(architecture, cin, cout, upsample: true, rng: &rng))
@@ -100,7 +103,8 @@ public final class SyntheticModel: Module {
   public override func forward(_ x: Tensor) -> Tensor {
     precondition(x.shape.rank == 4 && x.shape[1] == 3, "SyntheticModel expects [N, 3, H, W], got \(x.shape)")
     let m = 1 << architecture.blocks
-    precondition(x.shape[2] % m == 0 && x.shape[3] % m == 0,
+    precondition(
+      x.shape[2] % m == 0 && x.shape[3] % m == 0,
       "SyntheticModel \(architecture.id): height and width of \(x.shape) must be multiples of \(m)")
     return net(x)
   }

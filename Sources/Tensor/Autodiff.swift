@@ -67,7 +67,10 @@ extension Tensor {
     var visited = Set<ObjectIdentifier>()
     var stack: [(Tensor, Bool)] = [(self, false)]
     while let (t, expanded) = stack.popLast() {
-      if expanded { order.append(t); continue }
+      if expanded {
+        order.append(t)
+        continue
+      }
       if visited.contains(ObjectIdentifier(t)) { continue }
       visited.insert(ObjectIdentifier(t))
       stack.append((t, true))
@@ -94,7 +97,8 @@ extension Tensor {
         precondition(inputGrads.count == node.inputs.count, "\(node.name): backward returned wrong count")
         for (input, ig) in zip(node.inputs, inputGrads) {
           guard input.requiresGrad, let ig else { continue }
-          precondition(ig.shape == input.shape,
+          precondition(
+            ig.shape == input.shape,
             "\(node.name): gradient shape \(ig.shape) does not match input shape \(input.shape)")
           let key = ObjectIdentifier(input)
           if let existing = grads[key] { grads[key] = existing.adding(ig) } else { grads[key] = ig }

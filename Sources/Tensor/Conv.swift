@@ -65,11 +65,15 @@ private func makeForward(
   let prop = training ? dnnl_forward_training : dnnl_forward_inference
   withOptionalPointer(bias, &b) { bp in
     if g.transposed {
-      DNNL.check(dnnl_deconvolution_forward_desc_init(&desc, prop, dnnl_deconvolution_direct, &s, &w,
-        bp, &d, &strides, &pl, &pr), "deconv fwd desc")
+      DNNL.check(
+        dnnl_deconvolution_forward_desc_init(
+          &desc, prop, dnnl_deconvolution_direct, &s, &w,
+          bp, &d, &strides, &pl, &pr), "deconv fwd desc")
     } else {
-      DNNL.check(dnnl_convolution_forward_desc_init(&desc, prop, dnnl_convolution_direct, &s, &w,
-        bp, &d, &strides, &pl, &pr), "conv fwd desc")
+      DNNL.check(
+        dnnl_convolution_forward_desc_init(
+          &desc, prop, dnnl_convolution_direct, &s, &w,
+          bp, &d, &strides, &pl, &pr), "conv fwd desc")
     }
   }
   guard let postOp else { return Primitive(desc: &desc, what: "\(g) fwd") }
@@ -93,11 +97,13 @@ private func makeForward(
 private func forwardPrimitive(
   _ x: Tensor, _ w: Tensor, bias: Bool, _ g: ConvGeometry, outDims: [Int], training: Bool, postOp: PostOp?
 ) -> Primitive {
-  let key = "\(g)|fwd|\(x.shape.dims)|\(x.layout)|\(w.shape.dims)|b\(bias)|t\(training)|\(LayoutPolicy.allowBlocked)|\(postOp?.rawValue ?? "")"
+  let key =
+    "\(g)|fwd|\(x.shape.dims)|\(x.layout)|\(w.shape.dims)|b\(bias)|t\(training)|\(LayoutPolicy.allowBlocked)|\(postOp?.rawValue ?? "")"
   return DNNLContext.primitive(key) {
     let srcMD = DNNL.md(x.shape.dims, x.layout)
     let dstMD = LayoutPolicy.allowBlocked ? DNNL.anyMD(outDims) : DNNL.md(outDims, .plain)
-    let p = makeForward(g, src: srcMD, weights: weightDims(w, g), bias: bias, dst: dstMD, training: training,
+    let p = makeForward(
+      g, src: srcMD, weights: weightDims(w, g), bias: bias, dst: dstMD, training: training,
       postOp: postOp)
     let chosen = DNNL.query(p.pd, dnnl_query_dst_md)
     p.mds["dst"] = chosen
@@ -112,22 +118,33 @@ private func forwardPrimitive(
 public func conv2d(
   _ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0, postOp: PostOp? = nil
 ) -> Tensor {
-  precondition(x.shape.rank == 4 && weight.shape.rank == 4 && x.shape[1] == weight.shape[1],
-    "conv2d: input \(x.shape) does not match weight \(weight.shape) (expected [N, \(weight.shape.dims.count > 1 ? weight.shape[1] : 0), H, W])")
-  return convolution(x, weight, bias, ConvGeometry(transposed: false, stride: stride, padding: padding,
-    outputPadding: 0), postOp: postOp)
+  precondition(
+    x.shape.rank == 4 && weight.shape.rank == 4 && x.shape[1] == weight.shape[1],
+    "conv2d: input \(x.shape) does not match weight \(weight.shape) (expected [N, \(weight.shape.dims.count > 1 ? weight.shape[1] : 0), H, W])"
+  )
+  return convolution(
+    x, weight, bias,
+    ConvGeometry(
+      transposed: false, stride: stride, padding: padding,
+      outputPadding: 0), postOp: postOp)
 }
 
 /// 2-D transposed convolution (PyTorch's `F.conv_transpose2d`); weight is [Cin, Cout, KH, KW].
 public func convTranspose2d(
   _ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0, outputPadding: Int = 0
 ) -> Tensor {
-  precondition(x.shape.rank == 4 && weight.shape.rank == 4 && x.shape[1] == weight.shape[0],
-    "convTranspose2d: input \(x.shape) does not match weight \(weight.shape) (expected [N, \(weight.shape.dims.count > 0 ? weight.shape[0] : 0), H, W])")
-  precondition(outputPadding <= padding && outputPadding < stride,
+  precondition(
+    x.shape.rank == 4 && weight.shape.rank == 4 && x.shape[1] == weight.shape[0],
+    "convTranspose2d: input \(x.shape) does not match weight \(weight.shape) (expected [N, \(weight.shape.dims.count > 0 ? weight.shape[0] : 0), H, W])"
+  )
+  precondition(
+    outputPadding <= padding && outputPadding < stride,
     "convTranspose2d: output padding \(outputPadding) must be < stride \(stride) and <= padding \(padding)")
-  return convolution(x, weight, bias, ConvGeometry(transposed: true, stride: stride, padding: padding,
-    outputPadding: outputPadding))
+  return convolution(
+    x, weight, bias,
+    ConvGeometry(
+      transposed: true, stride: stride, padding: padding,
+      outputPadding: outputPadding))
 }
 
 private func convolution(_ x: Tensor, _ w: Tensor, _ b: Tensor?, _ g: ConvGeometry, postOp: PostOp? = nil) -> Tensor {
@@ -181,7 +198,9 @@ private struct DiffDst {
 
   var isPlain: Bool {
     var a = md
-    var b = DNNL.md(Array(0..<4).map { i in withUnsafeBytes(of: md.dims) { Int($0.load(fromByteOffset: i * 8, as: Int64.self)) } }, .plain)
+    var b = DNNL.md(
+      Array(0..<4).map { i in withUnsafeBytes(of: md.dims) { Int($0.load(fromByteOffset: i * 8, as: Int64.self)) } },
+      .plain)
     return dnnl_memory_desc_equal(&a, &b) != 0
   }
 }
@@ -199,11 +218,15 @@ private func convBackwardData(_ grad: DiffDst, _ w: Tensor, _ x: Tensor, _ g: Co
     var pl = DNNL.dims([g.padding, g.padding])
     var pr = DNNL.dims([g.padding - g.outputPadding, g.padding - g.outputPadding])
     if g.transposed {
-      DNNL.check(dnnl_deconvolution_backward_data_desc_init(&desc, dnnl_deconvolution_direct, &ds, &wmd, &dd,
-        &strides, &pl, &pr), "deconv bwd data desc")
+      DNNL.check(
+        dnnl_deconvolution_backward_data_desc_init(
+          &desc, dnnl_deconvolution_direct, &ds, &wmd, &dd,
+          &strides, &pl, &pr), "deconv bwd data desc")
     } else {
-      DNNL.check(dnnl_convolution_backward_data_desc_init(&desc, dnnl_convolution_direct, &ds, &wmd, &dd,
-        &strides, &pl, &pr), "conv bwd data desc")
+      DNNL.check(
+        dnnl_convolution_backward_data_desc_init(
+          &desc, dnnl_convolution_direct, &ds, &wmd, &dd,
+          &strides, &pl, &pr), "conv bwd data desc")
     }
     let prim = Primitive(desc: &desc, hint: forward.pd, what: "\(g) bwd data")
     prim.mds["weights"] = DNNL.query(prim.pd, dnnl_query_weights_md)
@@ -231,13 +254,15 @@ private func convBackwardWeights(
     let blocked = makeBackwardWeights(grad.md, DNNL.md(x.shape.dims, x.layout), wd, bias: bias, g, forward: forward)
     guard blocked.implementation.hasPrefix("ref"), x.layout != .plain || !grad.isPlain else { return blocked }
     let outDims = [x.shape[0], wd[0], g.outputSize(x.shape[2], wd[2]), g.outputSize(x.shape[3], wd[3])]
-    let plain = makeBackwardWeights(DNNL.md(outDims, .plain), DNNL.md(x.shape.dims, .plain), wd, bias: bias, g,
+    let plain = makeBackwardWeights(
+      DNNL.md(outDims, .plain), DNNL.md(x.shape.dims, .plain), wd, bias: bias, g,
       forward: forward)
     plain.layouts["src"] = .plain
     plain.mds["diff_dst"] = DNNL.md(outDims, .plain)
     return plain
   }
-  let (src, gradMD, gradPtr, gradKeep) = p.layouts["src"] == .plain
+  let (src, gradMD, gradPtr, gradKeep) =
+    p.layouts["src"] == .plain
     ? plainInputs(x, grad, p) : (x, grad.md, grad.pointer, nil)
   let gw = Tensor(uninitialized: w.shape)
   let plainMD = weightMD(w, g)
@@ -276,26 +301,30 @@ private func makeBackwardWeights(
   _ diffDst: dnnl_memory_desc_t, _ srcMD: dnnl_memory_desc_t, _ wd: [Int], bias: Bool, _ g: ConvGeometry,
   forward: Primitive
 ) -> Primitive {
-    var desc = dnnl_convolution_desc_t()
-    var s = srcMD
-    var dw = DNNL.anyMD(wd)
-    var db = DNNL.md([wd[0]], .plain)
-    var dd = diffDst
-    var strides = DNNL.dims([g.stride, g.stride])
-    var pl = DNNL.dims([g.padding, g.padding])
-    var pr = DNNL.dims([g.padding - g.outputPadding, g.padding - g.outputPadding])
-    withOptionalPointer(bias, &db) { bp in
-      if g.transposed {
-        DNNL.check(dnnl_deconvolution_backward_weights_desc_init(&desc, dnnl_deconvolution_direct, &s, &dw,
+  var desc = dnnl_convolution_desc_t()
+  var s = srcMD
+  var dw = DNNL.anyMD(wd)
+  var db = DNNL.md([wd[0]], .plain)
+  var dd = diffDst
+  var strides = DNNL.dims([g.stride, g.stride])
+  var pl = DNNL.dims([g.padding, g.padding])
+  var pr = DNNL.dims([g.padding - g.outputPadding, g.padding - g.outputPadding])
+  withOptionalPointer(bias, &db) { bp in
+    if g.transposed {
+      DNNL.check(
+        dnnl_deconvolution_backward_weights_desc_init(
+          &desc, dnnl_deconvolution_direct, &s, &dw,
           bp, &dd, &strides, &pl, &pr), "deconv bwd weights desc")
-      } else {
-        DNNL.check(dnnl_convolution_backward_weights_desc_init(&desc, dnnl_convolution_direct, &s, &dw,
+    } else {
+      DNNL.check(
+        dnnl_convolution_backward_weights_desc_init(
+          &desc, dnnl_convolution_direct, &s, &dw,
           bp, &dd, &strides, &pl, &pr), "conv bwd weights desc")
-      }
     }
-    let prim = Primitive(desc: &desc, hint: forward.pd, what: "\(g) bwd weights")
-    prim.mds["diff_weights"] = DNNL.query(prim.pd, dnnl_query_diff_weights_md)
-    return prim
+  }
+  let prim = Primitive(desc: &desc, hint: forward.pd, what: "\(g) bwd weights")
+  prim.mds["diff_weights"] = DNNL.query(prim.pd, dnnl_query_diff_weights_md)
+  return prim
 }
 
 /// Passes a pointer to `value` when `present`, else nil (optional bias descriptors).

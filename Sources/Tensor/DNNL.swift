@@ -39,7 +39,8 @@ enum DNNL {
   static func md(_ shape: [Int], _ layout: Layout) -> dnnl_memory_desc_t {
     var md = dnnl_memory_desc_t()
     var d = dims(shape)
-    check(dnnl_memory_desc_init_by_tag(&md, Int32(shape.count), &d, dnnl_f32, tag(layout, rank: shape.count)),
+    check(
+      dnnl_memory_desc_init_by_tag(&md, Int32(shape.count), &d, dnnl_f32, tag(layout, rank: shape.count)),
       "memory_desc_init \(shape) \(layout)")
     return md
   }
@@ -98,8 +99,10 @@ final class Primitive {
     desc: UnsafeRawPointer, hint: dnnl_primitive_desc_t? = nil, attr: dnnl_primitive_attr_t? = nil, what: String
   ) {
     var pd: dnnl_primitive_desc_t?
-    DNNL.check(dnnl_primitive_desc_create(&pd, desc.assumingMemoryBound(to: dnnl_op_desc_t.self), attr,
-      DNNL.engine, hint), "primitive_desc_create(\(what))")
+    DNNL.check(
+      dnnl_primitive_desc_create(
+        &pd, desc.assumingMemoryBound(to: dnnl_op_desc_t.self), attr,
+        DNNL.engine, hint), "primitive_desc_create(\(what))")
     self.init(pd: pd!)
   }
 

@@ -11,7 +11,10 @@ public enum Elementwise {
   @inline(__always)
   static func chunked(_ n: Int, _ body: (Int, Int) -> Void) {
     let threads = n >= 1 << 17 ? Threads.count : 1
-    if threads <= 1 { body(0, n); return }
+    if threads <= 1 {
+      body(0, n)
+      return
+    }
     let per = ((n + threads - 1) / threads + 15) & ~15
     Threads.parallelFor(threads) { t in
       let lo = t * per
@@ -20,9 +23,10 @@ public enum Elementwise {
   }
 
   @inline(__always)
-  static func map(_ a: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int,
-    _ f: (V) -> V)
-  {
+  static func map(
+    _ a: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int,
+    _ f: (V) -> V
+  ) {
     chunked(n) { lo, count in
       let a = a + lo
       let out = out + lo
@@ -43,9 +47,10 @@ public enum Elementwise {
   }
 
   @inline(__always)
-  static func zip(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
-    _ n: Int, _ f: (V, V) -> V)
-  {
+  static func zip(
+    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+    _ n: Int, _ f: (V, V) -> V
+  ) {
     chunked(n) { lo, count in
       let a = a + lo
       let b = b + lo
@@ -55,14 +60,18 @@ public enum Elementwise {
       let oraw = UnsafeMutableRawPointer(out)
       var i = 0
       while i + 16 <= count {
-        let r = f(araw.loadUnaligned(fromByteOffset: i * 4, as: V.self), braw.loadUnaligned(fromByteOffset: i * 4, as: V.self))
+        let r = f(
+          araw.loadUnaligned(fromByteOffset: i * 4, as: V.self), braw.loadUnaligned(fromByteOffset: i * 4, as: V.self))
         oraw.storeBytes(of: r, toByteOffset: i * 4, as: V.self)
         i += 16
       }
       if i < count {
         var va = V(repeating: 0)
         var vb = V(repeating: 0)
-        for j in 0..<(count - i) { va[j] = a[i + j]; vb[j] = b[i + j] }
+        for j in 0..<(count - i) {
+          va[j] = a[i + j]
+          vb[j] = b[i + j]
+        }
         let r = f(va, vb)
         for j in 0..<(count - i) { out[i + j] = r[j] }
       }
@@ -70,15 +79,21 @@ public enum Elementwise {
   }
 
   /// out = a + b
-  public static func add(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int) {
+  public static func add(
+    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int
+  ) {
     zip(a, b, out, n) { $0 + $1 }
   }
   /// out = a − b
-  public static func sub(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int) {
+  public static func sub(
+    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int
+  ) {
     zip(a, b, out, n) { $0 - $1 }
   }
   /// out = a · b
-  public static func mul(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int) {
+  public static func mul(
+    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int
+  ) {
     zip(a, b, out, n) { $0 * $1 }
   }
   /// out = s · a
@@ -90,7 +105,9 @@ public enum Elementwise {
     map(a, out, n) { $0.replacing(with: 0, where: $0 .< 0) }
   }
   /// out = g where y > 0, else 0 (y is ReLU's output)
-  public static func reluBackward(_ g: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int) {
+  public static func reluBackward(
+    _ g: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int
+  ) {
     zip(g, y, out, n) { g, y in g.replacing(with: 0, where: y .<= 0) }
   }
   /// out = 1 / (1 + e^−a)
@@ -98,7 +115,9 @@ public enum Elementwise {
     map(a, out, n) { 1 / (1 + exp(-$0)) }
   }
   /// out = g · y · (1 − y) (y is the sigmoid's output)
-  public static func sigmoidBackward(_ g: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int) {
+  public static func sigmoidBackward(
+    _ g: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int
+  ) {
     zip(g, y, out, n) { g, y in g * y * (1 - y) }
   }
   /// out = tanh(a)
@@ -106,7 +125,9 @@ public enum Elementwise {
     map(a, out, n) { Elementwise.tanh($0) }
   }
   /// out = g · (1 − y²) (y is tanh's output)
-  public static func tanhBackward(_ g: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int) {
+  public static func tanhBackward(
+    _ g: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int
+  ) {
     zip(g, y, out, n) { g, y in g * (1 - y * y) }
   }
   /// out = e^a
@@ -159,9 +180,15 @@ public enum Elementwise {
     var acc = V(repeating: 0)
     var i = 0
     let raw = UnsafeRawPointer(a)
-    while i + 16 <= n { acc += raw.loadUnaligned(fromByteOffset: i * 4, as: V.self); i += 16 }
+    while i + 16 <= n {
+      acc += raw.loadUnaligned(fromByteOffset: i * 4, as: V.self)
+      i += 16
+    }
     var s = acc.sum()
-    while i < n { s += a[i]; i += 1 }
+    while i < n {
+      s += a[i]
+      i += 1
+    }
     return s
   }
 
@@ -177,7 +204,11 @@ public enum Elementwise {
       i += 16
     }
     var s = acc.sum()
-    while i < n { let d = a[i] - b[i]; s += d * d; i += 1 }
+    while i < n {
+      let d = a[i] - b[i]
+      s += d * d
+      i += 1
+    }
     return s
   }
 
@@ -186,9 +217,16 @@ public enum Elementwise {
     var acc = V(repeating: 0)
     var i = 0
     let raw = UnsafeRawPointer(a)
-    while i + 16 <= n { let v = raw.loadUnaligned(fromByteOffset: i * 4, as: V.self); acc += v * v; i += 16 }
+    while i + 16 <= n {
+      let v = raw.loadUnaligned(fromByteOffset: i * 4, as: V.self)
+      acc += v * v
+      i += 16
+    }
     var s = acc.sum()
-    while i < n { s += a[i] * a[i]; i += 1 }
+    while i < n {
+      s += a[i] * a[i]
+      i += 1
+    }
     return s
   }
 }
@@ -199,7 +237,9 @@ public enum Reference {
   public static func sigmoid<T: BinaryFloatingPoint & ElementaryFunctionsShim>(_ a: [T]) -> [T] {
     a.map { 1 / (1 + T.expShim(-$0)) }
   }
-  public static func tanh<T: BinaryFloatingPoint & ElementaryFunctionsShim>(_ a: [T]) -> [T] { a.map { T.tanhShim($0) } }
+  public static func tanh<T: BinaryFloatingPoint & ElementaryFunctionsShim>(_ a: [T]) -> [T] {
+    a.map { T.tanhShim($0) }
+  }
   public static func exp<T: BinaryFloatingPoint & ElementaryFunctionsShim>(_ a: [T]) -> [T] { a.map { T.expShim($0) } }
   public static func sum<T: BinaryFloatingPoint>(_ a: [T]) -> T { a.reduce(0, +) }
 }

@@ -48,7 +48,8 @@ public enum GradientCheck {
 
     let refOut = reference(base)
     let fastOut = y.array
-    precondition(refOut.count == fastOut.count, "reference output has \(refOut.count) elements, op has \(fastOut.count)")
+    precondition(
+      refOut.count == fastOut.count, "reference output has \(refOut.count) elements, op has \(fastOut.count)")
     let rms = (refOut.reduce(0) { $0 + $1 * $1 } / Double(max(refOut.count, 1))).squareRoot() + 1e-12
     let forwardError = zip(refOut, fastOut).map { abs($0 - Double($1)) }.max().map { $0 / rms } ?? 0
 
@@ -60,16 +61,19 @@ public enum GradientCheck {
     for i in leaves.indices {
       let n = leaves[i].count
       let picks = n <= samples ? Array(0..<n) : (0..<samples).map { _ in rng.int(n) }
-      numeric.append(picks.map { k in
-        var plus = base
-        var minus = base
-        let h = step * max(1, abs(base[i][k]))
-        plus[i][k] += h
-        minus[i][k] -= h
-        return (k, (objective(plus) - objective(minus)) / (2 * h))
-      })
+      numeric.append(
+        picks.map { k in
+          var plus = base
+          var minus = base
+          let h = step * max(1, abs(base[i][k]))
+          plus[i][k] += h
+          minus[i][k] -= h
+          return (k, (objective(plus) - objective(minus)) / (2 * h))
+        })
     }
-    func rootMeanSquare(_ v: [(Int, Double)]) -> Double { (v.reduce(0) { $0 + $1.1 * $1.1 } / Double(max(v.count, 1))).squareRoot() }
+    func rootMeanSquare(_ v: [(Int, Double)]) -> Double {
+      (v.reduce(0) { $0 + $1.1 * $1.1 } / Double(max(v.count, 1))).squareRoot()
+    }
     let floor = 1e-3 * rootMeanSquare(numeric.flatMap { $0 }) + 1e-12
     var worst = Result(input: -1, element: -1, analytic: 0, numeric: 0, error: 0, forwardError: forwardError)
     for (i, leaf) in leaves.enumerated() {
@@ -78,7 +82,8 @@ public enum GradientCheck {
       for (k, num) in numeric[i] {
         let e = abs(analytic[k] - num) / max(abs(num), scale)
         if e > worst.error || worst.input < 0 {
-          worst = Result(input: i, element: k, analytic: analytic[k], numeric: num, error: e, forwardError: forwardError)
+          worst = Result(
+            input: i, element: k, analytic: analytic[k], numeric: num, error: e, forwardError: forwardError)
         }
       }
     }

@@ -6,8 +6,10 @@ import COpenBLAS
 
 /// y = x·Wᵀ + b (PyTorch's `F.linear`).
 public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
-  precondition(x.shape.rank == 2 && weight.shape.rank == 2 && x.shape[1] == weight.shape[1],
-    "linear: input \(x.shape) does not match weight \(weight.shape) (expected [N, \(weight.shape.rank == 2 ? weight.shape[1] : 0)])")
+  precondition(
+    x.shape.rank == 2 && weight.shape.rank == 2 && x.shape[1] == weight.shape[1],
+    "linear: input \(x.shape) does not match weight \(weight.shape) (expected [N, \(weight.shape.rank == 2 ? weight.shape[1] : 0)])"
+  )
   let n = x.shape[0]
   let k = x.shape[1]
   let m = weight.shape[0]
@@ -17,21 +19,24 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
   if let bias {
     for i in 0..<n { (out.pointer + i * m).update(from: bias.pointer, count: m) }
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(m), Int32(k), 1, xp.pointer, Int32(k),
+  cblas_sgemm(
+    CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(m), Int32(k), 1, xp.pointer, Int32(k),
     weight.pointer, Int32(k), bias == nil ? 0 : 1, out.pointer, Int32(m))
   let inputs = [xp, weight] + (bias.map { [$0] } ?? [])
   return record("linear", out, inputs) { g in
     var gx: Tensor? = nil
     if xp.requiresGrad {
       let r = Tensor(uninitialized: xp.shape)
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(k), Int32(m), 1, g.pointer, Int32(m),
+      cblas_sgemm(
+        CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(k), Int32(m), 1, g.pointer, Int32(m),
         weight.pointer, Int32(k), 0, r.pointer, Int32(k))
       gx = r
     }
     var gw: Tensor? = nil
     if weight.requiresGrad {
       let r = Tensor(uninitialized: weight.shape)
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(m), Int32(k), Int32(n), 1, g.pointer, Int32(m),
+      cblas_sgemm(
+        CblasRowMajor, CblasTrans, CblasNoTrans, Int32(m), Int32(k), Int32(n), 1, g.pointer, Int32(m),
         xp.pointer, Int32(k), 0, r.pointer, Int32(k))
       gw = r
     }

@@ -8,9 +8,10 @@ import CDNNL
 // PyTorch's InstanceNorm2d default) is batch normalization over N·C channels of one sample: the same
 // memory viewed as [1, N·C, H, W], which every supported layout but nhwc allows.
 
-private func bnPrimitive(_ dims: [Int], _ layout: Layout, affine: Bool, globalStats: Bool, training: Bool,
-  eps: Float, backward: Bool, hint: Primitive?) -> Primitive
-{
+private func bnPrimitive(
+  _ dims: [Int], _ layout: Layout, affine: Bool, globalStats: Bool, training: Bool,
+  eps: Float, backward: Bool, hint: Primitive?
+) -> Primitive {
   let key = "bn|\(dims)|\(layout)|a\(affine)|g\(globalStats)|t\(training)|e\(eps)|b\(backward)"
   return DNNLContext.primitive(key) {
     var desc = dnnl_batch_normalization_desc_t()
@@ -20,8 +21,10 @@ private func bnPrimitive(_ dims: [Int], _ layout: Layout, affine: Bool, globalSt
     if globalStats { flags |= dnnl_use_global_stats.rawValue }
     if backward {
       var diff = md
-      DNNL.check(dnnl_batch_normalization_backward_desc_init(&desc, affine ? dnnl_backward : dnnl_backward_data,
-        &diff, &md, eps, flags), "bn bwd desc")
+      DNNL.check(
+        dnnl_batch_normalization_backward_desc_init(
+          &desc, affine ? dnnl_backward : dnnl_backward_data,
+          &diff, &md, eps, flags), "bn bwd desc")
       return Primitive(desc: &desc, hint: hint!.pd, what: "bn bwd \(dims)")
     }
     let prop = training ? dnnl_forward_training : dnnl_forward_inference
@@ -42,7 +45,8 @@ private func normalize(
   let affine = weight != nil
   let needsGrad = isGradEnabled && (x.requiresGrad || (weight?.requiresGrad ?? false) || (bias?.requiresGrad ?? false))
   let globalStats = stats != nil
-  let p = bnPrimitive(dims, x.layout, affine: affine, globalStats: globalStats, training: needsGrad || !globalStats,
+  let p = bnPrimitive(
+    dims, x.layout, affine: affine, globalStats: globalStats, training: needsGrad || !globalStats,
     eps: eps, backward: false, hint: nil)
   let out = Tensor(uninitialized: x.shape, layout: x.layout)
   let md = DNNL.md(dims, x.layout)
@@ -65,7 +69,8 @@ private func normalize(
   let savedMean = mean.copyIfShared(stats != nil)
   let savedVar = variance.copyIfShared(stats != nil)
   return record("batchNorm", out, inputs) { g in
-    let bp = bnPrimitive(dims, x.layout, affine: affine, globalStats: globalStats, training: true, eps: eps,
+    let bp = bnPrimitive(
+      dims, x.layout, affine: affine, globalStats: globalStats, training: true, eps: eps,
       backward: true, hint: p)
     let gx = Tensor(uninitialized: x.shape, layout: x.layout)
     let gmd = DNNL.md(dims, g.layout)
@@ -115,7 +120,8 @@ public func batchNorm(
   precondition((weight == nil) == (bias == nil), "batchNorm: weight and bias must both be given or both be nil")
   if !training {
     precondition(runningMean != nil && runningVar != nil, "batchNorm in eval mode needs running statistics")
-    return normalize(x, dims: x.shape.dims, weight: weight, bias: bias, stats: (runningMean!, runningVar!),
+    return normalize(
+      x, dims: x.shape.dims, weight: weight, bias: bias, stats: (runningMean!, runningVar!),
       eps: eps, onStats: nil)
   }
   let n = x.count / c

@@ -23,7 +23,9 @@ private func unary(
   let out = Tensor(uninitialized: x.shape, layout: x.layout)
   f(x.pointer, out.pointer, x.count)
   let y = out.detached()
-  return record(name, out, [x]) { g in [backward(g.layout == y.layout ? g : g.toLayout(y.layout, differentiable: false), y)] }
+  return record(name, out, [x]) { g in
+    [backward(g.layout == y.layout ? g : g.toLayout(y.layout, differentiable: false), y)]
+  }
 }
 
 private func gradKernel(

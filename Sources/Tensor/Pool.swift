@@ -13,16 +13,16 @@ enum SpatialOp: Hashable, CustomStringConvertible {
 
   var description: String {
     switch self {
-    case let .pool(max, k, s, p): return "pool|\(max ? "max" : "avg")|k\(k)|s\(s)|p\(p)"
-    case let .resample(linear, f): return "resample|\(linear ? "linear" : "nearest")|\(f)"
+    case .pool(let max, let k, let s, let p): return "pool|\(max ? "max" : "avg")|k\(k)|s\(s)|p\(p)"
+    case .resample(let linear, let f): return "resample|\(linear ? "linear" : "nearest")|\(f)"
     }
   }
 
   func outputDims(_ d: [Int]) -> [Int] {
     switch self {
-    case let .pool(_, k, s, p):
+    case .pool(_, let k, let s, let p):
       return [d[0], d[1], (d[2] + 2 * p[0] - k[0]) / s[0] + 1, (d[3] + 2 * p[1] - k[1]) / s[1] + 1]
-    case let .resample(_, f):
+    case .resample(_, let f):
       return [d[0], d[1], Int((Float(d[2]) * f).rounded(.down)), Int((Float(d[3]) * f).rounded(.down))]
     }
   }
@@ -32,7 +32,7 @@ enum SpatialOp: Hashable, CustomStringConvertible {
     inDims: [Int], backward: Bool, training: Bool
   ) {
     switch self {
-    case let .pool(max, k, s, p):
+    case .pool(let max, let k, let s, let p):
       var strides = DNNL.dims(s)
       var kernel = DNNL.dims(k)
       var dilation = DNNL.dims([0, 0])
@@ -42,21 +42,26 @@ enum SpatialOp: Hashable, CustomStringConvertible {
       let alg = max ? dnnl_pooling_max : dnnl_pooling_avg_include_padding
       let d = desc.assumingMemoryBound(to: dnnl_pooling_v2_desc_t.self)
       if backward {
-        DNNL.check(dnnl_pooling_v2_backward_desc_init(d, alg, &src, &dst, &strides, &kernel, &dilation, &pl, &pr),
+        DNNL.check(
+          dnnl_pooling_v2_backward_desc_init(d, alg, &src, &dst, &strides, &kernel, &dilation, &pl, &pr),
           "pool bwd desc")
       } else {
-        DNNL.check(dnnl_pooling_v2_forward_desc_init(d, training ? dnnl_forward_training : dnnl_forward_inference,
-          alg, &src, &dst, &strides, &kernel, &dilation, &pl, &pr), "pool fwd desc")
+        DNNL.check(
+          dnnl_pooling_v2_forward_desc_init(
+            d, training ? dnnl_forward_training : dnnl_forward_inference,
+            alg, &src, &dst, &strides, &kernel, &dilation, &pl, &pr), "pool fwd desc")
       }
-    case let .resample(linear, f):
+    case .resample(let linear, let f):
       var factors: [Float] = [f, f]
       let alg = linear ? dnnl_resampling_linear : dnnl_resampling_nearest
       let d = desc.assumingMemoryBound(to: dnnl_resampling_desc_t.self)
       if backward {
         DNNL.check(dnnl_resampling_backward_desc_init(d, alg, &factors, &src, &dst), "resample bwd desc")
       } else {
-        DNNL.check(dnnl_resampling_forward_desc_init(d, training ? dnnl_forward_training : dnnl_forward_inference,
-          alg, &factors, &src, &dst), "resample fwd desc")
+        DNNL.check(
+          dnnl_resampling_forward_desc_init(
+            d, training ? dnnl_forward_training : dnnl_forward_inference,
+            alg, &factors, &src, &dst), "resample fwd desc")
       }
     }
   }

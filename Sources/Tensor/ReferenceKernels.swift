@@ -80,7 +80,12 @@ extension Reference {
       for b in 0..<n { for i in 0..<hw { mean += x[(b * c + ch) * hw + i] } }
       mean /= m
       var variance: T = 0
-      for b in 0..<n { for i in 0..<hw { let d = x[(b * c + ch) * hw + i] - mean; variance += d * d } }
+      for b in 0..<n {
+        for i in 0..<hw {
+          let d = x[(b * c + ch) * hw + i] - mean
+          variance += d * d
+        }
+      }
       variance /= m
       let inv = 1 / T.sqrtShim(variance + eps)
       for b in 0..<n {

@@ -11,9 +11,10 @@ extension Primitive {
   }
 
   /// Runs this reorder.
-  func reorder(_ src: UnsafeMutableRawPointer, _ srcMD: dnnl_memory_desc_t, _ dst: UnsafeMutableRawPointer,
-    _ dstMD: dnnl_memory_desc_t)
-  {
+  func reorder(
+    _ src: UnsafeMutableRawPointer, _ srcMD: dnnl_memory_desc_t, _ dst: UnsafeMutableRawPointer,
+    _ dstMD: dnnl_memory_desc_t
+  ) {
     execute([(DNNL_ARG_FROM, srcMD, src), (DNNL_ARG_TO, dstMD, dst)])
   }
 }

@@ -36,9 +36,10 @@ struct PlaneView {
 enum ResampleKernels {
   /// Horizontal ×2 bilinear of one row whose pixels are one SIMD vector each (blocked layouts).
   @inline(__always)
-  static func bilinearRowVector<V: SIMD>(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ w: Int,
-    _: V.Type) where V.Scalar == Float
-  {
+  static func bilinearRowVector<V: SIMD>(
+    _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ w: Int,
+    _: V.Type
+  ) where V.Scalar == Float {
     let s = UnsafeRawPointer(src)
     let d = UnsafeMutableRawPointer(dst)
     let size = MemoryLayout<V>.size
@@ -249,13 +250,17 @@ private func resample(_ x: Tensor, linear: Bool) -> Tensor {
   precondition(x.shape.rank == 4, "upsampling expects [N, C, H, W], got \(x.shape)")
   let v = PlaneView(x.shape, x.layout)
   let out = Tensor(uninitialized: [x.shape[0], x.shape[1], 2 * x.shape[2], 2 * x.shape[3]], layout: x.layout)
-  if linear { ResampleKernels.bilinearForward(x.pointer, out.pointer, v) } else {
+  if linear {
+    ResampleKernels.bilinearForward(x.pointer, out.pointer, v)
+  } else {
     ResampleKernels.nearestForward(x.pointer, out.pointer, v)
   }
   return record(linear ? "upsampleBilinear" : "upsampleNearest", out, [x]) { g in
     let gl = g.layout == x.layout ? g : g.toLayout(x.layout, differentiable: false)
     let gx = Tensor(uninitialized: x.shape, layout: x.layout)
-    if linear { ResampleKernels.bilinearBackward(gl.pointer, gx.pointer, v) } else {
+    if linear {
+      ResampleKernels.bilinearBackward(gl.pointer, gx.pointer, v)
+    } else {
       ResampleKernels.nearestBackward(gl.pointer, gx.pointer, v)
     }
     return [gx]

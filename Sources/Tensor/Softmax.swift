@@ -31,4 +31,3 @@ public func logSoftmax(_ x: Tensor) -> Tensor {
     return [r]
   }
 }
-

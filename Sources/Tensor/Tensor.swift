@@ -1,3 +1,5 @@
+import Foundation
+
 /// A Float32 tensor with a logical shape, a physical layout and an optional autodiff history.
 ///
 /// Tensors are reference types so that the autodiff graph can point at them; their values are
@@ -107,7 +109,8 @@ public final class Tensor: @unchecked Sendable {
   /// Samples `range` of the outermost dimension, sharing memory. Every supported layout keeps each
   /// sample contiguous, so batch views are free.
   public func batch(_ range: Range<Int>) -> Tensor {
-    precondition(shape.rank >= 1 && range.lowerBound >= 0 && range.upperBound <= shape[0],
+    precondition(
+      shape.rank >= 1 && range.lowerBound >= 0 && range.upperBound <= shape[0],
       "batch range \(range) out of bounds for shape \(shape)")
     var dims = shape.dims
     dims[0] = range.count
@@ -153,5 +156,3 @@ extension Tensor: CustomStringConvertible {
     return "Tensor(\(shape), \(layout)\(values.count > 8 ? ", [\(shown), …]" : ", [\(shown)]"))"
   }
 }
-
-import Foundation

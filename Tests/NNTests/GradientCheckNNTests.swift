@@ -7,9 +7,10 @@ import XCTest
 final class GradientCheckNNTests: XCTestCase {
   var rng = RNG(seed: 11)
 
-  func check(_ name: String, _ inputs: [Tensor], layouts: [Layout] = [.plain], tol: Double = 2e-3,
-    fast: ([Tensor]) -> Tensor, reference: ([[Double]]) -> [Double], file: StaticString = #filePath, line: UInt = #line)
-  {
+  func check(
+    _ name: String, _ inputs: [Tensor], layouts: [Layout] = [.plain], tol: Double = 2e-3,
+    fast: ([Tensor]) -> Tensor, reference: ([[Double]]) -> [Double], file: StaticString = #filePath, line: UInt = #line
+  ) {
     for layout in layouts {
       let r = GradientCheck.run(inputs: inputs, layout: layout, samples: 12, fast: fast, reference: reference)
       XCTAssert(r.forwardError < 1e-4, "\(name) [\(layout)] forward: \(r)", file: file, line: line)
@@ -24,26 +25,32 @@ final class GradientCheckNNTests: XCTestCase {
     let t = normal([3, 5])
     check("mse", [p, t], fast: { mseLoss($0[0], $0[1]) }, reference: { [ReferenceLosses.mse($0[0], $0[1])] })
     let labels = [0, 3, 1, 3, 2, 0]
-    check("crossEntropy", [normal([6, 4], std: 2)], fast: { crossEntropy($0[0], labels: labels) },
+    check(
+      "crossEntropy", [normal([6, 4], std: 2)], fast: { crossEntropy($0[0], labels: labels) },
       reference: { [ReferenceLosses.crossEntropy($0[0], n: 6, c: 4, labels: labels)] })
     let tl = [0, 0, 1, 1, 2, 2, 3, 3]
-    check("batchHardTriplet", [normal([8, 5])], fast: { batchHardTriplet($0[0], labels: tl, margin: 0.3) },
+    check(
+      "batchHardTriplet", [normal([8, 5])], fast: { batchHardTriplet($0[0], labels: tl, margin: 0.3) },
       reference: { [ReferenceLosses.batchHardTriplet($0[0], n: 8, d: 5, labels: tl, margin: 0.3)] })
   }
 
   /// Post order: bilinear ×2 → conv → batch norm → ReLU (a unit of architecture 110011).
   func testSyntheticUnitPostOrder() {
     let (n, c, h, w, co) = (2, 8, 4, 5, 8)
-    let inputs = [normal([n, c, h, w]), normal([co, c, 3, 3], std: 0.2), normal([co]),
-      Tensor.uniform([co], 0.5, 1.5, rng: &rng), normal([co])]
-    check("unit post", inputs, layouts: [.plain, .nChw8c],
+    let inputs = [
+      normal([n, c, h, w]), normal([co, c, 3, 3], std: 0.2), normal([co]),
+      Tensor.uniform([co], 0.5, 1.5, rng: &rng), normal([co]),
+    ]
+    check(
+      "unit post", inputs, layouts: [.plain, .nChw8c],
       fast: { t in
         let y = conv2d(upsampleBilinear(t[0]), weight: t[1], bias: t[2], padding: 1)
         return batchNorm(y, weight: t[3], bias: t[4], runningMean: nil, runningVar: nil, training: true).relu()
       },
       reference: { t in
         let up = ReferenceResample.bilinear(t[0], n: n, c: c, h: h, w: w, factor: 2)
-        let y = Reference.conv2d(up, n: n, ci: c, h: 2 * h, w: 2 * w, weight: t[1], co: co, k: 3, bias: t[2],
+        let y = Reference.conv2d(
+          up, n: n, ci: c, h: 2 * h, w: 2 * w, weight: t[1], co: co, k: 3, bias: t[2],
           stride: 1, padding: 1)
         return Reference.relu(Reference.batchNorm(y, n: n, c: co, hw: 4 * h * w, weight: t[3], bias: t[4], eps: 1e-5))
       })
@@ -52,18 +59,23 @@ final class GradientCheckNNTests: XCTestCase {
   /// Pre order: instance norm → tanh → transposed conv (k2 s2) → conv (a unit of 001232).
   func testSyntheticUnitPreOrder() {
     let (n, c, h, w, co) = (2, 8, 3, 4, 3)
-    let inputs = [normal([n, c, h, w]), normal([c, c, 2, 2], std: 0.3), normal([c]), normal([co, c, 3, 3], std: 0.2),
-      normal([co])]
-    check("unit pre", inputs, layouts: [.plain, .nChw8c],
+    let inputs = [
+      normal([n, c, h, w]), normal([c, c, 2, 2], std: 0.3), normal([c]), normal([co, c, 3, 3], std: 0.2),
+      normal([co]),
+    ]
+    check(
+      "unit pre", inputs, layouts: [.plain, .nChw8c],
       fast: { t in
         let a = instanceNorm(t[0]).tanh()
         return conv2d(convTranspose2d(a, weight: t[1], bias: t[2], stride: 2), weight: t[3], bias: t[4], padding: 1)
       },
       reference: { t in
         let a = Reference.tanh(Reference.instanceNorm(t[0], n: n, c: c, hw: h * w, eps: 1e-5))
-        let up = Reference.convTranspose2d(a, n: n, ci: c, h: h, w: w, weight: t[1], co: c, k: 2, bias: t[2], stride: 2,
+        let up = Reference.convTranspose2d(
+          a, n: n, ci: c, h: h, w: w, weight: t[1], co: c, k: 2, bias: t[2], stride: 2,
           padding: 0, outputPadding: 0)
-        return Reference.conv2d(up, n: n, ci: c, h: 2 * h, w: 2 * w, weight: t[3], co: co, k: 3, bias: t[4], stride: 1,
+        return Reference.conv2d(
+          up, n: n, ci: c, h: 2 * h, w: 2 * w, weight: t[3], co: co, k: 3, bias: t[4], stride: 1,
           padding: 1)
       })
   }
@@ -71,9 +83,12 @@ final class GradientCheckNNTests: XCTestCase {
   /// ResNet basic block with a strided projection shortcut.
   func testResNetBasicBlock() {
     let (n, c, h, w, co) = (2, 8, 6, 6, 16)
-    let inputs = [normal([n, c, h, w]), normal([co, c, 3, 3], std: 0.2), normal([co, co, 3, 3], std: 0.1),
-      normal([co, c, 1, 1], std: 0.3), Tensor.uniform([co], 0.5, 1.5, rng: &rng), normal([co])]
-    check("basic block", inputs, layouts: [.plain, .nChw8c],
+    let inputs = [
+      normal([n, c, h, w]), normal([co, c, 3, 3], std: 0.2), normal([co, co, 3, 3], std: 0.1),
+      normal([co, c, 1, 1], std: 0.3), Tensor.uniform([co], 0.5, 1.5, rng: &rng), normal([co]),
+    ]
+    check(
+      "basic block", inputs, layouts: [.plain, .nChw8c],
       fast: { t in
         func bn(_ x: Tensor) -> Tensor {
           batchNorm(x, weight: t[4], bias: t[5], runningMean: nil, runningVar: nil, training: true)
@@ -86,12 +101,19 @@ final class GradientCheckNNTests: XCTestCase {
         func bn(_ x: [Double]) -> [Double] {
           Reference.batchNorm(x, n: n, c: co, hw: 9, weight: t[4], bias: t[5], eps: 1e-5)
         }
-        let hdn = Reference.relu(bn(Reference.conv2d(t[0], n: n, ci: c, h: h, w: w, weight: t[1], co: co, k: 3,
-          bias: nil, stride: 2, padding: 1)))
-        let shortcut = bn(Reference.conv2d(t[0], n: n, ci: c, h: h, w: w, weight: t[3], co: co, k: 1, bias: nil,
-          stride: 2, padding: 0))
-        let main = bn(Reference.conv2d(hdn, n: n, ci: co, h: 3, w: 3, weight: t[2], co: co, k: 3, bias: nil, stride: 1,
-          padding: 1))
+        let hdn = Reference.relu(
+          bn(
+            Reference.conv2d(
+              t[0], n: n, ci: c, h: h, w: w, weight: t[1], co: co, k: 3,
+              bias: nil, stride: 2, padding: 1)))
+        let shortcut = bn(
+          Reference.conv2d(
+            t[0], n: n, ci: c, h: h, w: w, weight: t[3], co: co, k: 1, bias: nil,
+            stride: 2, padding: 0))
+        let main = bn(
+          Reference.conv2d(
+            hdn, n: n, ci: co, h: 3, w: 3, weight: t[2], co: co, k: 3, bias: nil, stride: 1,
+            padding: 1))
         return Reference.relu(zip(main, shortcut).map(+))
       })
   }

@@ -9,9 +9,10 @@ final class OpFixtureTests: XCTestCase {
   var f: Safetensors.File { Self.file }
 
   /// Runs `op` on X.<name> (and returns extra leaves to check), compares Y, DX and DW/DB.
-  func check(_ name: String, rtol: Float = 1e-4, gradRtol: Float = 1e-3, layout: Layout = .plain,
-    _ op: (Tensor) -> (Tensor, [String: Tensor]))
-  {
+  func check(
+    _ name: String, rtol: Float = 1e-4, gradRtol: Float = 1e-3, layout: Layout = .plain,
+    _ op: (Tensor) -> (Tensor, [String: Tensor])
+  ) {
     let x0 = f.tensor("X.\(name)")
     let x = x0.shape.rank == 4 && layout != .plain ? x0.toLayout(layout, differentiable: false) : x0
     x.requiresGrad = true
@@ -66,7 +67,8 @@ final class OpFixtureTests: XCTestCase {
   }
 
   func testConvolutions() {
-    var w = leaf("W.conv_k3s2p1"), b = leaf("B.conv_k3s2p1")
+    var w = leaf("W.conv_k3s2p1")
+    var b = leaf("B.conv_k3s2p1")
     check("conv_k3s2p1") { (conv2d($0, weight: w, bias: b, stride: 2, padding: 1), ["DW": w, "DB": b]) }
     w = leaf("W.conv_k7s2p3_nobias")
     check("conv_k7s2p3_nobias") { (conv2d($0, weight: w, stride: 2, padding: 3), ["DW": w]) }
@@ -85,7 +87,8 @@ final class OpFixtureTests: XCTestCase {
     check("sigmoid") { ($0.sigmoid(), [:]) }
     check("tanh") { ($0.tanh(), [:]) }
     check("log_softmax") { (logSoftmax($0), [:]) }
-    let w = leaf("W.linear"), b = leaf("B.linear")
+    let w = leaf("W.linear")
+    let b = leaf("B.linear")
     check("linear") { (linear($0, weight: w, bias: b), ["DW": w, "DB": b]) }
   }
 

@@ -47,12 +47,16 @@ final class OptimizerTests: XCTestCase {
       let g = (0..<n).map { _ in rng.normal() }
       var p2 = p1
       var pFast = p1
-      var m1 = [Float](repeating: 0.1, count: n), v1 = [Float](repeating: 0.2, count: n)
-      var m2 = m1, v2 = v1
+      var m1 = [Float](repeating: 0.1, count: n)
+      var v1 = [Float](repeating: 0.2, count: n)
+      var m2 = m1
+      var v2 = v1
       for decoupled in [false, true] {
-        AdamKernel.update(p: &pFast, g: g, m: &m1, v: &v1, n: n, lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8,
+        AdamKernel.update(
+          p: &pFast, g: g, m: &m1, v: &v1, n: n, lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8,
           weightDecay: 0.1, decoupled: decoupled, stepSize: 0.02, bc2Sqrt: 0.3)
-        AdamKernel.referenceUpdate(p: &p2, g: g, m: &m2, v: &v2, n: n, lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8,
+        AdamKernel.referenceUpdate(
+          p: &p2, g: g, m: &m2, v: &v2, n: n, lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8,
           weightDecay: 0.1, decoupled: decoupled, stepSize: 0.02, bc2Sqrt: 0.3)
         assertClose(pFast, p2, rtol: 1e-6, atol: 1e-7, "Adam kernel n=\(n) decoupled=\(decoupled)")
       }

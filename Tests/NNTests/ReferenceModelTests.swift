@@ -13,9 +13,10 @@ import XCTest
 /// discontinuous there), so gradients are compared as whole tensors (relative L2 error) instead.
 final class ReferenceModelTests: XCTestCase {
   /// Tensor-wise always; also elementwise where the summation order is PyTorch's.
-  func compareGradient(_ a: Tensor, _ b: Tensor, elementwise: Bool, atol: Float, _ what: String,
-    file: StaticString = #filePath, line: UInt = #line)
-  {
+  func compareGradient(
+    _ a: Tensor, _ b: Tensor, elementwise: Bool, atol: Float, _ what: String,
+    file: StaticString = #filePath, line: UInt = #line
+  ) {
     assertRelativeL2(a, b, tol: 1e-3, atol: atol, what, file: file, line: line)
     if elementwise { assertClose(a, b, rtol: 1e-3, atol: atol, what, file: file, line: line) }
   }

@@ -25,7 +25,8 @@ final class SafetensorsTests: XCTestCase {
     return url
   }
 
-  func expectError(_ url: URL, _ check: (SafetensorsError) -> Bool, file: StaticString = #filePath, line: UInt = #line) {
+  func expectError(_ url: URL, _ check: (SafetensorsError) -> Bool, file: StaticString = #filePath, line: UInt = #line)
+  {
     do {
       _ = try Safetensors.read(url)
       XCTFail("reading \(url.lastPathComponent) should fail", file: file, line: line)

@@ -7,9 +7,10 @@ import XCTest
 final class GradientCheckTests: XCTestCase {
   var rng = RNG(seed: 42)
 
-  func check(_ name: String, _ inputs: [Tensor], layouts: [Layout] = [.plain], tol: Double = 2e-3,
-    fast: ([Tensor]) -> Tensor, reference: ([[Double]]) -> [Double], file: StaticString = #filePath, line: UInt = #line)
-  {
+  func check(
+    _ name: String, _ inputs: [Tensor], layouts: [Layout] = [.plain], tol: Double = 2e-3,
+    fast: ([Tensor]) -> Tensor, reference: ([[Double]]) -> [Double], file: StaticString = #filePath, line: UInt = #line
+  ) {
     for layout in layouts {
       let r = GradientCheck.run(inputs: inputs, layout: layout, fast: fast, reference: reference)
       XCTAssert(r.forwardError < 1e-4, "\(name) [\(layout)] forward: \(r)", file: file, line: line)
@@ -41,12 +42,15 @@ final class GradientCheckTests: XCTestCase {
     check("tanh", [normal(s)], layouts: blocked, fast: { $0[0].tanh() }, reference: { Reference.tanh($0[0]) })
     check("exp", [normal(s)], fast: { $0[0].exp() }, reference: { Reference.exp($0[0]) })
     check("scale", [normal(s)], fast: { $0[0].scaled(-1.5) }, reference: { $0[0].map { $0 * -1.5 } })
-    check("add", [normal(s), normal(s)], layouts: blocked, fast: { $0[0] + $0[1] },
+    check(
+      "add", [normal(s), normal(s)], layouts: blocked, fast: { $0[0] + $0[1] },
       reference: { zip($0[0], $0[1]).map(+) })
     check("sub", [normal(s), normal(s)], fast: { $0[0] - $0[1] }, reference: { zip($0[0], $0[1]).map(-) })
-    check("mul", [normal(s), normal(s)], layouts: blocked, fast: { $0[0] * $0[1] },
+    check(
+      "mul", [normal(s), normal(s)], layouts: blocked, fast: { $0[0] * $0[1] },
       reference: { zip($0[0], $0[1]).map(*) })
-    check("mixed-layout add", [normal(s), normal(s)], fast: { $0[0].toLayout(.nChw8c) + $0[1] },
+    check(
+      "mixed-layout add", [normal(s), normal(s)], fast: { $0[0].toLayout(.nChw8c) + $0[1] },
       reference: { zip($0[0], $0[1]).map(+) })
     check("sum", [normal(s)], fast: { $0[0].sum() }, reference: { [$0[0].reduce(0, +)] })
     check("mean", [normal(s)], fast: { $0[0].mean() }, reference: { [$0[0].reduce(0, +) / Double($0[0].count)] })
@@ -62,10 +66,12 @@ final class GradientCheckTests: XCTestCase {
       let wt = normal([co, c, k, k], std: 0.2)
       let b = normal([co])
       let inputs = bias ? [x, wt, b] : [x, wt]
-      check("conv k\(k) s\(stride) p\(padding)", inputs, layouts: blocked,
+      check(
+        "conv k\(k) s\(stride) p\(padding)", inputs, layouts: blocked,
         fast: { conv2d($0[0], weight: $0[1], bias: bias ? $0[2] : nil, stride: stride, padding: padding) },
         reference: {
-          Reference.conv2d($0[0], n: n, ci: c, h: h, w: w, weight: $0[1], co: co, k: k, bias: bias ? $0[2] : nil,
+          Reference.conv2d(
+            $0[0], n: n, ci: c, h: h, w: w, weight: $0[1], co: co, k: k, bias: bias ? $0[2] : nil,
             stride: stride, padding: padding)
         })
     }
@@ -73,9 +79,12 @@ final class GradientCheckTests: XCTestCase {
     let x = normal([2, 8, 6, 7])
     let w3 = normal([3, 8, 3, 3], std: 0.2)
     let b3 = normal([3])
-    check("conv to 3 channels", [x, w3, b3], layouts: blocked,
+    check(
+      "conv to 3 channels", [x, w3, b3], layouts: blocked,
       fast: { conv2d($0[0], weight: $0[1], bias: $0[2], padding: 1) },
-      reference: { Reference.conv2d($0[0], n: 2, ci: 8, h: 6, w: 7, weight: $0[1], co: 3, k: 3, bias: $0[2], stride: 1, padding: 1) })
+      reference: {
+        Reference.conv2d($0[0], n: 2, ci: 8, h: 6, w: 7, weight: $0[1], co: 3, k: 3, bias: $0[2], stride: 1, padding: 1)
+      })
   }
 
   func testTransposedConvolution() {
@@ -85,10 +94,14 @@ final class GradientCheckTests: XCTestCase {
       let x = normal([n, c, h, w])
       let wt = normal([c, co, k, k], std: 0.2)
       let b = normal([co])
-      check("deconv k\(k) s\(stride) p\(padding) op\(op)", [x, wt, b], layouts: blocked,
-        fast: { convTranspose2d($0[0], weight: $0[1], bias: $0[2], stride: stride, padding: padding, outputPadding: op) },
+      check(
+        "deconv k\(k) s\(stride) p\(padding) op\(op)", [x, wt, b], layouts: blocked,
+        fast: {
+          convTranspose2d($0[0], weight: $0[1], bias: $0[2], stride: stride, padding: padding, outputPadding: op)
+        },
         reference: {
-          Reference.convTranspose2d($0[0], n: n, ci: c, h: h, w: w, weight: $0[1], co: co, k: k, bias: $0[2],
+          Reference.convTranspose2d(
+            $0[0], n: n, ci: c, h: h, w: w, weight: $0[1], co: co, k: k, bias: $0[2],
             stride: stride, padding: padding, outputPadding: op)
         })
     }
@@ -99,33 +112,42 @@ final class GradientCheckTests: XCTestCase {
     let x = normal([n, c, h, w])
     let gamma = Tensor.uniform([c], 0.5, 1.5, rng: &rng)
     let beta = normal([c])
-    check("batchNorm train", [x, gamma, beta], layouts: blocked,
+    check(
+      "batchNorm train", [x, gamma, beta], layouts: blocked,
       fast: { batchNorm($0[0], weight: $0[1], bias: $0[2], runningMean: nil, runningVar: nil, training: true) },
       reference: { Reference.batchNorm($0[0], n: n, c: c, hw: h * w, weight: $0[1], bias: $0[2], eps: 1e-5) })
     let mean = normal([c])
     let variance = Tensor.uniform([c], 0.5, 2, rng: &rng)
-    check("batchNorm eval", [x, gamma, beta], layouts: blocked,
+    check(
+      "batchNorm eval", [x, gamma, beta], layouts: blocked,
       fast: { batchNorm($0[0], weight: $0[1], bias: $0[2], runningMean: mean, runningVar: variance, training: false) },
       reference: {
-        Reference.batchNormEval($0[0], n: n, c: c, hw: h * w, weight: $0[1], bias: $0[2],
+        Reference.batchNormEval(
+          $0[0], n: n, c: c, hw: h * w, weight: $0[1], bias: $0[2],
           mean: mean.array.map(Double.init), variance: variance.array.map(Double.init), eps: 1e-5)
       })
-    check("instanceNorm", [x], layouts: blocked, fast: { instanceNorm($0[0]) },
+    check(
+      "instanceNorm", [x], layouts: blocked, fast: { instanceNorm($0[0]) },
       reference: { Reference.instanceNorm($0[0], n: n, c: c, hw: h * w, eps: 1e-5) })
   }
 
   func testPooling() {
     let (n, c, h, w) = randomImageShape(channels: 8)
     let x = separated([n, c, h, w])
-    check("avgPool 2", [x], layouts: blocked, fast: { avgPool2d($0[0], kernel: 2) },
+    check(
+      "avgPool 2", [x], layouts: blocked, fast: { avgPool2d($0[0], kernel: 2) },
       reference: { Reference.pool2d($0[0], n: n, c: c, h: h, w: w, kernel: 2, stride: 2, padding: 0, max: false) })
-    check("avgPool 3/2/1", [x], layouts: blocked, fast: { avgPool2d($0[0], kernel: 3, stride: 2, padding: 1) },
+    check(
+      "avgPool 3/2/1", [x], layouts: blocked, fast: { avgPool2d($0[0], kernel: 3, stride: 2, padding: 1) },
       reference: { Reference.pool2d($0[0], n: n, c: c, h: h, w: w, kernel: 3, stride: 2, padding: 1, max: false) })
-    check("maxPool 3/2/1", [x], layouts: blocked, fast: { maxPool2d($0[0], kernel: 3, stride: 2, padding: 1) },
+    check(
+      "maxPool 3/2/1", [x], layouts: blocked, fast: { maxPool2d($0[0], kernel: 3, stride: 2, padding: 1) },
       reference: { Reference.pool2d($0[0], n: n, c: c, h: h, w: w, kernel: 3, stride: 2, padding: 1, max: true) })
-    check("maxPool 2", [x], layouts: blocked, fast: { maxPool2d($0[0], kernel: 2) },
+    check(
+      "maxPool 2", [x], layouts: blocked, fast: { maxPool2d($0[0], kernel: 2) },
       reference: { Reference.pool2d($0[0], n: n, c: c, h: h, w: w, kernel: 2, stride: 2, padding: 0, max: true) })
-    check("globalAvgPool", [x], layouts: blocked, fast: { globalAvgPool($0[0]) },
+    check(
+      "globalAvgPool", [x], layouts: blocked, fast: { globalAvgPool($0[0]) },
       reference: { Reference.globalAvgPool($0[0], n: n, c: c, hw: h * w) })
   }
 
@@ -134,25 +156,31 @@ final class GradientCheckTests: XCTestCase {
     for factor in [2, 3] {
       let (n, c, h, w) = randomImageShape(channels: 16)
       let x = normal([n, c, h, w])
-      check("bilinear ×\(factor)", [x], layouts: layouts, fast: { upsampleBilinear($0[0], factor: factor) },
+      check(
+        "bilinear ×\(factor)", [x], layouts: layouts, fast: { upsampleBilinear($0[0], factor: factor) },
         reference: { ReferenceResample.bilinear($0[0], n: n, c: c, h: h, w: w, factor: factor) })
-      check("nearest ×\(factor)", [x], layouts: layouts, fast: { upsampleNearest($0[0], factor: factor) },
+      check(
+        "nearest ×\(factor)", [x], layouts: layouts, fast: { upsampleNearest($0[0], factor: factor) },
         reference: { ReferenceResample.nearest($0[0], n: n, c: c, h: h, w: w, factor: factor) })
     }
     // Sizes of one pixel: both clamped edges at once.
     let x = normal([1, 8, 1, 3])
-    check("bilinear 1×3", [x], layouts: [.plain, .nChw8c], fast: { upsampleBilinear($0[0]) },
+    check(
+      "bilinear 1×3", [x], layouts: [.plain, .nChw8c], fast: { upsampleBilinear($0[0]) },
       reference: { ReferenceResample.bilinear($0[0], n: 1, c: 8, h: 1, w: 3, factor: 2) })
   }
 
   func testLinearAndLogSoftmax() {
     let (n, k, m) = (5, 7, 4)
-    check("linear", [normal([n, k]), normal([m, k]), normal([m])],
+    check(
+      "linear", [normal([n, k]), normal([m, k]), normal([m])],
       fast: { linear($0[0], weight: $0[1], bias: $0[2]) },
       reference: { Reference.linear($0[0], n: n, k: k, weight: $0[1], m: m, bias: $0[2]) })
-    check("linear without bias", [normal([n, k]), normal([m, k])], fast: { linear($0[0], weight: $0[1]) },
+    check(
+      "linear without bias", [normal([n, k]), normal([m, k])], fast: { linear($0[0], weight: $0[1]) },
       reference: { Reference.linear($0[0], n: n, k: k, weight: $0[1], m: m, bias: nil) })
-    check("logSoftmax", [normal([n, k], std: 3)], fast: { logSoftmax($0[0]) },
+    check(
+      "logSoftmax", [normal([n, k], std: 3)], fast: { logSoftmax($0[0]) },
       reference: { Reference.logSoftmax($0[0], n: n, c: k) })
   }
 }
@@ -161,7 +189,8 @@ extension GradientCheckTests {
   /// The checker itself: a deliberately wrong backward (1 % off) and a wrong forward are caught.
   func testCheckerCatchesWrongGradients() {
     let x = normal([3, 4])
-    let wrongBackward = GradientCheck.run(inputs: [x],
+    let wrongBackward = GradientCheck.run(
+      inputs: [x],
       fast: { t in
         let out = t[0].scaled(2).detached()
         return differentiable("double", output: out, inputs: [t[0]]) { g in [g.scaled(2.02)] }

@@ -15,9 +15,10 @@ final class KernelTests: XCTestCase {
     return out
   }
 
-  func assertRelative(_ a: [Float], _ b: [Float], _ tol: Float, _ what: String, file: StaticString = #filePath,
-    line: UInt = #line)
-  {
+  func assertRelative(
+    _ a: [Float], _ b: [Float], _ tol: Float, _ what: String, file: StaticString = #filePath,
+    line: UInt = #line
+  ) {
     for i in 0..<a.count where !(abs(a[i] - b[i]) <= tol * max(abs(b[i]), 1e-30)) {
       XCTFail("\(what): element \(i) (x) is \(a[i]), reference \(b[i])", file: file, line: line)
       return
@@ -41,9 +42,13 @@ final class KernelTests: XCTestCase {
     assertRelative(unary(x, Elementwise.tanh), Reference.tanh(x), 4e-7, "tanh edges")
     let e = unary(x, Elementwise.exp)
     for (xi, ei) in zip(x, e) {
-      if xi > 88.8 { XCTAssertEqual(ei, .infinity, "exp(\(xi))") }
-      else if xi < -87.3 { XCTAssert(ei >= 0 && ei <= Float.leastNormalMagnitude, "exp(\(xi)) = \(ei)") }
-      else { assertRelative([ei], Reference.exp([xi]), 4e-7, "exp(\(xi))") }
+      if xi > 88.8 {
+        XCTAssertEqual(ei, .infinity, "exp(\(xi))")
+      } else if xi < -87.3 {
+        XCTAssert(ei >= 0 && ei <= Float.leastNormalMagnitude, "exp(\(xi)) = \(ei)")
+      } else {
+        assertRelative([ei], Reference.exp([xi]), 4e-7, "exp(\(xi))")
+      }
     }
     let s = unary(x, Elementwise.sigmoid)
     XCTAssert(s.allSatisfy { $0 >= 0 && $0 <= 1 }, "sigmoid stays in [0, 1]: \(s)")
@@ -92,8 +97,10 @@ final class KernelTests: XCTestCase {
     beta.requiresGrad = true
     func step() {
       for t in [w, gamma, beta] { t.grad = nil }
-      let y = batchNorm(conv2d(upsampleBilinear(avgPool2d(x, kernel: 2)), weight: w, padding: 1), weight: gamma,
-        bias: beta, runningMean: nil, runningVar: nil, training: true).relu()
+      let y = batchNorm(
+        conv2d(upsampleBilinear(avgPool2d(x, kernel: 2)), weight: w, padding: 1), weight: gamma,
+        bias: beta, runningMean: nil, runningVar: nil, training: true
+      ).relu()
       ((y - x) * (y - x)).mean().backward()
     }
     step()

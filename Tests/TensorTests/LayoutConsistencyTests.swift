@@ -5,9 +5,10 @@ import XCTest
 final class LayoutConsistencyTests: XCTestCase {
   /// Runs `op` on the same values in `layout` and in plain layout; compares outputs and input
   /// gradients (of sum(y · g) for a fixed random g).
-  func compare(_ name: String, shape: Shape, layouts: [Layout] = [.nChw8c, .nChw16c, .nhwc],
-    _ op: (Tensor) -> Tensor, file: StaticString = #filePath, line: UInt = #line)
-  {
+  func compare(
+    _ name: String, shape: Shape, layouts: [Layout] = [.nChw8c, .nChw16c, .nhwc],
+    _ op: (Tensor) -> Tensor, file: StaticString = #filePath, line: UInt = #line
+  ) {
     var rng = RNG(seed: 7)
     let x0 = Tensor.normal(shape, rng: &rng)
     func run(_ layout: Layout) -> ([Float], [Float]) {
@@ -76,9 +77,10 @@ final class LayoutConsistencyTests: XCTestCase {
   }
 }
 
-func assertCloseToRMS(_ a: [Float], _ b: [Float], tol: Float, _ what: String, file: StaticString = #filePath,
-  line: UInt = #line)
-{
+func assertCloseToRMS(
+  _ a: [Float], _ b: [Float], tol: Float, _ what: String, file: StaticString = #filePath,
+  line: UInt = #line
+) {
   XCTAssertEqual(a.count, b.count, what, file: file, line: line)
   // Relative to the whole tensor's RMS, so small elements are held to the same absolute standard.
   var scale: Float = 0
@@ -88,7 +90,12 @@ func assertCloseToRMS(_ a: [Float], _ b: [Float], tol: Float, _ what: String, fi
   var at = 0
   for i in 0..<min(a.count, b.count) {
     let e = abs(a[i] - b[i]) / scale
-    if !(e <= worst) { worst = e; at = i }
+    if !(e <= worst) {
+      worst = e
+      at = i
+    }
   }
-  XCTAssert(worst <= tol, "\(what): element \(at) is \(a[at]), expected \(b[at]) (error \(worst) of RMS)", file: file, line: line)
+  XCTAssert(
+    worst <= tol, "\(what): element \(at) is \(a[at]), expected \(b[at]) (error \(worst) of RMS)", file: file,
+    line: line)
 }

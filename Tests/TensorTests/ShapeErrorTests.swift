@@ -31,7 +31,8 @@ final class ShapeErrorTests: XCTestCase {
 
   func testTriggerBatchNorm() {
     guard trigger == "batchNorm" else { return }
-    _ = batchNorm(Tensor.zeros([2, 4, 3, 3]), weight: Tensor.zeros([5]), bias: Tensor.zeros([5]), runningMean: nil,
+    _ = batchNorm(
+      Tensor.zeros([2, 4, 3, 3]), weight: Tensor.zeros([5]), bias: Tensor.zeros([5]), runningMean: nil,
       runningVar: nil, training: true)
   }
 
@@ -53,7 +54,9 @@ final class ShapeErrorTests: XCTestCase {
       let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
       process.waitUntilExit()
       XCTAssertNotEqual(process.terminationStatus, 0, "\(name): the child should stop")
-      for s in shapes { XCTAssert(output.contains(s), "\(name): message should name \(s); got:\n\(output.suffix(600))") }
+      for s in shapes {
+        XCTAssert(output.contains(s), "\(name): message should name \(s); got:\n\(output.suffix(600))")
+      }
     }
   }
 }
