@@ -80,6 +80,9 @@ func dncnn(depth: Int = 17, channels: Int = 64, rng: inout RNG) -> Sequential {
   return Sequential(layers)
 }
 
+/// Extra fields of the current workload's JSON line.
+nonisolated(unsafe) var extra: [String: Any] = [:]
+
 func run(_ name: String, _ o: Options) -> (Double, String) {
   var rng = RNG(seed: 0)
   switch name {
@@ -93,13 +96,20 @@ func run(_ name: String, _ o: Options) -> (Double, String) {
       return (16 / timed(o.warmup, o.iters) { withNoGrad { _ = model(x) } }, "img/s")
     }
     let opt = Adam(model.parameters, learningRate: 1e-4)
-    return (
-      timed(o.warmup, o.iters) {
-        opt.zeroGrad()
-        mseLoss(model(x), x).backward()
-        opt.step()
-      }, "s/step"
-    )
+    let step = {
+      opt.zeroGrad()
+      mseLoss(model(x), x).backward()
+      opt.step()
+    }
+    let seconds = timed(o.warmup, o.iters, step)
+    // One more step with the convolutions' work counted: achieved GFLOP/s while in conv kernels and
+    // the share of the step they take.
+    let (gflop, gflops) = convStats(step)
+    extra = [
+      "conv_gflop_per_step": (gflop * 100).rounded() / 100, "conv_gflops": (gflops * 10).rounded() / 10,
+      "conv_share": (gflop / gflops / seconds * 1000).rounded() / 1000,
+    ]
+    return (seconds, "s/step")
   case "resnet-train", "resnet-infer":
     let model = ResNet18(width: 32, classes: 1000, projection: 128, rng: &rng)
     if name == "resnet-infer" {
@@ -129,6 +139,16 @@ func run(_ name: String, _ o: Options) -> (Double, String) {
   }
 }
 
+/// Convolution work of one more run of `body`: GFLOP and the GFLOP/s while in convolution kernels.
+func convStats(_ body: () -> Void) -> (gflop: Double, gflops: Double) {
+  KernelStats.reset()
+  KernelStats.enabled = true
+  body()
+  KernelStats.enabled = false
+  let t = KernelStats.total("conv")
+  return (t.flops / 1e9, t.flops / 1e9 / max(t.seconds, 1e-12))
+}
+
 let options = parse()
 Threads.set(options.threads)
 LayoutPolicy.allowBlocked = !options.plain
@@ -140,10 +160,12 @@ for name in options.workloads {
       "\(name): forward time by layer over all runs\n\(LayerProfiler.report)\n".data(using: .utf8)!)
     LayerProfiler.reset()
   }
-  let line: [String: Any] = [
+  var line: [String: Any] = [
     "workload": name, "threads": options.threads, "value": (value * 10000).rounded() / 10000, "unit": unit,
     "engine": "modelprint",
   ]
+  line.merge(extra) { a, _ in a }
+  extra = [:]
   let data = try! JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])
   print(String(data: data, encoding: .utf8)!)
   fflush(stdout)

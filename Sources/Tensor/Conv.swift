@@ -17,6 +17,13 @@ struct ConvGeometry: Hashable, CustomStringConvertible {
 
   var description: String { "\(transposed ? "deconv" : "conv")|s\(stride)|p\(padding)|op\(outputPadding)" }
 
+  /// Multiply-adds × 2 of one pass (forward, data gradient and weight gradient cost the same), with
+  /// oneDNN's weight dims [out, in, kh, kw].
+  func flops(input: [Int], weight: [Int], output: [Int]) -> Double {
+    let pixels = transposed ? input[0] * input[2] * input[3] : output[0] * output[2] * output[3]
+    return 2 * Double(pixels) * Double(weight[0] * weight[1] * weight[2] * weight[3])
+  }
+
   func outputSize(_ n: Int, _ k: Int) -> Int {
     transposed ? (n - 1) * stride - 2 * padding + k + outputPadding : (n + 2 * padding - k) / stride + 1
   }
@@ -171,18 +178,24 @@ private func convolution(_ x: Tensor, _ w: Tensor, _ b: Tensor?, _ g: ConvGeomet
     (DNNL_ARG_DST, internalMD, dstPtr),
   ]
   if let b { args.append((DNNL_ARG_BIAS, DNNL.md([wd[0]], .plain), UnsafeMutableRawPointer(b.pointer))) }
-  p.execute(args)
+  let flops = g.flops(input: x.shape.dims, weight: wd, output: outDims)
+  KernelStats.measure("conv", flops: flops) { p.execute(args) }
   if let dstKeep { p.restore(dstKeep, into: out, plainMD: outMD, name: "dst") }
   withExtendedLifetime(wKeep) {}
   let inputs = b.map { [x, w, $0] } ?? [x, w]
   return record(g.transposed ? "convTranspose2d" : "conv2d", out, inputs) { grad in
     let (gPtr, gKeep) = p.adapt(grad, plainMD: DNNL.md(outDims, grad.layout), to: internalMD, name: "diff_dst")
     let diffDst = DiffDst(md: internalMD, pointer: gPtr, key: "\(grad.layout)")
-    let gx = x.requiresGrad ? convBackwardData(diffDst, w, x, g, forward: p) : nil
+    var gx: Tensor? = nil
+    if x.requiresGrad {
+      KernelStats.measure("conv", flops: flops) { gx = convBackwardData(diffDst, w, x, g, forward: p) }
+    }
     var gw: Tensor? = nil
     var gb: Tensor? = nil
     if w.requiresGrad || (b?.requiresGrad ?? false) {
-      (gw, gb) = convBackwardWeights(diffDst, x, w, bias: b != nil, g, forward: p)
+      KernelStats.measure("conv", flops: flops) {
+        (gw, gb) = convBackwardWeights(diffDst, x, w, bias: b != nil, g, forward: p)
+      }
     }
     withExtendedLifetime(gKeep) {}
     return b != nil ? [gx, gw, gb] : [gx, gw]
