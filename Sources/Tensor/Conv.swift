@@ -262,21 +262,26 @@ private func convBackwardWeights(
   let key = "\(g)|bwd_w|\(x.shape.dims)|\(x.layout)|\(w.shape.dims)|\(grad.key)|b\(bias)|\(LayoutPolicy.allowBlocked)"
   let wd = weightDims(w, g)
   // oneDNN has no fast kernel for some shapes in blocked layouts (3×3 weights gradient at 2×2
-  // spatial size); plain layouts then reach its GEMM-based kernel.
+  // spatial size, where its plain-layout GEMM kernel is slow too): those run as one im2col GEMM on
+  // plain inputs (transposed convolutions use oneDNN's plain-layout kernel).
+  let outDims = [x.shape[0], wd[0], g.outputSize(x.shape[2], wd[2]), g.outputSize(x.shape[3], wd[3])]
   let p = DNNLContext.primitive(key) {
     let blocked = makeBackwardWeights(grad.md, DNNL.md(x.shape.dims, x.layout), wd, bias: bias, g, forward: forward)
-    guard blocked.implementation.hasPrefix("ref"), x.layout != .plain || !grad.isPlain else { return blocked }
-    let outDims = [x.shape[0], wd[0], g.outputSize(x.shape[2], wd[2]), g.outputSize(x.shape[3], wd[3])]
+    guard blocked.implementation.hasPrefix("ref") else { return blocked }
     let plain = makeBackwardWeights(
-      DNNL.md(outDims, .plain), DNNL.md(x.shape.dims, .plain), wd, bias: bias, g,
-      forward: forward)
+      DNNL.md(outDims, .plain), DNNL.md(x.shape.dims, .plain), wd, bias: bias, g, forward: forward)
     plain.layouts["src"] = .plain
+    if !g.transposed { plain.layouts["gemm"] = .plain }
     plain.mds["diff_dst"] = DNNL.md(outDims, .plain)
     return plain
   }
   let (src, gradMD, gradPtr, gradKeep) =
     p.layouts["src"] == .plain
     ? plainInputs(x, grad, p) : (x, grad.md, grad.pointer, nil)
+  if p.layouts["gemm"] != nil {
+    defer { withExtendedLifetime(gradKeep) {} }
+    return gemmBackwardWeights(src, gradPtr.assumingMemoryBound(to: Float.self), outDims, w.shape.dims, g, bias: bias)
+  }
   let gw = Tensor(uninitialized: w.shape)
   let plainMD = weightMD(w, g)
   let dwMD = p.mds["diff_weights"]!
@@ -294,6 +299,49 @@ private func convBackwardWeights(
   p.execute(args)
   withExtendedLifetime(gradKeep) {}
   if let buffer { p.restore(buffer, into: gw, plainMD: plainMD, name: "dw") }
+  return (gw, gb)
+}
+
+/// Weight (and bias) gradient of a convolution as one GEMM: dW[O, C·K·K] = dY[O, N·P] · cols[N·P, C·K·K]
+/// with P output pixels per sample and cols the im2col matrix of the plain input x [N, C, H, W].
+private func gemmBackwardWeights(
+  _ x: Tensor, _ dy: UnsafePointer<Float>, _ outDims: [Int], _ wd: [Int], _ g: ConvGeometry, bias: Bool
+) -> (Tensor, Tensor?) {
+  let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+  let (o, oh, ow, k) = (outDims[1], outDims[2], outDims[3], wd[2])
+  let p = oh * ow
+  let ckk = c * k * k
+  let dyr = Tensor(uninitialized: [o, n * p])
+  for b in 0..<n {
+    for oc in 0..<o { (dyr.pointer + oc * n * p + b * p).update(from: dy + (b * o + oc) * p, count: p) }
+  }
+  let cols = Tensor.zeros([n * p, ckk])
+  for b in 0..<n {
+    for oy in 0..<oh {
+      for ox in 0..<ow {
+        let row = cols.pointer + ((b * oh + oy) * ow + ox) * ckk
+        for ch in 0..<c {
+          for ky in 0..<k {
+            let iy = oy * g.stride - g.padding + ky
+            guard iy >= 0 && iy < h else { continue }
+            for kx in 0..<k {
+              let ix = ox * g.stride - g.padding + kx
+              guard ix >= 0 && ix < w else { continue }
+              row[(ch * k + ky) * k + kx] = x.pointer[((b * c + ch) * h + iy) * w + ix]
+            }
+          }
+        }
+      }
+    }
+  }
+  let gw = Tensor(uninitialized: Shape(wd))
+  DNNL.check(
+    dnnl_sgemm(
+      CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "N")), Int64(o), Int64(ckk), Int64(n * p), 1, dyr.pointer,
+      Int64(n * p), cols.pointer, Int64(ckk), 0, gw.pointer, Int64(ckk)), "sgemm")
+  guard bias else { return (gw, nil) }
+  let gb = Tensor(uninitialized: [o])
+  for oc in 0..<o { gb.pointer[oc] = Elementwise.sum(dyr.pointer + oc * n * p, n * p) }
   return (gw, gb)
 }
 

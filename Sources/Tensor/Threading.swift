@@ -29,16 +29,59 @@ public enum Threads {
   }
 
   /// Runs `body(i)` for `i` in `0..<n`, split over ``count`` threads.
+  ///
+  /// The work runs on OpenMP's thread team (through libgomp's `GOMP_parallel`, the entry point of
+  /// `#pragma omp parallel`), the team oneDNN uses: a second pool would compete with OpenMP threads
+  /// that spin-wait after each oneDNN call, and two threads on two cores would then share one.
   public static func parallelFor(_ n: Int, _ body: (Int) -> Void) {
-    if current <= 1 || n <= 1 {
+    let teams = min(current, n)
+    if teams <= 1 {
       for i in 0..<n { body(i) }
       return
     }
-    let chunks = min(current, n)
-    DispatchQueue.concurrentPerform(iterations: chunks) { c in
-      let lo = n * c / chunks
-      let hi = n * (c + 1) / chunks
-      for i in lo..<hi { body(i) }
+    withoutActuallyEscaping(body) { body in
+      let job = ParallelJob(n: n, teams: teams, body: body)
+      if let gomp = OpenMP.parallel, OpenMP.threadNum != nil {
+        let context = Unmanaged.passRetained(job).toOpaque()
+        gomp(
+          { raw in
+            let job = Unmanaged<ParallelJob>.fromOpaque(raw!).takeUnretainedValue()
+            job.run(Int(OpenMP.threadNum!()))
+          }, context, UInt32(teams), 0)
+        Unmanaged<ParallelJob>.fromOpaque(context).release()
+      } else {
+        DispatchQueue.concurrentPerform(iterations: teams) { job.run($0) }
+      }
     }
   }
+}
+
+/// One `parallelFor` call: thread `t` of `teams` runs its contiguous share of `0..<n`.
+private final class ParallelJob {
+  let n: Int
+  let teams: Int
+  let body: (Int) -> Void
+
+  init(n: Int, teams: Int, body: @escaping (Int) -> Void) {
+    self.n = n
+    self.teams = teams
+    self.body = body
+  }
+
+  func run(_ t: Int) {
+    guard t < teams else { return }
+    for i in (n * t / teams)..<(n * (t + 1) / teams) { body(i) }
+  }
+}
+
+/// libgomp entry points, looked up in the process (oneDNN loads libgomp).
+private enum OpenMP {
+  typealias Parallel =
+    @convention(c) (
+      @convention(c) (UnsafeMutableRawPointer?) -> Void, UnsafeMutableRawPointer?, UInt32, UInt32
+    ) -> Void
+  typealias ThreadNum = @convention(c) () -> Int32
+
+  static let parallel: Parallel? = dlsym(nil, "GOMP_parallel").map { unsafeBitCast($0, to: Parallel.self) }
+  static let threadNum: ThreadNum? = dlsym(nil, "omp_get_thread_num").map { unsafeBitCast($0, to: ThreadNum.self) }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Tensor
 import XCTest
 
@@ -50,5 +51,3 @@ final class AutodiffTests: XCTestCase {
     }
   }
 }
-
-import Foundation

@@ -75,6 +75,18 @@ final class GradientCheckTests: XCTestCase {
             stride: stride, padding: padding)
         })
     }
+    // 2×2 spatial size: oneDNN has only its reference weights-gradient kernel for blocked layouts
+    // there, and the engine's im2col GEMM takes over.
+    let xs = normal([4, 32, 2, 2])
+    let ws = normal([32, 32, 3, 3], std: 0.1)
+    let bs = normal([32])
+    check(
+      "conv at 2×2", [xs, ws, bs], layouts: blocked,
+      fast: { conv2d($0[0], weight: $0[1], bias: $0[2], padding: 1) },
+      reference: {
+        Reference.conv2d(
+          $0[0], n: 4, ci: 32, h: 2, w: 2, weight: $0[1], co: 32, k: 3, bias: $0[2], stride: 1, padding: 1)
+      })
     // Few output channels: oneDNN's padded blocked output, reordered inside the op.
     let x = normal([2, 8, 6, 7])
     let w3 = normal([3, 8, 3, 3], std: 0.2)
