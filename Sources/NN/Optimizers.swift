@@ -49,14 +49,26 @@ public final class Adam {
     let bc2 = 1 - Float(Foundation.pow(Double(beta2), Double(stepCount)))
     let stepSize = learningRate / bc1
     let bc2Sqrt = bc2.squareRoot()
-    for (i, p) in parameters.enumerated() {
-      guard let g = p.grad else { continue }
+    let work = parameters.indices.filter { parameters[$0].grad != nil }
+    for i in work {
+      let (p, g) = (parameters[i], parameters[i].grad!)
       precondition(
         g.shape == p.shape && g.layout == .plain, "Adam: gradient \(g.shape) does not match parameter \(p.shape)")
-      AdamKernel.update(
-        p: p.pointer, g: g.pointer, m: m[i].pointer, v: v[i].pointer, n: p.count, lr: learningRate,
-        beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay, decoupled: decoupled, stepSize: stepSize,
-        bc2Sqrt: bc2Sqrt)
+    }
+    // One parallel region per step: each thread updates its slice of every parameter.
+    let teams = Threads.count
+    Threads.parallelFor(teams) { t in
+      for i in work {
+        let p = parameters[i]
+        let n = p.count
+        let per = ((n + teams - 1) / teams + 15) & ~15
+        let lo = t * per
+        guard lo < n else { continue }
+        AdamKernel.update(
+          p: p.pointer + lo, g: p.grad!.pointer + lo, m: m[i].pointer + lo, v: v[i].pointer + lo, n: min(per, n - lo),
+          lr: learningRate, beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay, decoupled: decoupled,
+          stepSize: stepSize, bc2Sqrt: bc2Sqrt)
+      }
     }
   }
 }
