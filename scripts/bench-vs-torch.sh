@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Side-by-side speed (and peak memory) of ModelPrint and PyTorch on the same workloads.
 #
-# usage: scripts/bench-vs-torch.sh [--threads "1 2"] [--no-build] [--no-rss] [--out FILE] [WORKLOAD...]
+# usage: scripts/bench-vs-torch.sh [--threads "1 2"] [--repeat N] [--no-build] [--no-rss] [--out FILE] [WORKLOAD...]
 #
 #   WORKLOAD   default: synth-train synth-forward resnet-train resnet-infer dncnn-infer
 #              (see ../shared/reference/torch_workloads.py for what each one is)
 #   --threads  thread counts to run, space separated (default "1 2")
+#   --repeat N run each ModelPrint/PyTorch pair N times, alternating; the table shows medians (default 3;
+#              a machine with noisy neighbours moves single runs by 20 % and more)
 #   --no-build use the existing .build/release/modelprint-bench instead of building it
 #   --no-rss   skip the peak-RSS runs of resnet-train
 #   --out FILE keep the raw tagged result lines there (default: a temporary file, removed at exit)
@@ -26,6 +28,7 @@ die() { echo "bench-vs-torch: $*" >&2; exit 1; }
 usage() { sed -n '2,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 
 threads="1 2"
+repeat=3
 build=1
 rss=1
 out=""
@@ -34,6 +37,7 @@ while (($#)); do
     case "$1" in
         --threads) (($# >= 2)) || die "--threads needs a value, e.g. --threads \"1 2\""; threads="$2"; shift 2 ;;
         --threads=*) threads="${1#*=}"; shift ;;
+        --repeat) (($# >= 2)) || die "--repeat needs a count"; repeat="$2"; shift 2 ;;
         --no-build) build=0; shift ;;
         --no-rss) rss=0; shift ;;
         --out) (($# >= 2)) || die "--out needs a file"; out="$2"; shift 2 ;;
@@ -46,6 +50,7 @@ done
 for t in $threads; do
     [[ "$t" =~ ^[1-9][0-9]*$ ]] || die "bad thread count '$t' in --threads \"$threads\""
 done
+[[ "$repeat" =~ ^[1-9][0-9]*$ ]] || die "bad --repeat count '$repeat'"
 
 command -v python3 >/dev/null || die "python3 not found"
 [[ -f "$TORCH_SCRIPT" ]] || die "PyTorch reference script not found at $TORCH_SCRIPT (the shared reference folder must sit next to the repository)"
@@ -98,9 +103,11 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss if r.returncode == 
 
 for t in $threads; do
     for w in "${workloads[@]}"; do
-        echo "== $w, $t thread(s)" >&2
-        run modelprint "$BENCH" --threads "$t" "$w"
-        run pytorch env "${TORCH_ENV[@]}" python3 "$TORCH_SCRIPT" --threads "$t" "$w"
+        for ((r = 1; r <= repeat; r++)); do
+            echo "== $w, $t thread(s), run $r of $repeat" >&2
+            run modelprint "$BENCH" --threads "$t" "$w"
+            run pytorch env "${TORCH_ENV[@]}" python3 "$TORCH_SCRIPT" --threads "$t" "$w"
+        done
     done
     if ((rss)) && [[ " ${workloads[*]} " == *" resnet-train "* ]]; then
         echo "== resnet-train peak RSS, $t thread(s)" >&2
