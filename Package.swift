@@ -10,23 +10,42 @@ let fastMath: [SwiftSetting] = [
 let package = Package(
   name: "ModelPrint",
   products: [
+    .executable(name: "modelprint", targets: ["modelprint"]),
     .library(name: "Tensor", targets: ["Tensor"]),
     .library(name: "NN", targets: ["NN"]),
     .library(name: "Synthesis", targets: ["Synthesis"]),
     .executable(name: "modelprint-bench", targets: ["Benchmarks"]),
   ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+  ],
   targets: [
     .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
     .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
+    .systemLibrary(name: "CImageCodecs", path: "Sources/CImageCodecs"),
+    .systemLibrary(name: "CFFT", path: "Sources/CFFT"),
     .target(
       name: "Tensor", dependencies: ["CDNNL", "COpenBLAS"], exclude: ["README.md"],
       swiftSettings: fastMath),
     .target(name: "NN", dependencies: ["Tensor"], exclude: ["README.md"], swiftSettings: fastMath),
+    .target(
+      name: "Imaging", dependencies: ["CImageCodecs", "Tensor"], exclude: ["README.md"], swiftSettings: fastMath),
+    .target(
+      name: "Spectral", dependencies: ["CFFT", "COpenBLAS", "Tensor", "NN", "Imaging"], exclude: ["README.md"],
+      swiftSettings: fastMath),
     .target(name: "Synthesis", dependencies: ["NN", "Tensor"], exclude: ["README.md"], swiftSettings: fastMath),
     .executableTarget(
       name: "Benchmarks", dependencies: ["Tensor", "NN", "Synthesis"], exclude: ["README.md"],
       swiftSettings: fastMath),
+    .executableTarget(
+      name: "modelprint",
+      dependencies: [
+        "Tensor", "NN", "Imaging", "Spectral", "Synthesis",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ], exclude: ["README.md"], swiftSettings: fastMath),
     .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+    .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Tensor"]),
+    .testTarget(name: "SpectralTests", dependencies: ["Spectral", "Imaging", "Tensor", "NN"]),
     .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "Synthesis"]),
   ],
   swiftLanguageModes: [.v5]

@@ -2,7 +2,7 @@
 # Installs the C libraries ModelPrint links against (Debian 12 packages). Safe to run repeatedly:
 # it only calls apt-get when a package is missing.
 set -euo pipefail
-packages=(libdnnl-dev libopenblas-dev)
+packages=(libdnnl-dev libopenblas-dev libturbojpeg0-dev libpng-dev libwebp-dev libkissfft-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

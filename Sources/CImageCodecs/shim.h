@@ -1,0 +1,4 @@
+#include <turbojpeg.h>
+#include <png.h>
+#include <webp/decode.h>
+#include <webp/encode.h>
