@@ -68,18 +68,6 @@ func timed(_ warmup: Int, _ iters: Int, _ body: () -> Void) -> Double {
   return times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
 }
 
-func dncnn(depth: Int = 17, channels: Int = 64, rng: inout RNG) -> Sequential {
-  var layers: [Module] = [Conv2D(3, channels, kernel: 3, padding: 1, rng: &rng), Activation(.relu)]
-  for _ in 0..<(depth - 2) {
-    layers += [
-      Conv2D(channels, channels, kernel: 3, padding: 1, bias: false, rng: &rng), BatchNorm2D(channels),
-      Activation(.relu),
-    ]
-  }
-  layers.append(Conv2D(channels, 3, kernel: 3, padding: 1, rng: &rng))
-  return Sequential(layers)
-}
-
 /// Extra fields of the current workload's JSON line.
 nonisolated(unsafe) var extra: [String: Any] = [:]
 
@@ -130,7 +118,7 @@ func run(_ name: String, _ o: Options) -> (Double, String) {
         }, "img/s"
     )
   case "dncnn-infer":
-    let model = dncnn(rng: &rng)
+    let model = DnCNN(depth: 17, width: 64, rng: &rng)
     model.eval()
     let x = Tensor.uniform([16, 3, 128, 128], rng: &rng)
     return (16 / timed(o.warmup, max(2, o.iters / 3)) { withNoGrad { _ = model(x) } }, "img/s")
