@@ -33,6 +33,7 @@ let package = Package(
     .target(
       name: "Spectral", dependencies: ["CFFT", "COpenBLAS", "Tensor", "NN", "Imaging"], exclude: ["README.md"],
       swiftSettings: fastMath),
+    .target(name: "Reports", dependencies: ["Imaging"], exclude: ["README.md"], swiftSettings: fastMath),
     .target(name: "Synthesis", dependencies: ["NN", "Tensor"], exclude: ["README.md"], swiftSettings: fastMath),
     .executableTarget(
       name: "Benchmarks", dependencies: ["Tensor", "NN", "Synthesis"], exclude: ["README.md"],
@@ -40,11 +41,12 @@ let package = Package(
     .executableTarget(
       name: "modelprint",
       dependencies: [
-        "Tensor", "NN", "Imaging", "Spectral", "Synthesis",
+        "Tensor", "NN", "Imaging", "Spectral", "Synthesis", "Reports",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ], exclude: ["README.md"], swiftSettings: fastMath),
     .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
-    .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Tensor"]),
+    .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Tensor", "NN"]),
+    .testTarget(name: "ReportsTests", dependencies: ["Reports", "Imaging"]),
     .testTarget(name: "SpectralTests", dependencies: ["Spectral", "Imaging", "Tensor", "NN"]),
     .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "Synthesis"]),
   ],
