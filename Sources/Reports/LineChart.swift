@@ -20,7 +20,7 @@ public struct LineChart: Sendable {
   public var xLabel: String
   public var yLabel: String
   public var series: [Series]
-  public var width = 900.0
+  public var width = 1000.0
   public var height = 560.0
 
   public init(title: String, xLabel: String, yLabel: String, series: [Series]) {
@@ -76,7 +76,9 @@ public struct LineChart: Sendable {
     y0 -= pad
     y1 += pad
     if x0 > 0 && x0 < (x1 - x0) * 0.1 { x0 = 0 }
-    let (left, right, top, bottom) = (70.0, 200.0, 40.0, 55.0)
+    // The legend column is as wide as the longest name (about 7 px per character at 12 px).
+    let legend = Double(series.map(\.name.count).max() ?? 0) * 7 + 50
+    let (left, right, top, bottom) = (70.0, max(120, legend), 40.0, 55.0)
     let pw = width - left - right
     let ph = height - top - bottom
     func px(_ x: Double) -> Double { left + (x - x0) / (x1 - x0) * pw }

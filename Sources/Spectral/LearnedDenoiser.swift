@@ -1,0 +1,163 @@
+import Foundation
+import Imaging
+import NN
+import Tensor
+
+/// A learned residual extractor: a DnCNN trained by ModelPrint on the real-photo pool to predict
+/// additive Gaussian noise. Applied to a generated image, its prediction is the image's noise residual
+/// (the paper's denoiser-based residual, §III-C/D).
+public final class LearnedDenoiser: ResidualExtractor {
+  /// The network; it predicts the noise of its input.
+  public let network: DnCNN
+
+  public init(network: DnCNN) {
+    self.network = network
+    network.eval()
+  }
+
+  /// The predicted noise residuals of `images` [N, 3, H, W] in [0, 1].
+  public func residual(_ images: Tensor) -> Tensor {
+    withNoGrad { network(images).toLayout(.plain, differentiable: false) }
+  }
+
+  /// Images with the predicted noise removed.
+  public func denoise(_ images: Tensor) -> Tensor {
+    withNoGrad { images.toLayout(.plain, differentiable: false) - residual(images) }
+  }
+
+  /// The metadata key of the architecture and of the settings it was trained with.
+  public static let architectureKey = "architecture"
+  static let architecturePrefix = "dncnn"
+
+  /// Loads weights saved by ``save(to:config:)``; the depth and width come from the file.
+  public static func load(from url: URL) throws -> LearnedDenoiser {
+    let file = try Safetensors.read(url)
+    guard let arch = file.metadata[architectureKey], arch.hasPrefix(architecturePrefix + "-"),
+      case let parts = arch.split(separator: "-"), parts.count == 3, let depth = Int(parts[1]),
+      let width = Int(parts[2])
+    else {
+      throw SafetensorsError.corrupted(
+        path: url.path, reason: "not a denoiser checkpoint (metadata '\(architectureKey)' should be dncnn-DEPTH-WIDTH)")
+    }
+    var rng = RNG(seed: 0)
+    let net = DnCNN(depth: depth, width: width, rng: &rng)
+    do { try net.loadStateDict(file.tensors) } catch let e as StateDictError {
+      throw SafetensorsError.corrupted(path: url.path, reason: e.description)
+    }
+    return LearnedDenoiser(network: net)
+  }
+
+  /// Saves the weights with the architecture and training settings in the metadata.
+  public func save(to url: URL, config: DenoiserTrainingConfig) throws {
+    let json = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
+    try network.save(
+      to: url,
+      metadata: [
+        Self.architectureKey: "\(Self.architecturePrefix)-\(network.depth)-\(network.width)", "config": json,
+        "seed": String(config.seed),
+      ])
+  }
+}
+
+/// How ``DenoiserTrainer`` trains a ``LearnedDenoiser``.
+public struct DenoiserTrainingConfig: Codable, Sendable, Equatable {
+  /// DnCNN depth (the paper's 17) and width (64).
+  public var depth = 17
+  public var width = 64
+  /// Training tile side and batch size.
+  public var tile = 64
+  public var batch = 16
+  /// Optimizer steps, Adam learning rate (warm-up then cosine decay).
+  public var steps = 2000
+  public var learningRate: Float = 1e-3
+  /// Noise standard deviations are drawn uniformly from this range (in 8-bit grey levels, /255):
+  /// generated images' residuals are a few grey levels, so the range stays small.
+  public var sigmaMin: Float = 1
+  public var sigmaMax: Float = 10
+  /// Training tiles drawn from the photos, and held-out tiles for the PSNR report.
+  public var trainTiles = 4000
+  public var validationTiles = 256
+  public var seed: UInt64 = 0
+
+  public init() {}
+}
+
+/// Trains a DnCNN on photo tiles with synthetic Gaussian noise (residual learning).
+public struct DenoiserTrainer {
+  public var config: DenoiserTrainingConfig
+
+  public init(config: DenoiserTrainingConfig) { self.config = config }
+
+  /// The PSNR (dB) of noisy and of denoised held-out tiles at noise level `sigma` (/255).
+  public struct Evaluation: Codable, Sendable {
+    public var sigma: Float
+    public var noisyPSNR: Double
+    public var denoisedPSNR: Double
+    public var gain: Double { denoisedPSNR - noisyPSNR }
+  }
+
+  /// Trains on tiles from `photos`; `progress(step, loss)` is called every step. Photos are split
+  /// into training and held-out tiles by a seeded draw.
+  public func train(
+    photos: [Image], resume: DnCNN? = nil, startStep: Int = 0, progress: (Int, Float) -> Void = { _, _ in }
+  ) -> (LearnedDenoiser, validation: [Image]) {
+    var rng = RNG(seed: config.seed)
+    let sampler = TileSampler(size: config.tile)
+    let tiles = sampler.tiles(from: photos, count: config.trainTiles + config.validationTiles, rng: &rng)
+    let validation = Array(tiles.prefix(config.validationTiles))
+    let training = Array(tiles.dropFirst(config.validationTiles))
+    precondition(!training.isEmpty, "no textured training tiles in the photos")
+    var initRNG = RNG(seed: config.seed &+ 1)
+    let net = resume ?? DnCNN(depth: config.depth, width: config.width, rng: &initRNG)
+    net.train()
+    let opt = Adam(net.parameters, learningRate: config.learningRate)
+    let schedule = WarmupCosine(
+      base: config.learningRate, warmupSteps: min(100, config.steps / 10), totalSteps: config.steps,
+      minimum: config.learningRate / 100)
+    var noiseRNG = RNG(seed: config.seed &+ 2)
+    for step in startStep..<config.steps {
+      let picks = (0..<config.batch).map { _ in training[noiseRNG.int(training.count)] }
+      let clean = Image.batch(picks)
+      let noise = noisyBatch(clean, rng: &noiseRNG)
+      let noisy = clean + noise
+      opt.learningRate = schedule.learningRate(at: step)
+      opt.zeroGrad()
+      let loss = mseLoss(net(noisy), noise)
+      loss.backward()
+      opt.step()
+      progress(step, loss.item)
+    }
+    return (LearnedDenoiser(network: net), validation)
+  }
+
+  /// Gaussian noise with a per-image standard deviation drawn from the configured range.
+  func noisyBatch(_ clean: Tensor, rng: inout RNG) -> Tensor {
+    let noise = Tensor(uninitialized: clean.shape)
+    let per = clean.count / clean.shape[0]
+    for n in 0..<clean.shape[0] {
+      let sigma = rng.uniform(config.sigmaMin, config.sigmaMax) / 255
+      for i in 0..<per { noise.pointer[n * per + i] = rng.normal() * sigma }
+    }
+    return noise
+  }
+
+  /// PSNR of noisy vs denoised tiles at `sigma` grey levels (fixed seed, so runs compare).
+  public static func evaluate(_ denoiser: LearnedDenoiser, tiles: [Image], sigma: Float = 5, seed: UInt64 = 7)
+    -> Evaluation
+  {
+    var rng = RNG(seed: seed)
+    var noisyMSE = 0.0
+    var denoisedMSE = 0.0
+    for start in stride(from: 0, to: tiles.count, by: 32) {
+      let clean = Image.batch(Array(tiles[start..<min(start + 32, tiles.count)]))
+      let noise = Tensor.normal(clean.shape, std: sigma / 255, rng: &rng)
+      let noisy = clean + noise
+      let denoised = denoiser.denoise(noisy)
+      noisyMSE += Double(Elementwise.squaredDistance(noisy.pointer, clean.pointer, clean.count))
+      denoisedMSE += Double(Elementwise.squaredDistance(denoised.pointer, clean.pointer, clean.count))
+    }
+    let n = Double(tiles.reduce(0) { $0 + 3 * $1.width * $1.height })
+    func psnr(_ mse: Double) -> Double { 10 * log10(1 / max(mse / n, 1e-20)) }
+    return Evaluation(sigma: sigma, noisyPSNR: psnr(noisyMSE), denoisedPSNR: psnr(denoisedMSE))
+  }
+}

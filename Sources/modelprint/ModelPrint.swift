@@ -1,0 +1,36 @@
+import ArgumentParser
+import Foundation
+import Tensor
+
+@main
+struct ModelPrint: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "modelprint",
+    abstract: "Attribute images to the generative model that made them, also models never seen in training.",
+    subcommands: [SpectrumCommand.self, TrainDenoiserCommand.self])
+}
+
+/// Options every command shares.
+struct CommonOptions: ParsableArguments {
+  @Option(help: "Threads for all kernels (default: every core).")
+  var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+  func apply() throws {
+    guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    Threads.set(threads)
+  }
+}
+
+/// Progress lines on standard error, so that standard output stays machine-readable.
+enum Log {
+  static func info(_ message: String) {
+    FileHandle.standardError.write((message + "\n").data(using: .utf8)!)
+  }
+}
+
+/// Writes a Codable configuration as pretty JSON beside a run's outputs.
+func saveConfig<T: Encodable>(_ config: T, to url: URL) throws {
+  let encoder = JSONEncoder()
+  encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+  try encoder.encode(config).write(to: url, options: .atomic)
+}

@@ -1,0 +1,151 @@
+import ArgumentParser
+import Foundation
+import Imaging
+import Reports
+import Spectral
+import Tensor
+
+/// `modelprint spectrum`: mean spectra of each model's images (the paper's Fig. 2) and their 1-D
+/// azimuthal profiles.
+struct SpectrumCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "spectrum",
+    abstract: "Mean noise-residual spectra per model folder: PNG per model, one SVG chart and a CSV of 1-D spectra.",
+    discussion: """
+      INPUTS is a folder of model folders (ROOT/<model>/<image>), or folders and image files: each folder
+      is one set, loose files form the set "images". Each image is centre-cropped to --size (smaller
+      images to their shorter side), its residual taken (image − 3×3 box blur, or a learned denoiser),
+      and |FFT2| averaged per set. Unreadable files are listed and skipped.
+      """)
+
+  /// The resolved settings, saved as `config.json` beside the outputs.
+  struct Config: Codable {
+    var inputs: [String]
+    var residual: String
+    var denoiser: String?
+    var size: Int
+    var perModel: Int
+    var threads: Int
+  }
+
+  @Argument(help: "A folder of model folders, or folders and image files.")
+  var inputs: [String]
+
+  @Option(name: .shortAndLong, help: "Output folder (created if missing).")
+  var out: String
+
+  @Option(help: "Residual: highpass (image − 3×3 box blur) or denoiser (a learned DnCNN, see --denoiser).")
+  var residual: String = "highpass"
+
+  @Option(help: "Denoiser weights from `modelprint train-denoiser` (with --residual denoiser).")
+  var denoiser: String?
+
+  @Option(help: "Centre crop side in pixels.")
+  var size: Int = 256
+
+  @Option(help: "Images per set at most (the first ones in sorted order).")
+  var perModel: Int = 100
+
+  @OptionGroup var common: CommonOptions
+
+  func validate() throws {
+    guard size >= 8 else { throw ValidationError("--size must be at least 8") }
+    guard perModel >= 1 else { throw ValidationError("--per-model must be at least 1") }
+    guard ["highpass", "denoiser"].contains(residual) else {
+      throw ValidationError("--residual must be highpass or denoiser, got '\(residual)'")
+    }
+    if residual == "denoiser" && denoiser == nil {
+      throw ValidationError("--residual denoiser needs --denoiser CKPT (train one with `modelprint train-denoiser`)")
+    }
+  }
+
+  /// The sets to analyse: model folders of a single root, else one set per argument folder.
+  func sets() throws -> [(name: String, files: [URL])] {
+    if inputs.count == 1 {
+      let root = URL(fileURLWithPath: inputs[0])
+      let models = try ImageFiles.models(in: root)
+      if !models.isEmpty { return models }
+    }
+    var out: [(String, [URL])] = []
+    var loose: [URL] = []
+    for path in inputs {
+      var isDir: ObjCBool = false
+      guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+        throw ValidationError("\(path): no such file or folder")
+      }
+      if isDir.boolValue {
+        out.append(
+          (
+            URL(fileURLWithPath: path).lastPathComponent,
+            try ImageFiles.list(URL(fileURLWithPath: path), recursive: true)
+          ))
+      } else {
+        loose.append(URL(fileURLWithPath: path))
+      }
+    }
+    if !loose.isEmpty { out.append(("images", loose)) }
+    return out.filter { !$0.1.isEmpty }
+  }
+
+  func run() throws {
+    try common.apply()
+    let extractor: any ResidualExtractor =
+      residual == "denoiser" ? try LearnedDenoiser.load(from: URL(fileURLWithPath: denoiser!)) : HighPassResidual()
+    let outDir = URL(fileURLWithPath: out)
+    try FileManager.default.createDirectory(at: outDir, withIntermediateDirectories: true)
+    let sets = try sets()
+    guard !sets.isEmpty else { throw ValidationError("no images found in \(inputs.joined(separator: ", "))") }
+    var curves: [LineChart.Series] = []
+    var csv = "set,radius,frequency,decibels\n"
+    let decoder = ImageDecoder()
+    for (index, set) in sets.enumerated() {
+      let batch = decoder.decodeAll(Array(set.files.prefix(perModel)))
+      for f in batch.failures { Log.info("  skipped \(f.error)") }
+      guard !batch.images.isEmpty else {
+        Log.info("[\(index + 1)/\(sets.count)] \(set.name): no readable images, skipped")
+        continue
+      }
+      let side = min(size, batch.images.map { min($0.image.width, $0.image.height) }.min()!)
+      let crops = batch.images.map { entry -> Image in
+        let img = entry.image
+        return img.cropped(x: (img.width - side) / 2, y: (img.height - side) / 2, width: side, height: side)
+      }
+      var meanLog = [Double](repeating: 0, count: side * side)
+      var profile = [Double](repeating: 0, count: AzimuthalIntegration.radiusCount(height: side, width: side))
+      for start in stride(from: 0, to: crops.count, by: 16) {
+        let x = Image.batch(Array(crops[start..<min(start + 16, crops.count)]))
+        let r = extractor.residual(x)
+        let logSpectrum = Spectrum.fftshift(Spectrum.logMagnitude(FFT2D.magnitude(r)))
+        let n = x.shape[0]
+        let plane = side * side
+        for b in 0..<n {
+          for c in 0..<3 {
+            let p = logSpectrum.pointer + (b * 3 + c) * plane
+            for i in 0..<plane { meanLog[i] += Double(p[i]) / Double(3 * crops.count) }
+          }
+        }
+        let prof = AzimuthalIntegration.profiles(r)
+        for b in 0..<n {
+          for i in 0..<profile.count { profile[i] += Double(prof.pointer[b * profile.count + i]) / Double(crops.count) }
+        }
+      }
+      let heat = Heatmap(width: side, height: side, values: meanLog.map(Float.init))
+      let name = set.name.replacingOccurrences(of: "/", with: "_")
+      try ImageEncoder.png(heat.image()).write(to: outDir.appendingPathComponent("\(name).png"), options: .atomic)
+      let freq = profile.indices.map { Double($0) / Double(side / 2) }
+      curves.append(LineChart.Series(name: set.name, x: freq, y: profile))
+      for (i, v) in profile.enumerated() { csv += "\(set.name),\(i),\(freq[i]),\(v)\n" }
+      Log.info("[\(index + 1)/\(sets.count)] \(set.name): \(crops.count) images at \(side)×\(side)")
+    }
+    let chart = LineChart(
+      title: "Mean 1-D spectra of noise residuals (\(residual))", xLabel: "frequency (fraction of Nyquist)",
+      yLabel: "mean 20·log10|F| (dB)", series: curves)
+    try chart.svg.write(to: outDir.appendingPathComponent("spectra.svg"), atomically: true, encoding: .utf8)
+    try csv.write(to: outDir.appendingPathComponent("spectra.csv"), atomically: true, encoding: .utf8)
+    try saveConfig(
+      Config(
+        inputs: inputs, residual: residual, denoiser: denoiser, size: size, perModel: perModel, threads: common.threads),
+      to: outDir.appendingPathComponent("config.json"))
+    print("wrote \(curves.count) spectra to \(outDir.path): <set>.png, spectra.svg, spectra.csv, config.json")
+  }
+}
