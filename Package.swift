@@ -36,7 +36,7 @@ let package = Package(
     .target(name: "Reports", dependencies: ["Imaging"], exclude: ["README.md"], swiftSettings: fastMath),
     .target(name: "Synthesis", dependencies: ["NN", "Tensor"], exclude: ["README.md"], swiftSettings: fastMath),
     .executableTarget(
-      name: "Benchmarks", dependencies: ["Tensor", "NN", "Synthesis"], exclude: ["README.md"],
+      name: "Benchmarks", dependencies: ["Tensor", "NN", "Synthesis", "Spectral"], exclude: ["README.md"],
       swiftSettings: fastMath),
     .executableTarget(
       name: "modelprint",

@@ -1,5 +1,6 @@
 import Foundation
 import NN
+import Spectral
 import Synthesis
 import Tensor
 
@@ -36,7 +37,7 @@ func parse() -> Options {
       print(
         """
         usage: modelprint-bench [--threads N] [--arch ID] [--warmup W] [--iters I] [--plain] [--profile] WORKLOAD...
-        workloads: synth-train synth-forward resnet-train resnet-infer dncnn-infer
+        workloads: synth-train synth-forward resnet-train resnet-infer dncnn-infer fft
         --plain keeps activations in plain NCHW (for comparison with the blocked default)
         --profile prints the forward time of each leaf layer type to standard error
         """)
@@ -122,9 +123,23 @@ func run(_ name: String, _ o: Options) -> (Double, String) {
     model.eval()
     let x = Tensor.uniform([16, 3, 128, 128], rng: &rng)
     return (16 / timed(o.warmup, max(2, o.iters / 3)) { withNoGrad { _ = model(x) } }, "img/s")
+  case "fft":
+    return (1000 * fftWorkload(o, rng: &rng), "ms")
   default:
-    fail("unknown workload \(name); known: synth-train synth-forward resnet-train resnet-infer dncnn-infer")
+    fail("unknown workload \(name); known: synth-train synth-forward resnet-train resnet-infer dncnn-infer fft")
   }
+}
+
+// MARK: - fft (Spectral)
+
+/// Median seconds of |FFT2| over a fixed random 64 × 3 × 128 × 128 batch, torch's `rfft2(x).abs()`.
+///
+/// torch's rfft2 returns only the W/2 + 1 non-negative column frequencies; `FFT2D.magnitude`
+/// computes the full spectrum (all W columns, the rest mirrored from that half), so it writes about
+/// twice the output for the same transforms.
+func fftWorkload(_ o: Options, rng: inout RNG) -> Double {
+  let x = Tensor.uniform([64, 3, 128, 128], rng: &rng)
+  return timed(o.warmup, o.iters) { _ = FFT2D.magnitude(x) }
 }
 
 /// Convolution work of one more run of `body`: GFLOP and the GFLOP/s while in convolution kernels.

@@ -70,10 +70,10 @@ public struct DenoiserTrainingConfig: Codable, Sendable, Equatable {
   /// Optimizer steps, Adam learning rate (warm-up then cosine decay).
   public var steps = 2000
   public var learningRate: Float = 1e-3
-  /// Noise standard deviations are drawn uniformly from this range (in 8-bit grey levels, /255):
-  /// generated images' residuals are a few grey levels, so the range stays small.
+  /// Noise standard deviations are drawn uniformly from this range (in 8-bit grey levels, /255), a
+  /// blind-denoising range as DnCNN-B's, so that the network learns to separate noise from texture.
   public var sigmaMin: Float = 1
-  public var sigmaMax: Float = 10
+  public var sigmaMax: Float = 25
   /// Training tiles drawn from the photos, and held-out tiles for the PSNR report.
   public var trainTiles = 4000
   public var validationTiles = 256
@@ -96,16 +96,18 @@ public struct DenoiserTrainer {
     public var gain: Double { denoisedPSNR - noisyPSNR }
   }
 
-  /// Trains on tiles from `photos`; `progress(step, loss)` is called every step. Photos are split
-  /// into training and held-out tiles by a seeded draw.
+  /// Trains on tiles from `photos`; `progress(step, loss)` is called every step. Every tenth photo
+  /// (with at least ten) is held out and gives the validation tiles.
   public func train(
     photos: [Image], resume: DnCNN? = nil, startStep: Int = 0, progress: (Int, Float) -> Void = { _, _ in }
   ) -> (LearnedDenoiser, validation: [Image]) {
     var rng = RNG(seed: config.seed)
     let sampler = TileSampler(size: config.tile)
-    let tiles = sampler.tiles(from: photos, count: config.trainTiles + config.validationTiles, rng: &rng)
-    let validation = Array(tiles.prefix(config.validationTiles))
-    let training = Array(tiles.dropFirst(config.validationTiles))
+    // Every tenth photo is held out whole, so validation tiles show scenes the network never saw.
+    let heldOut = photos.count >= 10 ? photos.enumerated().filter { $0.offset % 10 == 9 }.map(\.element) : []
+    let trainPhotos = photos.count >= 10 ? photos.enumerated().filter { $0.offset % 10 != 9 }.map(\.element) : photos
+    let training = sampler.tiles(from: trainPhotos, count: config.trainTiles, rng: &rng)
+    let validation = sampler.tiles(from: heldOut.isEmpty ? photos : heldOut, count: config.validationTiles, rng: &rng)
     precondition(!training.isEmpty, "no textured training tiles in the photos")
     var initRNG = RNG(seed: config.seed &+ 1)
     let net = resume ?? DnCNN(depth: config.depth, width: config.width, rng: &initRNG)

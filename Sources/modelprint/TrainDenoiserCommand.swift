@@ -22,6 +22,9 @@ struct TrainDenoiserCommand: ParsableCommand {
   @Option(help: "Batch size.") var batch: Int = 16
   @Option(help: "Tile side in pixels.") var tile: Int = 64
   @Option(help: "Seed.") var seed: UInt64 = 0
+  @Option(help: "Adam learning rate (peak of the warm-up + cosine schedule).") var lr: Float = 1e-3
+  @Option(help: "Smallest training noise level, in 8-bit grey levels.") var sigmaMin: Float = 1
+  @Option(help: "Largest training noise level, in 8-bit grey levels.") var sigmaMax: Float = 25
 
   @OptionGroup var common: CommonOptions
 
@@ -34,6 +37,9 @@ struct TrainDenoiserCommand: ParsableCommand {
     config.batch = batch
     config.tile = tile
     config.seed = seed
+    config.learningRate = lr
+    config.sigmaMin = sigmaMin
+    config.sigmaMax = sigmaMax
     let files = try ImageFiles.collect([images])
     let decoded = ImageDecoder().decodeAll(files)
     for f in decoded.failures { Log.info("skipped \(f.error)") }
