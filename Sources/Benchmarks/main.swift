@@ -16,6 +16,8 @@ struct Options {
   var workloads: [String] = []
   var plain = false
   var profile = false
+  var dncnnDepth = 17
+  var dncnnWidth = 64
 }
 
 func parse() -> Options {
@@ -33,6 +35,8 @@ func parse() -> Options {
     case "--iters": o.iters = Int(value(a)) ?? { fail("--iters needs an integer") }()
     case "--plain": o.plain = true
     case "--profile": o.profile = true
+    case "--dncnn-depth": o.dncnnDepth = Int(value(a)) ?? { fail("--dncnn-depth needs an integer") }()
+    case "--dncnn-width": o.dncnnWidth = Int(value(a)) ?? { fail("--dncnn-width needs an integer") }()
     case "-h", "--help":
       print(
         """
@@ -40,6 +44,7 @@ func parse() -> Options {
         workloads: synth-train synth-forward resnet-train resnet-infer dncnn-infer fft
         --plain keeps activations in plain NCHW (for comparison with the blocked default)
         --profile prints the forward time of each leaf layer type to standard error
+        --dncnn-depth D, --dncnn-width W set dncnn-infer's network (default 17 and 64, the reference's)
         """)
       exit(0)
     default:
@@ -119,7 +124,7 @@ func run(_ name: String, _ o: Options) -> (Double, String) {
         }, "img/s"
     )
   case "dncnn-infer":
-    let model = DnCNN(depth: 17, width: 64, rng: &rng)
+    let model = DnCNN(depth: o.dncnnDepth, width: o.dncnnWidth, rng: &rng)
     model.eval()
     let x = Tensor.uniform([16, 3, 128, 128], rng: &rng)
     return (16 / timed(o.warmup, max(2, o.iters / 3)) { withNoGrad { _ = model(x) } }, "img/s")

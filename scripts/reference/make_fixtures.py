@@ -27,13 +27,15 @@ import copy
 import hashlib
 import json
 import os
-import struct
 import sys
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
 
 SCRIPT = "scripts/reference/make_fixtures.py"
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -53,48 +55,10 @@ except ImportError as e:
 # ---------------------------------------------------------------------------------------------------------
 # safetensors, by hand
 
-def write_safetensors(path, tensors, metadata):
-    """tensors: name -> torch.Tensor (any float/int dtype; stored as F32). metadata: str -> str."""
-    names = sorted(tensors)
-    header, blobs, offset = {}, [], 0
-    for name in names:
-        t = tensors[name].detach().to(torch.float32).contiguous()
-        if t.dim() == 0:
-            raise ValueError(f"{name}: store scalars with shape [1]")
-        raw = t.numpy().astype("<f4", copy=False).tobytes(order="C")
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
-        blobs.append(raw)
-        offset += len(raw)
-    header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
-    js = json.dumps(header, separators=(",", ":"), sort_keys=False).encode("utf-8")
-    js += b" " * (-len(js) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(js)))
-        f.write(js)
-        for raw in blobs:
-            f.write(raw)
 
 
-def read_safetensors(path):
-    """Independent re-read used to check what was written: returns (name -> np.ndarray, metadata)."""
-    with open(path, "rb") as f:
-        blob = f.read()
-    (n,) = struct.unpack("<Q", blob[:8])
-    assert n % 8 == 0, "header not padded to 8"
-    header = json.loads(blob[8:8 + n].decode("utf-8"))
-    meta = header.pop("__metadata__", {})
-    data = blob[8 + n:]
-    out, expect = {}, 0
-    for name in sorted(header):
-        h = header[name]
-        b, e = h["data_offsets"]
-        assert h["dtype"] == "F32" and b == expect, f"{name}: bad dtype/offset"
-        count = int(np.prod(h["shape"])) if h["shape"] else 1
-        assert e - b == 4 * count, f"{name}: size mismatch"
-        out[name] = np.frombuffer(data[b:e], dtype="<f4").reshape(h["shape"])
-        expect = e
-    assert expect == len(data), "trailing bytes after the last tensor"
-    return out, meta
+
+
 
 
 def save(filename, tensors, description, **hyper):

@@ -5,31 +5,23 @@ Writes Tests/Fixtures/images/*.{png,jpg,webp} with their expected pixels in expe
 (F32 planar RGB in [0, 1], named after the file), and Tests/Fixtures/bad/*.
 """
 import io
-import json
 import os
+import sys
 import struct
 import zlib
 
 import numpy as np
 from PIL import Image
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUT = os.path.join(REPO, "Tests", "Fixtures", "images")
 BAD = os.path.join(REPO, "Tests", "Fixtures", "bad")
 
 
-def write_safetensors(path, tensors, metadata):
-    header, offset, blobs = {}, 0, []
-    for name in sorted(tensors):
-        a = np.ascontiguousarray(tensors[name], dtype="<f4")
-        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + a.nbytes]}
-        offset += a.nbytes
-        blobs.append(a.tobytes())
-    header["__metadata__"] = metadata
-    js = json.dumps(header, sort_keys=True).encode()
-    js += b" " * (-len(js) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(js)) + js + b"".join(blobs))
+
 
 
 def planar(a):
