@@ -82,14 +82,19 @@ extension Tensor {
     }
     var grads: [ObjectIdentifier: Tensor] = [:]
     grads[ObjectIdentifier(self)] = seed ?? Tensor.full(shape, 1).toLayout(layout, differentiable: false)
+    // Ops may hand one gradient tensor to several inputs (add); a leaf that would share it gets a copy,
+    // so that in-place updates of one leaf's gradient (clipping) never change another's.
+    var givenToLeaves = Set<ObjectIdentifier>()
     withNoGrad {
       for t in order.reversed() {
         guard let g = grads.removeValue(forKey: ObjectIdentifier(t)) else { continue }
         guard let node = t.node else {
           if let existing = t.grad {
             t.grad = existing.adding(g)
+          } else if g.layout != t.layout {
+            t.grad = g.toLayout(t.layout, differentiable: false)
           } else {
-            t.grad = g.layout == t.layout ? g : g.toLayout(t.layout, differentiable: false)
+            t.grad = givenToLeaves.insert(ObjectIdentifier(g)).inserted ? g : g.copy()
           }
           continue
         }

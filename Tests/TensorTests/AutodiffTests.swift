@@ -28,6 +28,17 @@ final class AutodiffTests: XCTestCase {
     for (a, b) in zip(x.grad!.array, expected) { XCTAssertEqual(a, b, accuracy: 1e-6) }
   }
 
+  func testLeavesNeverShareAGradientTensor() {
+    let a = Tensor([1, 2], shape: [2])
+    let b = Tensor([3, 4], shape: [2])
+    a.requiresGrad = true
+    b.requiresGrad = true
+    (a + b).sum().backward()
+    XCTAssertFalse(a.grad === b.grad, "add hands one gradient to both inputs; each leaf needs its own")
+    a.grad!.pointer[0] = 100
+    XCTAssertEqual(b.grad!.array, [1, 1])
+  }
+
   func testNoGradRecordsNothing() {
     let x = Tensor([1, 2], shape: [2])
     x.requiresGrad = true
