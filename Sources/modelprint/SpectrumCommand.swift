@@ -61,9 +61,9 @@ struct SpectrumCommand: ParsableCommand {
 
   /// The sets to analyse: model folders of a single root, else one set per argument folder.
   func sets() throws -> [(name: String, files: [URL])] {
-    if inputs.count == 1 {
-      let root = URL(fileURLWithPath: inputs[0])
-      let models = try ImageFiles.models(in: root)
+    var isRoot: ObjCBool = false
+    if inputs.count == 1, FileManager.default.fileExists(atPath: inputs[0], isDirectory: &isRoot), isRoot.boolValue {
+      let models = try ImageFiles.models(in: URL(fileURLWithPath: inputs[0]))
       if !models.isEmpty { return models }
     }
     var out: [(String, [URL])] = []
