@@ -19,7 +19,7 @@ public enum Fusion {
       var weight = conv.weight
       var bias = conv.bias
       if j < layers.count, let bn = layers[j] as? BatchNorm2D, !bn.isTraining {
-        (weight, bias) = bn.fold(weight: weight, bias: bias)
+        (weight, bias) = bn.folded(into: conv)
         j += 1
       }
       var post: PostOp? = nil
@@ -45,6 +45,19 @@ extension Activation.Kind {
 }
 
 extension BatchNorm2D {
+  /// `conv`'s weight and bias with this batch norm folded in, cached until any of the tensors involved
+  /// changes (the cache keeps the same folded tensors, so oneDNN's weight reorder is cached too).
+  func folded(into conv: Conv2D) -> (Tensor, Tensor) {
+    let versions = [
+      conv.weight.version, conv.bias?.version ?? 0, weight.version, bias.version, runningMean.version,
+      runningVar.version,
+    ]
+    if let c = foldCache, c.conv === conv, c.versions == versions { return (c.weight, c.bias) }
+    let (w, b) = fold(weight: conv.weight, bias: conv.bias)
+    foldCache = FoldCache(conv: conv, versions: versions, weight: w, bias: b)
+    return (w, b)
+  }
+
   /// A preceding convolution's weight [Cout, …] and bias with this eval-mode batch norm folded in:
   /// w′ = w·γ/σ, b′ = (b − μ)·γ/σ + β with σ = √(running var + ε).
   func fold(weight: Tensor, bias: Tensor?) -> (Tensor, Tensor) {

@@ -78,6 +78,8 @@ public final class BatchNorm2D: Module {
   public let runningVar: Tensor
   public let momentum: Float
   public let eps: Float
+  /// Folded inference weights of the convolution before this layer (see ``Fusion``).
+  var foldCache: FoldCache?
 
   public init(_ channels: Int, momentum: Float = 0.1, eps: Float = 1e-5) {
     weight = Tensor.full([channels], 1)
@@ -207,4 +209,12 @@ public final class Dropout: Module {
     for i in 0..<x.count { mask.pointer[i] = rng.uniform() < p ? 0 : keep }
     return x * mask
   }
+}
+
+/// A convolution's weights with a batch norm folded in, and the versions they were made from.
+struct FoldCache {
+  let conv: Conv2D
+  let versions: [Int]
+  let weight: Tensor
+  let bias: Tensor
 }

@@ -70,6 +70,7 @@ public final class Adam {
           stepSize: stepSize, bc2Sqrt: bc2Sqrt)
       }
     }
+    for i in work { parameters[i].markModified() }
   }
 }
 

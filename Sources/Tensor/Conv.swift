@@ -171,7 +171,9 @@ private func convolution(_ x: Tensor, _ w: Tensor, _ b: Tensor?, _ g: ConvGeomet
   let internalMD = p.mds["dst"]!
   let (dstPtr, dstKeep) = p.adaptOutput(out, md: outMD, chosen: internalMD)
   let wPlain = weightMD(w, g)
-  let (wPtr, wKeep) = p.adapt(w, plainMD: wPlain, to: p.mds["weights"]!, name: "w")
+  // Inference reuses the weights reordered for the previous call while they are unchanged.
+  let (wPtr, wKeep) =
+    training ? p.adapt(w, plainMD: wPlain, to: p.mds["weights"]!, name: "w") : p.cachedWeights(w, plainMD: wPlain)
   var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
     (DNNL_ARG_SRC, DNNL.md(x.shape.dims, x.layout), UnsafeMutableRawPointer(x.pointer)),
     (DNNL_ARG_WEIGHTS, p.mds["weights"]!, wPtr),

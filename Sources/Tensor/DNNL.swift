@@ -86,6 +86,8 @@ final class Primitive {
   var mds: [String: dnnl_memory_desc_t] = [:]
   /// Reorders that feed this primitive (weights into its chosen layout and back), by name.
   var reorders: [String: Primitive] = [:]
+  /// Inference only: weights already reordered for this primitive, by tensor.
+  var weightCache: [ObjectIdentifier: WeightCache] = [:]
 
   init(pd: dnnl_primitive_desc_t) {
     self.pd = pd

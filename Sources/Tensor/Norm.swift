@@ -132,6 +132,8 @@ public func batchNorm(
       runningMean.pointer[i] = (1 - momentum) * runningMean.pointer[i] + momentum * mean.pointer[i]
       runningVar.pointer[i] = (1 - momentum) * runningVar.pointer[i] + momentum * variance.pointer[i] * unbias
     }
+    runningMean.markModified()
+    runningVar.markModified()
   }
 }
 

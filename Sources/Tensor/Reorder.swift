@@ -47,6 +47,19 @@ extension Primitive {
     return (out.pointer, out.storage)
   }
 
+  /// `weights` in this primitive's weight layout, reordered once per weights version: each entry holds
+  /// its tensor, so the identity it is keyed by cannot pass to another tensor while cached.
+  func cachedWeights(_ weights: Tensor, plainMD: dnnl_memory_desc_t) -> (UnsafeMutableRawPointer, Storage?) {
+    let key = ObjectIdentifier(weights)
+    if let c = weightCache[key], c.version == weights.version { return (c.pointer, c.storage) }
+    // Several layers of one shape share a primitive; the bound keeps weights replaced by training
+    // (folded copies of old versions) from piling up.
+    if weightCache.count >= 64 { weightCache.removeAll() }
+    let (ptr, storage) = adapt(weights, plainMD: plainMD, to: mds["weights"]!, name: "w")
+    weightCache[key] = WeightCache(tensor: weights, version: weights.version, pointer: ptr, storage: storage)
+    return (ptr, storage)
+  }
+
   /// Where this primitive should write an output destined for `tensor` (described by `md`): the
   /// tensor itself when `chosen` equals `md`, else a temporary buffer in `chosen` that the caller
   /// then restores into the tensor.
@@ -90,4 +103,12 @@ extension Tensor {
     let source = layout
     return record("reorder", out, [self]) { g in [g.toLayout(source, differentiable: false)] }
   }
+}
+
+/// The last weights an inference primitive reordered (`storage` nil when no reorder was needed).
+struct WeightCache {
+  let tensor: Tensor
+  let version: Int
+  let pointer: UnsafeMutableRawPointer
+  let storage: Storage?
 }

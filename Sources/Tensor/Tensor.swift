@@ -24,6 +24,12 @@ public final class Tensor: @unchecked Sendable {
   public var grad: Tensor?
   /// The op that produced this tensor, when it was recorded for autodiff.
   var node: Node?
+  /// Bumped whenever the values change in place (optimizer steps, ``assign(_:)``, running statistics),
+  /// so that caches derived from the values (reordered or folded inference weights) know when to refresh.
+  public private(set) var version = 0
+
+  /// Records an in-place change of the values; call it after writing through ``pointer``.
+  public func markModified() { version &+= 1 }
 
   /// Creates an uninitialised tensor.
   public init(uninitialized shape: Shape, layout: Layout = .plain) {
@@ -135,6 +141,7 @@ public final class Tensor: @unchecked Sendable {
     precondition(other.shape == shape, "assign: shape \(other.shape) does not match \(shape)")
     let src = other.layout == layout ? other : other.toLayout(layout, differentiable: false)
     pointer.update(from: src.pointer, count: count)
+    markModified()
   }
 
   static func checkLayout(_ shape: Shape, _ layout: Layout) {

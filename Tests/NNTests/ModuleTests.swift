@@ -50,3 +50,26 @@ final class ModuleTests: XCTestCase {
     }
   }
 }
+
+/// Inference fusion caches folded and reordered weights; training must invalidate them.
+final class FusionCacheTests: XCTestCase {
+  func testFusedInferenceFollowsWeightUpdates() {
+    var rng = RNG(seed: 6)
+    let model = Sequential(
+      Conv2D(3, 16, kernel: 3, padding: 1, rng: &rng), BatchNorm2D(16), Activation(.relu),
+      Conv2D(16, 16, kernel: 3, padding: 1, rng: &rng), BatchNorm2D(16))
+    let x = Tensor.uniform([2, 3, 8, 8], rng: &rng)
+    _ = model(x)  // one training forward: running statistics move
+    model.eval()
+    let before = withNoGrad { model(x) }.array
+    let opt = Adam(model.parameters, learningRate: 0.05)
+    model.train()
+    mseLoss(model(x), Tensor.zeros([2, 16, 8, 8])).backward()
+    opt.step()
+    model.eval()
+    let fused = withNoGrad { model(x) }.array
+    let unfused = model(x).array  // autodiff on: layers run one by one
+    XCTAssertNotEqual(before, fused, "the step changed the weights")
+    for (a, b) in zip(fused, unfused) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b))) }
+  }
+}
