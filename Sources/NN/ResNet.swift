@@ -30,7 +30,12 @@ public final class BasicBlock: Module {
   public override func forward(_ x: Tensor) -> Tensor {
     let identity = down?(x) ?? x
     let h = Fusion.apply([conv1, bn1, Self.relu], x)
-    return (Fusion.apply([conv2, bn2], h) + identity).relu()
+    guard !isGradEnabled, !isTraining, !bn2.isTraining else {
+      return (Fusion.apply([conv2, bn2], h) + identity).relu()
+    }
+    // Inference: the shortcut add and the ReLU run inside the second convolution (oneDNN post-ops).
+    let (w, b) = bn2.folded(into: conv2)
+    return conv2d(h, weight: w, bias: b, stride: conv2.stride, padding: conv2.padding, postOp: .relu, adding: identity)
   }
 }
 

@@ -59,7 +59,7 @@ public enum PostOp: String, Hashable, Sendable {
 /// Initialises a forward (de)convolution descriptor and creates its primitive.
 private func makeForward(
   _ g: ConvGeometry, src: dnnl_memory_desc_t, weights: [Int], bias: Bool, dst: dnnl_memory_desc_t,
-  training: Bool, postOp: PostOp?
+  training: Bool, postOp: PostOp?, accumulate: Bool = false
 ) -> Primitive {
   var desc = dnnl_convolution_desc_t()
   var s = src
@@ -83,7 +83,7 @@ private func makeForward(
           bp, &d, &strides, &pl, &pr), "conv fwd desc")
     }
   }
-  guard let postOp else { return Primitive(desc: &desc, what: "\(g) fwd") }
+  guard postOp != nil || accumulate else { return Primitive(desc: &desc, what: "\(g) fwd") }
   var attr: dnnl_primitive_attr_t?
   var ops: dnnl_post_ops_t?
   DNNL.check(dnnl_primitive_attr_create(&attr), "attr_create")
@@ -92,9 +92,13 @@ private func makeForward(
     dnnl_post_ops_destroy(ops)
     dnnl_primitive_attr_destroy(attr)
   }
-  DNNL.check(dnnl_post_ops_append_eltwise(ops, 1, postOp.algorithm, 0, 0), "post_ops_append_eltwise")
+  // sum adds what the output buffer holds before the call (a residual shortcut), then the activation.
+  if accumulate { DNNL.check(dnnl_post_ops_append_sum(ops, 1), "post_ops_append_sum") }
+  if let postOp {
+    DNNL.check(dnnl_post_ops_append_eltwise(ops, 1, postOp.algorithm, 0, 0), "post_ops_append_eltwise")
+  }
   DNNL.check(dnnl_primitive_attr_set_post_ops(attr, ops), "attr_set_post_ops")
-  return Primitive(desc: &desc, attr: attr, what: "\(g) fwd + \(postOp)")
+  return Primitive(desc: &desc, attr: attr, what: "\(g) fwd + post-ops")
 }
 
 /// The forward primitive for these shapes. `mds["dst"]` is the output layout oneDNN picked (format
@@ -102,16 +106,17 @@ private func makeForward(
 /// layout, else plain, and the op reorders between the two. Few output channels in a blocked layout are
 /// padded (3 → 8): oneDNN's fast kernels need that layout, the rest of the engine needs dense ones.
 private func forwardPrimitive(
-  _ x: Tensor, _ w: Tensor, bias: Bool, _ g: ConvGeometry, outDims: [Int], training: Bool, postOp: PostOp?
+  _ x: Tensor, _ w: Tensor, bias: Bool, _ g: ConvGeometry, outDims: [Int], training: Bool, postOp: PostOp?,
+  accumulate: Bool = false
 ) -> Primitive {
   let key =
-    "\(g)|fwd|\(x.shape.dims)|\(x.layout)|\(w.shape.dims)|b\(bias)|t\(training)|\(LayoutPolicy.allowBlocked)|\(postOp?.rawValue ?? "")"
+    "\(g)|fwd|\(x.shape.dims)|\(x.layout)|\(w.shape.dims)|b\(bias)|t\(training)|\(LayoutPolicy.allowBlocked)|\(postOp?.rawValue ?? "")|sum\(accumulate)"
   return DNNLContext.primitive(key) {
     let srcMD = DNNL.md(x.shape.dims, x.layout)
     let dstMD = LayoutPolicy.allowBlocked ? DNNL.anyMD(outDims) : DNNL.md(outDims, .plain)
     let p = makeForward(
       g, src: srcMD, weights: weightDims(w, g), bias: bias, dst: dstMD, training: training,
-      postOp: postOp)
+      postOp: postOp, accumulate: accumulate)
     let chosen = DNNL.query(p.pd, dnnl_query_dst_md)
     p.mds["dst"] = chosen
     p.layouts["dst"] = DNNL.layout(of: chosen, shape: outDims) ?? .plain
@@ -121,9 +126,11 @@ private func forwardPrimitive(
 }
 
 /// 2-D convolution (PyTorch's `F.conv2d` with square stride and padding), optionally followed by a
-/// fused activation; the fused form is for inference (nothing may require a gradient).
+/// fused `adding` tensor (a residual shortcut, output-shaped) and activation; the fused forms are for
+/// inference (nothing may require a gradient).
 public func conv2d(
-  _ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0, postOp: PostOp? = nil
+  _ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0, postOp: PostOp? = nil,
+  adding: Tensor? = nil
 ) -> Tensor {
   precondition(
     x.shape.rank == 4 && weight.shape.rank == 4 && x.shape[1] == weight.shape[1],
@@ -133,7 +140,7 @@ public func conv2d(
     x, weight, bias,
     ConvGeometry(
       transposed: false, stride: stride, padding: padding,
-      outputPadding: 0), postOp: postOp)
+      outputPadding: 0), postOp: postOp, adding: adding)
 }
 
 /// 2-D transposed convolution (PyTorch's `F.conv_transpose2d`); weight is [Cin, Cout, KH, KW].
@@ -154,7 +161,9 @@ public func convTranspose2d(
       outputPadding: outputPadding))
 }
 
-private func convolution(_ x: Tensor, _ w: Tensor, _ b: Tensor?, _ g: ConvGeometry, postOp: PostOp? = nil) -> Tensor {
+private func convolution(
+  _ x: Tensor, _ w: Tensor, _ b: Tensor?, _ g: ConvGeometry, postOp: PostOp? = nil, adding: Tensor? = nil
+) -> Tensor {
   precondition(w.layout == .plain, "convolution weights must be plain, got \(w.layout)")
   let wd = weightDims(w, g)
   if let b { precondition(b.shape.dims == [wd[0]], "bias \(b.shape) does not match \(wd[0]) output channels") }
@@ -164,11 +173,26 @@ private func convolution(_ x: Tensor, _ w: Tensor, _ b: Tensor?, _ g: ConvGeomet
   let outDims = [x.shape[0], wd[0], oh, ow]
   let training = isGradEnabled && (x.requiresGrad || w.requiresGrad || (b?.requiresGrad ?? false))
   precondition(postOp == nil || !training, "conv2d with a fused \(postOp!) is inference-only: run it under withNoGrad")
-  let p = forwardPrimitive(x, w, bias: b != nil, g, outDims: outDims, training: training, postOp: postOp)
+  precondition(adding == nil || !training, "conv2d adding a tensor is inference-only: run it under withNoGrad")
+  let p = forwardPrimitive(
+    x, w, bias: b != nil, g, outDims: outDims, training: training, postOp: postOp, accumulate: adding != nil)
   let outLayout = p.layouts["dst"]!
-  let out = Tensor(uninitialized: Shape(outDims), layout: outLayout)
   let outMD = DNNL.md(outDims, outLayout)
   let internalMD = p.mds["dst"]!
+  if let adding {
+    precondition(adding.shape.dims == outDims, "conv2d: added tensor \(adding.shape) does not match output \(outDims)")
+    var a = outMD
+    var c = internalMD
+    // oneDNN's sum reads the output buffer, which must then hold the addend in the same layout.
+    guard dnnl_memory_desc_equal(&a, &c) != 0 else {
+      let y = convolution(x, w, b, g)
+      let s = y + adding
+      return postOp.map { op in op == .relu ? s.relu() : op == .sigmoid ? s.sigmoid() : s.tanh() } ?? s
+    }
+  }
+  let out =
+    adding.map { $0.toLayout(outLayout, differentiable: false).copy() }
+    ?? Tensor(uninitialized: Shape(outDims), layout: outLayout)
   let (dstPtr, dstKeep) = p.adaptOutput(out, md: outMD, chosen: internalMD)
   let wPlain = weightMD(w, g)
   // Inference reuses the weights reordered for the previous call while they are unchanged.
