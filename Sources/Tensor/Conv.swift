@@ -234,14 +234,6 @@ private struct DiffDst {
   let pointer: UnsafeMutableRawPointer
   /// Distinguishes cached backward primitives (the internal layout follows from the forward key).
   let key: String
-
-  var isPlain: Bool {
-    var a = md
-    var b = DNNL.md(
-      Array(0..<4).map { i in withUnsafeBytes(of: md.dims) { Int($0.load(fromByteOffset: i * 8, as: Int64.self)) } },
-      .plain)
-    return dnnl_memory_desc_equal(&a, &b) != 0
-  }
 }
 
 private func convBackwardData(_ grad: DiffDst, _ w: Tensor, _ x: Tensor, _ g: ConvGeometry, forward: Primitive)
@@ -377,7 +369,9 @@ private func plainInputs(_ x: Tensor, _ grad: DiffDst, _ p: Primitive)
 {
   let src = x.toLayout(.plain, differentiable: false)
   let plainMD = p.mds["diff_dst"]!
-  if grad.isPlain { return (src, grad.md, grad.pointer, nil) }
+  var given = grad.md
+  var wanted = plainMD
+  if dnnl_memory_desc_equal(&given, &wanted) != 0 { return (src, grad.md, grad.pointer, nil) }
   let r = p.reorderCache("diff_dst") { Primitive.reorder(from: grad.md, to: plainMD) }
   let buffer = OpaqueBuffer(md: plainMD)
   r.reorder(grad.pointer, grad.md, buffer.pointer, plainMD)
