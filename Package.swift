@@ -34,7 +34,7 @@ let package = Package(
       name: "Spectral", dependencies: ["CFFT", "COpenBLAS", "Tensor", "NN", "Imaging"], exclude: ["README.md"],
       swiftSettings: fastMath),
     .target(name: "Reports", dependencies: ["Imaging"], exclude: ["README.md"], swiftSettings: fastMath),
-    .target(name: "Synthesis", dependencies: ["NN", "Tensor"], exclude: ["README.md"], swiftSettings: fastMath),
+    .target(name: "Synthesis", dependencies: ["NN", "Tensor", "Imaging"], exclude: ["README.md"], swiftSettings: fastMath),
     .executableTarget(
       name: "Benchmarks", dependencies: ["Tensor", "NN", "Synthesis", "Spectral"], exclude: ["README.md"],
       swiftSettings: fastMath),
@@ -49,6 +49,7 @@ let package = Package(
     .testTarget(name: "ReportsTests", dependencies: ["Reports", "Imaging"]),
     .testTarget(name: "SpectralTests", dependencies: ["Spectral", "Imaging", "Tensor", "NN"]),
     .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "Synthesis"]),
+    .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "NN", "Tensor", "Imaging"]),
   ],
   swiftLanguageModes: [.v5]
 )

@@ -47,27 +47,43 @@ public struct TileSampler: Sendable {
   /// shuffled with `rng`.
   public func tiles(from photos: [Image], count: Int, rng: inout RNG) -> [Image] {
     guard !photos.isEmpty, count > 0 else { return [] }
-    let per = Int((Double(count) / Double(photos.count * scalesPerPhoto)).rounded(.up))
+    let per = perPhoto(count: count, photos: photos.count)
     var out: [Image] = []
-    for photo in photos {
-      for _ in 0..<scalesPerPhoto {
-        let f = Double(rng.uniform(Float(scaleRange.lowerBound), Float(scaleRange.upperBound)))
-        let w = max(size, Int(Double(photo.width) / f))
-        let h = max(size, Int(Double(photo.height) / f))
-        let scaled = photo.resized(width: w, height: h, filter: .area)
-        var got = 0
-        var tries = 0
-        while got < per && tries < per * 20 {
-          tries += 1
-          let x = rng.int(w - size + 1)
-          let y = rng.int(h - size + 1)
-          guard Self.lumaStd(scaled, x: x, y: y, size: size) >= minimumStd else { continue }
-          out.append(scaled.cropped(x: x, y: y, width: size, height: size))
-          got += 1
-        }
+    for photo in photos { out += tiles(of: photo, count: per, rng: &rng) }
+    Self.shuffle(&out, rng: &rng)
+    return Array(out.prefix(count))
+  }
+
+  /// Tiles to cut from each of `photos` photos so that about `count` tiles come out in all.
+  public func perPhoto(count: Int, photos: Int) -> Int {
+    Int((Double(count) / Double(max(photos, 1) * scalesPerPhoto)).rounded(.up))
+  }
+
+  /// Up to `count` textured tiles from each of `scalesPerPhoto` random downscales of one photo, so
+  /// callers can decode photos one at a time.
+  public func tiles(of photo: Image, count per: Int, rng: inout RNG) -> [Image] {
+    var out: [Image] = []
+    for _ in 0..<scalesPerPhoto {
+      let f = Double(rng.uniform(Float(scaleRange.lowerBound), Float(scaleRange.upperBound)))
+      let w = max(size, Int(Double(photo.width) / f))
+      let h = max(size, Int(Double(photo.height) / f))
+      let scaled = photo.resized(width: w, height: h, filter: .area)
+      var got = 0
+      var tries = 0
+      while got < per && tries < per * 20 {
+        tries += 1
+        let x = rng.int(w - size + 1)
+        let y = rng.int(h - size + 1)
+        guard Self.lumaStd(scaled, x: x, y: y, size: size) >= minimumStd else { continue }
+        out.append(scaled.cropped(x: x, y: y, width: size, height: size))
+        got += 1
       }
     }
-    for i in stride(from: out.count - 1, to: 0, by: -1) { out.swapAt(i, rng.int(i + 1)) }
-    return Array(out.prefix(count))
+    return out
+  }
+
+  /// Fisher–Yates shuffle driven by `rng`.
+  public static func shuffle<T>(_ items: inout [T], rng: inout RNG) {
+    for i in stride(from: items.count - 1, to: 0, by: -1) { items.swapAt(i, rng.int(i + 1)) }
   }
 }

@@ -7,7 +7,10 @@ struct ModelPrint: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "modelprint",
     abstract: "Attribute images to the generative model that made them, also models never seen in training.",
-    subcommands: [SpectrumCommand.self, TrainDenoiserCommand.self])
+    subcommands: [
+      ArchitecturesCommand.self, SynthesizeCommand.self, SynthesizeWorkerCommand.self, PoolCommand.self,
+      SpectrumCommand.self, TrainDenoiserCommand.self,
+    ])
 }
 
 /// Options every command shares.
