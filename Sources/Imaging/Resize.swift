@@ -86,3 +86,31 @@ enum Resampling {
     }
   }
 }
+
+extension Image {
+  /// The centred `side`×`side` square, without resampling when the image is large enough, so that a
+  /// generator's pixel-level artifacts survive; a smaller image is first scaled up (bicubic) until its
+  /// shorter side is `side`.
+  public func centerSquare(_ side: Int) -> Image {
+    precondition(side > 0, "centerSquare: side must be positive, got \(side)")
+    var img = self
+    if min(width, height) < side {
+      let f = Double(side) / Double(min(width, height))
+      img = resized(
+        width: max(side, Int((Double(width) * f).rounded())), height: max(side, Int((Double(height) * f).rounded())),
+        filter: .bicubic)
+    }
+    return img.cropped(x: (img.width - side) / 2, y: (img.height - side) / 2, width: side, height: side)
+  }
+
+  /// The image scaled (area filter) so that its shorter side is `side`, then centre-cropped square: a
+  /// whole photo as a generator input.
+  public func fittedSquare(_ side: Int) -> Image {
+    precondition(side > 0, "fittedSquare: side must be positive, got \(side)")
+    let f = Double(side) / Double(min(width, height))
+    let w = max(side, Int((Double(width) * f).rounded()))
+    let h = max(side, Int((Double(height) * f).rounded()))
+    let scaled = (w == width && h == height) ? self : resized(width: w, height: h, filter: f < 1 ? .area : .bicubic)
+    return scaled.cropped(x: (w - side) / 2, y: (h - side) / 2, width: side, height: side)
+  }
+}

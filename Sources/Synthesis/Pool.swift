@@ -188,6 +188,8 @@ public final class PoolStore {
     public var recovered: [String] = []
     /// Unfinished temporary files removed.
     public var removedTemporaries = 0
+
+    public init() {}
   }
 
   /// Checks every recorded model's checksum, records complete model files the manifest lacks (a run

@@ -34,11 +34,7 @@ struct SpectrumCommand: ParsableCommand {
   @Option(name: .shortAndLong, help: "Output folder (created if missing).")
   var out: String
 
-  @Option(help: "Residual: highpass (image − 3×3 box blur) or denoiser (a learned DnCNN, see --denoiser).")
-  var residual: String = "highpass"
-
-  @Option(help: "Denoiser weights from `modelprint train-denoiser` (with --residual denoiser).")
-  var denoiser: String?
+  @OptionGroup var residualOptions: ResidualOptions
 
   @Option(help: "Centre crop side in pixels.")
   var size: Int = 256
@@ -51,12 +47,6 @@ struct SpectrumCommand: ParsableCommand {
   func validate() throws {
     guard size >= 8 else { throw ValidationError("--size must be at least 8") }
     guard perModel >= 1 else { throw ValidationError("--per-model must be at least 1") }
-    guard ["highpass", "denoiser"].contains(residual) else {
-      throw ValidationError("--residual must be highpass or denoiser, got '\(residual)'")
-    }
-    if residual == "denoiser" && denoiser == nil {
-      throw ValidationError("--residual denoiser needs --denoiser CKPT (train one with `modelprint train-denoiser`)")
-    }
   }
 
   /// The sets to analyse: model folders of a single root, else one set per argument folder.
@@ -89,8 +79,7 @@ struct SpectrumCommand: ParsableCommand {
 
   func run() throws {
     try common.apply()
-    let extractor: any ResidualExtractor =
-      residual == "denoiser" ? try LearnedDenoiser.load(from: URL(fileURLWithPath: denoiser!)) : HighPassResidual()
+    let extractor = try residualOptions.extractor()
     let outDir = URL(fileURLWithPath: out)
     try FileManager.default.createDirectory(at: outDir, withIntermediateDirectories: true)
     let sets = try sets()
@@ -106,30 +95,14 @@ struct SpectrumCommand: ParsableCommand {
         continue
       }
       let side = min(size, batch.images.map { min($0.image.width, $0.image.height) }.min()!)
-      let crops = batch.images.map { entry -> Image in
-        let img = entry.image
-        return img.cropped(x: (img.width - side) / 2, y: (img.height - side) / 2, width: side, height: side)
-      }
-      var meanLog = [Double](repeating: 0, count: side * side)
-      var profile = [Double](repeating: 0, count: AzimuthalIntegration.radiusCount(height: side, width: side))
+      let crops = batch.images.map { $0.image.centerSquare(side) }
+      var summary = SpectralSummary(side: side)
       for start in stride(from: 0, to: crops.count, by: 16) {
-        let x = Image.batch(Array(crops[start..<min(start + 16, crops.count)]))
-        let r = extractor.residual(x)
-        let logSpectrum = Spectrum.fftshift(Spectrum.logMagnitude(FFT2D.magnitude(r)))
-        let n = x.shape[0]
-        let plane = side * side
-        for b in 0..<n {
-          for c in 0..<3 {
-            let p = logSpectrum.pointer + (b * 3 + c) * plane
-            for i in 0..<plane { meanLog[i] += Double(p[i]) / Double(3 * crops.count) }
-          }
-        }
-        let prof = AzimuthalIntegration.profiles(r)
-        for b in 0..<n {
-          for i in 0..<profile.count { profile[i] += Double(prof.pointer[b * profile.count + i]) / Double(crops.count) }
-        }
+        summary.add(Image.batch(Array(crops[start..<min(start + 16, crops.count)])), residual: extractor)
       }
-      let heat = Heatmap(width: side, height: side, values: meanLog.map(Float.init))
+      let meanLog = summary.meanLogSpectrum
+      let profile = summary.meanProfile.map(Double.init)
+      let heat = Heatmap(width: side, height: side, values: meanLog)
       let name = set.name.replacingOccurrences(of: "/", with: "_")
       try ImageEncoder.png(heat.image()).write(to: outDir.appendingPathComponent("\(name).png"), options: .atomic)
       let freq = profile.indices.map { Double($0) / Double(side / 2) }
@@ -138,14 +111,36 @@ struct SpectrumCommand: ParsableCommand {
       Log.info("[\(index + 1)/\(sets.count)] \(set.name): \(crops.count) images at \(side)×\(side)")
     }
     let chart = LineChart(
-      title: "Mean 1-D spectra of noise residuals (\(residual))", xLabel: "frequency (fraction of Nyquist)",
+      title: "Mean 1-D spectra of noise residuals (\(residualOptions.residual))", xLabel: "frequency (fraction of Nyquist)",
       yLabel: "mean 20·log10|F| (dB)", series: curves)
     try chart.svg.write(to: outDir.appendingPathComponent("spectra.svg"), atomically: true, encoding: .utf8)
     try csv.write(to: outDir.appendingPathComponent("spectra.csv"), atomically: true, encoding: .utf8)
     try saveConfig(
       Config(
-        inputs: inputs, residual: residual, denoiser: denoiser, size: size, perModel: perModel, threads: common.threads),
+        inputs: inputs, residual: residualOptions.residual, denoiser: residualOptions.denoiser, size: size, perModel: perModel, threads: common.threads),
       to: outDir.appendingPathComponent("config.json"))
     print("wrote \(curves.count) spectra to \(outDir.path): <set>.png, spectra.svg, spectra.csv, config.json")
+  }
+}
+
+/// The noise-residual choice shared by the spectral commands.
+struct ResidualOptions: ParsableArguments {
+  @Option(help: "Residual: highpass (image − 3×3 box blur) or denoiser (a learned DnCNN, see --denoiser).")
+  var residual: String = "highpass"
+
+  @Option(help: "Denoiser weights from `modelprint train-denoiser` (with --residual denoiser).")
+  var denoiser: String?
+
+  func validate() throws {
+    guard ["highpass", "denoiser"].contains(residual) else {
+      throw ValidationError("--residual must be highpass or denoiser, got '\(residual)'")
+    }
+    if residual == "denoiser" && denoiser == nil {
+      throw ValidationError("--residual denoiser needs --denoiser CKPT (e.g. weights/denoiser-dncnn-10x32.safetensors)")
+    }
+  }
+
+  func extractor() throws -> any ResidualExtractor {
+    residual == "denoiser" ? try LearnedDenoiser.load(from: URL(fileURLWithPath: denoiser!)) : HighPassResidual()
   }
 }

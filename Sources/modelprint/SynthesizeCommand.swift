@@ -354,6 +354,9 @@ final class Worker {
     process.standardInput = input
     process.standardOutput = output
     try process.run()
+    // The child's ends must close here, or a crashed worker would never read as end of file.
+    try? output.fileHandleForWriting.close()
+    try? input.fileHandleForReading.close()
     guard let f = fdopen(dup(output.fileHandleForReading.fileDescriptor), "r") else {
       throw ValidationError("cannot read from worker process")
     }
