@@ -34,7 +34,8 @@ let package = Package(
       name: "Spectral", dependencies: ["CFFT", "COpenBLAS", "Tensor", "NN", "Imaging"], exclude: ["README.md"],
       swiftSettings: fastMath),
     .target(name: "Reports", dependencies: ["Imaging"], exclude: ["README.md"], swiftSettings: fastMath),
-    .target(name: "Synthesis", dependencies: ["NN", "Tensor", "Imaging"], exclude: ["README.md"], swiftSettings: fastMath),
+    .target(
+      name: "Synthesis", dependencies: ["NN", "Tensor", "Imaging"], exclude: ["README.md"], swiftSettings: fastMath),
     .executableTarget(
       name: "Benchmarks", dependencies: ["Tensor", "NN", "Synthesis", "Spectral"], exclude: ["README.md"],
       swiftSettings: fastMath),

@@ -9,7 +9,8 @@ extension SyntheticModel {
   /// - Parameter images: [N, 3, H, W] in [0, 1], H and W multiples of 2^K.
   /// - Returns: [N, 3, H, W] in [0, 1], plain layout.
   public func fingerprint(_ images: Tensor, quantize: Bool = true) -> Tensor {
-    precondition(!isTraining, "SyntheticModel.fingerprint: call eval() first (batch statistics would leak between images)")
+    precondition(
+      !isTraining, "SyntheticModel.fingerprint: call eval() first (batch statistics would leak between images)")
     let x = images.toLayout(.plain, differentiable: false)
     let input = Tensor(uninitialized: x.shape)
     withExtendedLifetime(x) {

@@ -7,13 +7,16 @@ public struct PoolManifest: Codable, Equatable, Sendable {
   /// Manifest format version.
   public static let currentVersion = 1
 
+  /// Version of this manifest layout.
   public var formatVersion: Int
+  /// How every model was trained.
   public var config: SynthesisConfig
   /// The shard this pool was built as (`i/n`), or nil for a whole or merged pool.
   public var shard: String?
   /// Finished models, sorted by key.
   public var models: [PoolEntry]
 
+  /// A manifest in the current format.
   public init(config: SynthesisConfig, shard: Shard? = nil, models: [PoolEntry] = []) {
     formatVersion = Self.currentVersion
     self.config = config
@@ -26,6 +29,7 @@ public struct PoolManifest: Codable, Equatable, Sendable {
 public struct Shard: Equatable, Sendable, CustomStringConvertible {
   /// 0-based index (a SLURM array task id or a Kubernetes completion index).
   public var index: Int
+  /// Number of shards.
   public var count: Int
 
   /// Parses `i/n` with 0 ≤ i < n.
@@ -47,10 +51,14 @@ public struct Shard: Equatable, Sendable, CustomStringConvertible {
 
 /// One model to train.
 public struct SynthesisTask: Hashable, Sendable {
+  /// What to train.
   public var architecture: Architecture
+  /// Which seed of it.
   public var seed: Int
+  /// The model's key in a pool.
   public var key: String { PoolEntry.key(architecture.id, seed) }
 
+  /// The task of training (`architecture`, `seed`).
   public init(architecture: Architecture, seed: Int) {
     self.architecture = architecture
     self.seed = seed
@@ -71,11 +79,15 @@ public struct SynthesisTask: Hashable, Sendable {
 /// written atomically before the manifest records them; the manifest is rewritten atomically after
 /// each model, so a killed run loses at most the models in flight.
 public final class PoolStore {
+  /// The pool folder.
   public let root: URL
+  /// The manifest as last written.
   public private(set) var manifest: PoolManifest
   private var index: [String: Int] = [:]
 
+  /// `ROOT/manifest.json`.
   public var manifestURL: URL { root.appendingPathComponent("manifest.json") }
+  /// The pool's tile cache, `ROOT/tiles-<size>.bin`.
   public var tilesURL: URL { root.appendingPathComponent("tiles-\(manifest.config.size).bin") }
 
   /// Opens the pool at `root`, creating it with `config` if it has no manifest. An existing pool must
@@ -129,13 +141,18 @@ public final class PoolStore {
   public func entry(_ key: String) -> PoolEntry? { index[key].map { manifest.models[$0] } }
 
   /// The model file of (`architecture`, `seed`), relative to the root.
-  public static func fileName(_ architecture: String, seed: Int) -> String { "\(architecture)/seed-\(seed).safetensors" }
+  public static func fileName(_ architecture: String, seed: Int) -> String {
+    "\(architecture)/seed-\(seed).safetensors"
+  }
 
+  /// The model file of a recorded entry.
   public func url(of entry: PoolEntry) -> URL { root.appendingPathComponent(entry.file) }
 
   /// Saves a freshly trained model atomically; returns its entry with file and checksum filled in.
   /// Safe to call from a worker process: it touches only the model's own file.
-  public static func save(_ model: SyntheticModel, entry: PoolEntry, config: SynthesisConfig, root: URL) throws -> PoolEntry {
+  public static func save(_ model: SyntheticModel, entry: PoolEntry, config: SynthesisConfig, root: URL) throws
+    -> PoolEntry
+  {
     var e = entry
     e.file = fileName(entry.architecture, seed: entry.seed)
     e.checksum = ""
@@ -169,6 +186,7 @@ public final class PoolStore {
     try writeManifest()
   }
 
+  /// Writes the manifest atomically.
   public func writeManifest() throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -189,6 +207,7 @@ public final class PoolStore {
     /// Unfinished temporary files removed.
     public var removedTemporaries = 0
 
+    /// Nothing found.
     public init() {}
   }
 
@@ -230,7 +249,8 @@ public final class PoolStore {
   /// The record a model file carries, if the file is complete and was trained under `config`.
   static func recordInFile(_ url: URL, config: SynthesisConfig) -> PoolEntry? {
     guard let file = try? Safetensors.read(url), let c = file.metadata["config"], let r = file.metadata["record"],
-      let fileConfig = try? JSONDecoder().decode(SynthesisConfig.self, from: Data(c.utf8)), fileConfig.trainsLike(config),
+      let fileConfig = try? JSONDecoder().decode(SynthesisConfig.self, from: Data(c.utf8)),
+      fileConfig.trainsLike(config),
       let entry = try? JSONDecoder().decode(PoolEntry.self, from: Data(r.utf8))
     else { return nil }
     return entry

@@ -24,6 +24,7 @@ public struct SynthesisConfig: Codable, Equatable, Sendable {
   /// Seed of the tile cutting.
   public var tileSeed: UInt64 = 0
 
+  /// The default configuration, sized for a 2-core machine (about 25 minutes for 288 models).
   public init() {}
 
   /// The paper's scale: 128 px inputs and 20 seeds per architecture (5760 models). Its step budget
@@ -52,6 +53,7 @@ public struct SynthesisConfig: Codable, Equatable, Sendable {
 public struct PoolEntry: Codable, Equatable, Sendable {
   /// Architecture id (six digits).
   public var architecture: String
+  /// Seed of the model's weights and tile order.
   public var seed: Int
   /// Steps actually taken.
   public var steps: Int
@@ -74,16 +76,21 @@ public struct PoolEntry: Codable, Equatable, Sendable {
 
   /// The model's key in a pool: `<arch>/seed-<s>`.
   public var key: String { PoolEntry.key(architecture, seed) }
+  /// `<arch>/seed-<s>`.
   public static func key(_ architecture: String, _ seed: Int) -> String { "\(architecture)/seed-\(seed)" }
 }
 
 /// Trains one synthetic model to reconstruct real tiles (MSE, Adam), as the paper's model synthesis.
 public struct ReconstructionTrainer {
+  /// Training settings.
   public var config: SynthesisConfig
+  /// Real tiles to reconstruct.
   public let tiles: TileSet
 
+  /// A trainer of `config` on `tiles` (whose size must be the config's).
   public init(config: SynthesisConfig, tiles: TileSet) {
-    precondition(tiles.size == config.size, "ReconstructionTrainer: tiles are \(tiles.size) px, config wants \(config.size)")
+    precondition(
+      tiles.size == config.size, "ReconstructionTrainer: tiles are \(tiles.size) px, config wants \(config.size)")
     self.config = config
     self.tiles = tiles
   }

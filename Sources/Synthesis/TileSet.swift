@@ -17,8 +17,11 @@ public struct TileSet: Sendable {
   /// Planar RGB bytes, `count × 3 × size × size`.
   public let bytes: [UInt8]
 
+  /// Tiles of side `size` from planar RGB bytes, tile after tile.
   public init(size: Int, bytes: [UInt8]) {
-    precondition(size > 0 && bytes.count % (3 * size * size) == 0, "TileSet: \(bytes.count) bytes are not whole \(size)×\(size) RGB tiles")
+    precondition(
+      size > 0 && bytes.count % (3 * size * size) == 0,
+      "TileSet: \(bytes.count) bytes are not whole \(size)×\(size) RGB tiles")
     self.size = size
     self.count = bytes.count / (3 * size * size)
     self.bytes = bytes
@@ -67,13 +70,16 @@ public struct TileSet: Sendable {
   /// Tile `index` as an image in [0, 1].
   public func image(_ index: Int) -> Image {
     let plane = 3 * size * size
-    return Image(width: size, height: size, pixels: bytes[(index * plane)..<((index + 1) * plane)].map { Float($0) / 255 })
+    return Image(
+      width: size, height: size, pixels: bytes[(index * plane)..<((index + 1) * plane)].map { Float($0) / 255 })
   }
 
   /// Writes the cache atomically: magic, version, count, size, FNV-1a checksum, bytes.
   public func write(to url: URL) throws {
     var data = Data(Self.magic)
-    for v in [Self.formatVersion, UInt32(count), UInt32(size)] { withUnsafeBytes(of: v.littleEndian) { data.append(contentsOf: $0) } }
+    for v in [Self.formatVersion, UInt32(count), UInt32(size)] {
+      withUnsafeBytes(of: v.littleEndian) { data.append(contentsOf: $0) }
+    }
     withUnsafeBytes(of: Checksum.fnv1a(bytes).littleEndian) { data.append(contentsOf: $0) }
     data.append(contentsOf: bytes)
     try AtomicFile.write(data, to: url)
@@ -82,24 +88,34 @@ public struct TileSet: Sendable {
   /// Reads and verifies a cache written by ``write(to:)``.
   public static func read(_ url: URL) throws -> TileSet {
     let data: Data
-    do { data = try Data(contentsOf: url) } catch { throw TileSetError.unreadable(path: url.path, reason: "\(error.localizedDescription)") }
+    do { data = try Data(contentsOf: url) } catch {
+      throw TileSetError.unreadable(path: url.path, reason: "\(error.localizedDescription)")
+    }
     let header = magic.count + 12 + 8
     guard data.count >= header, Array(data.prefix(magic.count)) == magic else {
       throw TileSetError.corrupted(path: url.path, reason: "not a ModelPrint tile cache")
     }
-    func u32(_ at: Int) -> UInt32 { data.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: at, as: UInt32.self)) } }
+    func u32(_ at: Int) -> UInt32 {
+      data.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
+    }
     let version = u32(magic.count)
     guard version == formatVersion else {
-      throw TileSetError.corrupted(path: url.path, reason: "format version \(version), this build reads \(formatVersion)")
+      throw TileSetError.corrupted(
+        path: url.path, reason: "format version \(version), this build reads \(formatVersion)")
     }
     let count = Int(u32(magic.count + 4))
     let size = Int(u32(magic.count + 8))
-    let sum = data.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: magic.count + 12, as: UInt64.self)) }
+    let sum = data.withUnsafeBytes {
+      UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: magic.count + 12, as: UInt64.self))
+    }
     guard size > 0, data.count == header + count * 3 * size * size else {
-      throw TileSetError.corrupted(path: url.path, reason: "length \(data.count) does not match \(count) tiles of \(size) px")
+      throw TileSetError.corrupted(
+        path: url.path, reason: "length \(data.count) does not match \(count) tiles of \(size) px")
     }
     let bytes = [UInt8](data.suffix(from: data.startIndex + header))
-    guard Checksum.fnv1a(bytes) == sum else { throw TileSetError.corrupted(path: url.path, reason: "checksum mismatch") }
+    guard Checksum.fnv1a(bytes) == sum else {
+      throw TileSetError.corrupted(path: url.path, reason: "checksum mismatch")
+    }
     return TileSet(size: size, bytes: bytes)
   }
 }
@@ -122,6 +138,7 @@ public enum TileSetError: Error, CustomStringConvertible, Equatable {
 
 /// 64-bit FNV-1a, the checksum of pool files: fast, dependency-free, enough to catch torn or altered files.
 public enum Checksum {
+  /// 64-bit FNV-1a of `bytes`.
   public static func fnv1a<C: Collection>(_ bytes: C) -> UInt64 where C.Element == UInt8 {
     var h: UInt64 = 0xcbf2_9ce4_8422_2325
     for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }

@@ -112,9 +112,12 @@ struct FFDCommand: ParsableCommand {
     let order = (ablation ? Ablation.allCases : [.all])
     print("| Models | " + order.map { $0 == .all ? "All" : $0.rawValue }.joined(separator: " | ") + " |")
     print("|---|" + order.map { _ in "---:" }.joined(separator: "|") + "|")
-    print("| FFD (ModelPrint) | " + order.map { String(format: "%.2f", ffd[$0.rawValue]!) }.joined(separator: " | ") + " |")
+    print(
+      "| FFD (ModelPrint) | " + order.map { String(format: "%.2f", ffd[$0.rawValue]!) }.joined(separator: " | ") + " |")
     print("| synthetic models | " + order.map { "\(counts[$0.rawValue]!)" }.joined(separator: " | ") + " |")
-    print("| FFD (paper, Table II) | " + order.map { String(format: "%.2f", Self.paperTableII[$0]!) }.joined(separator: " | ") + " |")
+    print(
+      "| FFD (paper, Table II) | "
+        + order.map { String(format: "%.2f", Self.paperTableII[$0]!) }.joined(separator: " | ") + " |")
     let result = Result(
       real: real, synthetic: self.synthetic, images: images, perModel: perModel, size: size,
       residual: residualOptions.residual, realModels: realCounts, ffd: ffd, syntheticModels: counts,

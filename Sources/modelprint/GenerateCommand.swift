@@ -50,7 +50,8 @@ struct GenerateCommand: ParsableCommand {
   @Option(help: "Models: all, or comma-separated architecture ids (every seed) or ID/seed-S.") var models: String?
   @Option(help: "Images per model (the first ones in sorted order).") var perModel: Int = 16
   @Option(help: "Image side in pixels (a multiple of 4).") var size: Int = 128
-  @Option(help: "Also write a contact sheet PNG of the outputs and their mean spectra.") var contactSheet: String?
+  @Option(help: "Also write a contact sheet (PNG, or JPEG for .jpg) of the outputs and their mean spectra.")
+  var contactSheet: String?
   @Option(help: "Images per row of the contact sheet.") var columns: Int = 6
   @Flag(help: "Keep the raw float outputs instead of rounding to 8 bits before saving statistics.")
   var noQuantize = false
@@ -84,19 +85,29 @@ struct GenerateCommand: ParsableCommand {
         for start in stride(from: 0, to: outputs.count, by: 16) {
           summary.add(Image.batch(Array(outputs[start..<min(start + 16, outputs.count)])), residual: HighPassResidual())
         }
-        sheet.append(Array(outputs.prefix(columns)) + [Heatmap(width: size, height: size, values: summary.meanLogSpectrum).image()])
+        sheet.append(
+          Array(outputs.prefix(columns)) + [Heatmap(width: size, height: size, values: summary.meanLogSpectrum).image()]
+        )
       }
       progress.advance(by: 1, count: "\(i + 1)/\(selected.count)", detail: name)
     }
     progress.finish()
     if let contactSheet {
-      try AtomicFile.write(try ImageEncoder.png(ContactSheet.make(sheet)), to: URL(fileURLWithPath: contactSheet))
+      let image = ContactSheet.make(sheet)
+      let lower = contactSheet.lowercased()
+      let data =
+        lower.hasSuffix(".jpg") || lower.hasSuffix(".jpeg")
+        ? try ImageEncoder.jpeg(image, quality: 90) : try ImageEncoder.png(image)
+      try AtomicFile.write(data, to: URL(fileURLWithPath: contactSheet))
     }
     try saveConfig(
-      Config(pool: pool, images: images, models: selected.map(\.key), perModel: inputs.count, size: size, quantize: !noQuantize),
+      Config(
+        pool: pool, images: images, models: selected.map(\.key), perModel: inputs.count, size: size,
+        quantize: !noQuantize),
       to: outDir.appendingPathComponent("config.json"))
-    print("wrote \(inputs.count) images for each of \(selected.count) model(s) to \(outDir.path)"
-      + (contactSheet.map { "; contact sheet \($0)" } ?? ""))
+    print(
+      "wrote \(inputs.count) images for each of \(selected.count) model(s) to \(outDir.path)"
+        + (contactSheet.map { "; contact sheet \($0)" } ?? ""))
   }
 
   func write(_ images: [Image], to dir: URL) throws {

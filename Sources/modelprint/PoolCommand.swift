@@ -41,7 +41,8 @@ struct PoolCommand: ParsableCommand {
       let c = store.manifest.config
       print(
         "\(pool): \(store.manifest.models.count) models, \(c.size) px, \(c.steps) steps, batch \(c.batch), "
-          + "lr \(c.learningRate), residual target \(c.residualTarget)\(store.manifest.shard.map { ", shard \($0)" } ?? "")")
+          + "lr \(c.learningRate), residual target \(c.residualTarget)\(store.manifest.shard.map { ", shard \($0)" } ?? "")"
+      )
       for k in [1, 2] {
         let e = store.manifest.models.filter { $0.architecture.hasPrefix("\(k - 1)") }
         guard !e.isEmpty else { continue }

@@ -111,13 +111,15 @@ struct SpectrumCommand: ParsableCommand {
       Log.info("[\(index + 1)/\(sets.count)] \(set.name): \(crops.count) images at \(side)×\(side)")
     }
     let chart = LineChart(
-      title: "Mean 1-D spectra of noise residuals (\(residualOptions.residual))", xLabel: "frequency (fraction of Nyquist)",
+      title: "Mean 1-D spectra of noise residuals (\(residualOptions.residual))",
+      xLabel: "frequency (fraction of Nyquist)",
       yLabel: "mean 20·log10|F| (dB)", series: curves)
     try chart.svg.write(to: outDir.appendingPathComponent("spectra.svg"), atomically: true, encoding: .utf8)
     try csv.write(to: outDir.appendingPathComponent("spectra.csv"), atomically: true, encoding: .utf8)
     try saveConfig(
       Config(
-        inputs: inputs, residual: residualOptions.residual, denoiser: residualOptions.denoiser, size: size, perModel: perModel, threads: common.threads),
+        inputs: inputs, residual: residualOptions.residual, denoiser: residualOptions.denoiser, size: size,
+        perModel: perModel, threads: common.threads),
       to: outDir.appendingPathComponent("config.json"))
     print("wrote \(curves.count) spectra to \(outDir.path): <set>.png, spectra.svg, spectra.csv, config.json")
   }

@@ -143,14 +143,17 @@ struct SynthesizeCommand: ParsableCommand {
     defer { lock.release() }
     let store = try PoolStore(root: root, config: config, shard: shard)
     let r = try store.reconcile()
-    if !r.dropped.isEmpty { Log.info("\(r.dropped.count) model(s) missing or corrupt, to retrain: \(r.dropped.joined(separator: ", "))") }
+    if !r.dropped.isEmpty {
+      Log.info("\(r.dropped.count) model(s) missing or corrupt, to retrain: \(r.dropped.joined(separator: ", "))")
+    }
     if !r.recovered.isEmpty { Log.info("recovered \(r.recovered.count) model(s) saved by an interrupted run") }
     try ensureTiles(store)
     let planned = SynthesisTask.plan(try selection.resolved(), seeds: 0..<config.seeds, shard: shard)
     let todo = planned.filter { store.entry($0.key) == nil }.sorted { $0.cost > $1.cost }
     Log.info(
       "pool \(root.path): \(planned.count) model(s) planned\(shard.map { " in shard \($0)" } ?? ""), "
-        + "\(planned.count - todo.count) already done, \(todo.count) to train with \(min(workers, max(todo.count, 1))) worker(s)")
+        + "\(planned.count - todo.count) already done, \(todo.count) to train with \(min(workers, max(todo.count, 1))) worker(s)"
+    )
     guard !todo.isEmpty else {
       summarize(store, trained: [], wall: 0, workers: 0)
       return
@@ -166,10 +169,12 @@ struct SynthesizeCommand: ParsableCommand {
         trained.append(entry)
         progress.advance(
           by: task.cost, count: "\(trained.count + failed.count)/\(todo.count)",
-          detail: String(format: "%@ s%d %4.1fs mse %.4f", entry.architecture, entry.seed, entry.seconds, entry.finalResidual))
+          detail: String(
+            format: "%@ s%d %4.1fs mse %.4f", entry.architecture, entry.seed, entry.seconds, entry.finalResidual))
       case .failure(let message):
         failed.append(task.key)
-        progress.advance(by: task.cost, count: "\(trained.count + failed.count)/\(todo.count)", detail: "\(task.key) FAILED")
+        progress.advance(
+          by: task.cost, count: "\(trained.count + failed.count)/\(todo.count)", detail: "\(task.key) FAILED")
         progress.finish()
         Log.info("\(task.key): \(message)")
       }
@@ -177,7 +182,8 @@ struct SynthesizeCommand: ParsableCommand {
     progress.finish()
     summarize(store, trained: trained, wall: wall, workers: runner.count)
     if !failed.isEmpty {
-      Log.info("\(failed.count) model(s) failed: \(failed.joined(separator: ", ")); re-run the same command to retry them")
+      Log.info(
+        "\(failed.count) model(s) failed: \(failed.joined(separator: ", ")); re-run the same command to retry them")
       throw ExitCode(1)
     }
   }
@@ -192,7 +198,9 @@ struct SynthesizeCommand: ParsableCommand {
     }
     let files = try ImageFiles.collect([images])
     guard !files.isEmpty else { throw ValidationError("no photos under \(images) (give --images DIR)") }
-    Log.info("cutting \(store.manifest.config.tiles) tiles of \(store.manifest.config.size) px from \(files.count) photos in \(images)")
+    Log.info(
+      "cutting \(store.manifest.config.tiles) tiles of \(store.manifest.config.size) px from \(files.count) photos in \(images)"
+    )
     let start = Date()
     let t = try TileSet.cut(
       from: files, count: store.manifest.config.tiles, size: store.manifest.config.size,
@@ -214,7 +222,9 @@ struct SynthesizeCommand: ParsableCommand {
       let mean = s.reduce(0, +) / Double(s.count)
       let k1 = k == "0" ? 1 : 2
       Log.info(
-        String(format: "K = %d: %d models, %.2f s per model (median %.2f, min %.2f, max %.2f)", k1, s.count, mean, s[s.count / 2], s.first!, s.last!))
+        String(
+          format: "K = %d: %d models, %.2f s per model (median %.2f, min %.2f, max %.2f)", k1, s.count, mean,
+          s[s.count / 2], s.first!, s.last!))
       json["k\(k1)_seconds_mean"] = (mean * 1000).rounded() / 1000
       json["k\(k1)_seconds_median"] = (s[s.count / 2] * 1000).rounded() / 1000
     }
@@ -403,7 +413,8 @@ final class PoolLock {
   init(_ root: URL) throws {
     fd = open(root.appendingPathComponent(".lock").path, O_CREAT | O_RDWR, 0o644)
     guard fd >= 0, flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-      throw ValidationError("\(root.path) is being built by another `modelprint synthesize`; wait for it or use another --out")
+      throw ValidationError(
+        "\(root.path) is being built by another `modelprint synthesize`; wait for it or use another --out")
     }
   }
 

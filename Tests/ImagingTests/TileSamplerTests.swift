@@ -16,3 +16,25 @@ final class TileSamplerTests: XCTestCase {
     XCTAssert(tiles.allSatisfy { $0.width == 16 && $0.height == 16 })
   }
 }
+
+final class SquareCropTests: XCTestCase {
+  func testCenterSquareKeepsPixelsAndScalesUpSmallImages() {
+    var rng = RNG(seed: 2)
+    let img = Image(width: 10, height: 7, pixels: (0..<210).map { _ in rng.uniform() })
+    let crop = img.centerSquare(5)
+    XCTAssertEqual(crop, img.cropped(x: 2, y: 1, width: 5, height: 5), "large enough: no resampling")
+    let up = img.centerSquare(14)
+    XCTAssertEqual([up.width, up.height], [14, 14])
+  }
+
+  func testFittedSquareScalesTheShorterSide() {
+    var rng = RNG(seed: 3)
+    let img = Image(width: 40, height: 20, pixels: (0..<2400).map { _ in rng.uniform() })
+    let f = img.fittedSquare(10)
+    XCTAssertEqual([f.width, f.height], [10, 10])
+    // Area downscaling by 2 then the centre: pixel (0, 0) averages input rows 0–1, columns 10–11.
+    let expected = (img[0, 0, 10] + img[0, 0, 11] + img[0, 1, 10] + img[0, 1, 11]) / 4
+    XCTAssertEqual(f[0, 0, 0], expected, accuracy: 1e-5)
+    XCTAssertEqual(img.fittedSquare(20), img.cropped(x: 10, y: 0, width: 20, height: 20))
+  }
+}

@@ -256,3 +256,20 @@ final class PoolTests: XCTestCase {
     XCTAssertThrowsError(try PoolStore.merge([a.root], into: merged.root))
   }
 }
+
+final class FingerprintingTests: XCTestCase {
+  func testOutputsAreTheModelsOutputsMappedTo8BitImages() throws {
+    let model = SyntheticModel(try Architecture(id: "110231"), seed: 4)
+    model.eval()
+    var rng = RNG(seed: 1)
+    let x = Tensor.uniform([2, 3, 8, 8], rng: &rng)
+    let y = model.fingerprint(x).array
+    let raw = withNoGrad { model(x.scaled(2) + Tensor.full([2, 3, 8, 8], -1)) }.toLayout(.plain).array
+    for (v, r) in zip(y, raw) {
+      XCTAssertEqual(v, (min(max((r + 1) / 2, 0), 1) * 255).rounded() / 255, accuracy: 1e-6)
+      XCTAssertEqual(v * 255, (v * 255).rounded(), accuracy: 1e-3)
+    }
+    let unquantized = model.fingerprint(x, quantize: false).array
+    XCTAssertTrue(zip(unquantized, y).contains { abs($0 - $1) > 1e-6 })
+  }
+}
