@@ -36,13 +36,16 @@ let package = Package(
     .target(name: "Reports", dependencies: ["Imaging"], exclude: ["README.md"], swiftSettings: fastMath),
     .target(
       name: "Synthesis", dependencies: ["NN", "Tensor", "Imaging"], exclude: ["README.md"], swiftSettings: fastMath),
+    .target(
+      name: "Fingerprint", dependencies: ["NN", "Tensor", "Imaging", "Spectral", "Synthesis"], exclude: ["README.md"],
+      swiftSettings: fastMath),
     .executableTarget(
       name: "Benchmarks", dependencies: ["Tensor", "NN", "Synthesis", "Spectral"], exclude: ["README.md"],
       swiftSettings: fastMath),
     .executableTarget(
       name: "modelprint",
       dependencies: [
-        "Tensor", "NN", "Imaging", "Spectral", "Synthesis", "Reports",
+        "Tensor", "NN", "Imaging", "Spectral", "Synthesis", "Fingerprint", "Reports",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ], exclude: ["README.md"], swiftSettings: fastMath),
     .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
@@ -50,6 +53,7 @@ let package = Package(
     .testTarget(name: "ReportsTests", dependencies: ["Reports", "Imaging"]),
     .testTarget(name: "SpectralTests", dependencies: ["Spectral", "Imaging", "Tensor", "NN"]),
     .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "Synthesis"]),
+    .testTarget(name: "FingerprintTests", dependencies: ["Fingerprint", "Synthesis", "NN", "Tensor", "Imaging"]),
     .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "NN", "Tensor", "Imaging"]),
   ],
   swiftLanguageModes: [.v5]

@@ -156,3 +156,20 @@ public enum Checksum {
 extension Float {
   fileprivate func clamped(_ lo: Float, _ hi: Float) -> Float { Swift.min(Swift.max(self, lo), hi) }
 }
+
+extension TileSet {
+  /// Tiles `indices` as a `[n, 3, size, size]` batch in [0, 1], the range images have.
+  public func unitBatch(_ indices: [Int]) -> Tensor {
+    let plane = 3 * size * size
+    let out = Tensor(uninitialized: [indices.count, 3, size, size])
+    bytes.withUnsafeBufferPointer { src in
+      for (b, i) in indices.enumerated() {
+        precondition(i >= 0 && i < count, "TileSet.unitBatch: tile \(i) of \(count)")
+        let s = src.baseAddress! + i * plane
+        let d = out.pointer + b * plane
+        for j in 0..<plane { d[j] = Float(s[j]) / 255 }
+      }
+    }
+    return out
+  }
+}

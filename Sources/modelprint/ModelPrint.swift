@@ -9,7 +9,7 @@ struct ModelPrint: ParsableCommand {
     abstract: "Attribute images to the generative model that made them, also models never seen in training.",
     subcommands: [
       ArchitecturesCommand.self, SynthesizeCommand.self, SynthesizeWorkerCommand.self, PoolCommand.self,
-      GenerateCommand.self, FFDCommand.self,
+      GenerateCommand.self, FFDCommand.self, TrainCommand.self, EmbedCommand.self,
       SpectrumCommand.self, TrainDenoiserCommand.self,
     ])
 }
