@@ -72,7 +72,8 @@ public final class Extractor {
   public static func load(from url: URL) throws -> Extractor {
     let file = try Safetensors.read(url)
     let m = file.metadata
-    guard m["extractor_format"] == "\(formatVersion)", m["architecture"] == "resnet18", let w = m["width"].flatMap(Int.init),
+    guard m["extractor_format"] == "\(formatVersion)", m["architecture"] == "resnet18",
+      let w = m["width"].flatMap(Int.init),
       let p = m["projection"].flatMap(Int.init), let i = m["input"], let c = m["classes"],
       let input = try? JSONDecoder().decode(SpectralInput.self, from: Data(i.utf8)),
       let classes = try? JSONDecoder().decode([String].self, from: Data(c.utf8))

@@ -12,6 +12,7 @@ public struct ExtractorTrainer {
 
   /// Architectures held out of training (a seeded `heldOutFraction` of those in the set).
   public func heldOutArchitectures(_ set: FingerprintedSet) -> Set<String> {
+    if let given = config.heldOut { return Set(given) }
     var archs = Array(Set(set.architectures)).sorted()
     var rng = RNG(seed: config.seed &+ 17)
     let n = max(1, Int((config.heldOutFraction * Double(archs.count)).rounded()))
@@ -27,11 +28,26 @@ public struct ExtractorTrainer {
     public var learningRate: Float
   }
 
-  /// Trains; `onStep` after every step, `onEpoch(extractor, epoch)` after each pass over the training
-  /// tiles (and at the end). Returns the extractor and the held-out classes.
+  /// Where an interrupted run stopped: steps done, network and optimizer state.
+  public struct Resume {
+    public var step: Int
+    public var network: [String: Tensor]
+    public var optimizer: [String: Tensor]
+
+    public init(step: Int, network: [String: Tensor], optimizer: [String: Tensor]) {
+      self.step = step
+      self.network = network
+      self.optimizer = optimizer
+    }
+  }
+
+  /// Trains; `onStep` after every step, `onEpoch(extractor, epoch, resume)` after each pass over the
+  /// training tiles (and at the end) with the state to checkpoint. Starts from `resume` when given.
+  /// Returns the extractor and the held-out classes.
   public func train(
-    _ set: FingerprintedSet, onStep: (Step) -> Void = { _ in }, onEpoch: (Extractor, Int) -> Void = { _, _ in }
-  ) -> (Extractor, heldOut: [Int]) {
+    _ set: FingerprintedSet, resume: Resume? = nil, onStep: (Step) -> Void = { _ in },
+    onEpoch: (Extractor, Int, () -> Resume) -> Void = { _, _, _ in }
+  ) throws -> (Extractor, heldOut: [Int]) {
     let held = heldOutArchitectures(set)
     let trainClasses = set.architectures.indices.filter { !held.contains(set.architectures[$0]) }
     let heldClasses = set.architectures.indices.filter { held.contains(set.architectures[$0]) }
@@ -46,12 +62,18 @@ public struct ExtractorTrainer {
     let stepsPerEpoch = max(1, trainClasses.count * set.perClass / batchSize)
     let warmup = min(stepsPerEpoch, max(1, config.steps / 20))
     let schedule = WarmupCosine(base: config.learningRate, warmupSteps: warmup, totalSteps: config.steps)
-    var sampler = PKSampler(
+    let sampler = PKSampler(
       classes: trainClasses, perClass: set.perClass, p: config.modelsPerBatch, k: config.tilesPerClass,
       seed: config.seed &+ 1)
-    for step in 0..<config.steps {
+    var first = 0
+    if let resume {
+      try net.loadStateDict(resume.network)
+      try opt.load(state: resume.optimizer)
+      first = resume.step
+    }
+    for step in first..<config.steps {
       net.train()
-      let (items, labels) = sampler.next()
+      let (items, labels) = sampler.batch(step: step)
       let x = set.batch(items, input: input)
       opt.learningRate = schedule.learningRate(at: step)
       opt.zeroGrad()
@@ -67,9 +89,16 @@ public struct ExtractorTrainer {
         let row = l[(i * c)..<((i + 1) * c)]
         if row.indices.max(by: { row[$0] < row[$1] })! - i * c == y { correct += 1 }
       }
-      onStep(Step(step: step, loss: loss.item, accuracy: Float(correct) / Float(labels.count), learningRate: opt.learningRate))
+      onStep(
+        Step(
+          step: step, loss: loss.item, accuracy: Float(correct) / Float(labels.count), learningRate: opt.learningRate))
       if (step + 1) % stepsPerEpoch == 0 || step + 1 == config.steps {
-        onEpoch(extractor, (step + 1 + stepsPerEpoch - 1) / stepsPerEpoch)
+        onEpoch(extractor, (step + stepsPerEpoch) / stepsPerEpoch) {
+          // A snapshot: parameters and statistics keep changing in place after it.
+          Resume(
+            step: step + 1, network: net.stateDict().mapValues { $0.toLayout(.plain, differentiable: false).copy() },
+            optimizer: opt.state())
+        }
       }
     }
     net.eval()
@@ -77,7 +106,9 @@ public struct ExtractorTrainer {
   }
 
   /// Zero-shot 1:N over held-out classes: the first `validationTilesPerModel` tiles of each, 10-shot.
-  public func zeroShot(_ extractor: Extractor, _ set: FingerprintedSet, classes: [Int]) -> (accuracy: Double, macroF1: Double) {
+  public func zeroShot(_ extractor: Extractor, _ set: FingerprintedSet, classes: [Int]) -> (
+    accuracy: Double, macroF1: Double
+  ) {
     let m = min(config.validationTilesPerModel, set.perClass)
     var items: [(Int, Int)] = []
     var labels: [Int] = []

@@ -24,6 +24,8 @@ public struct ExtractorConfig: Codable, Equatable, Sendable {
   public var tilesPerModel = 144
   /// Fraction of the architectures held out of training for zero-shot validation.
   public var heldOutFraction = 0.1
+  /// Architectures to hold out instead of a seeded fraction (to reproduce another run's split).
+  public var heldOut: [String]? = nil
   /// Held-out tiles per model scored for zero-shot 1:N.
   public var validationTilesPerModel = 48
   /// Seed of the split, initialisation and sampling.
@@ -112,11 +114,15 @@ public struct FingerprintedSet {
 /// P × K batches: P distinct classes, K distinct tiles of each, so every anchor of the batch-hard
 /// triplet loss has a positive (K ≥ 2) and a negative (P ≥ 2).
 public struct PKSampler {
+  /// Classes to draw from (indices into the set).
   public let classes: [Int]
+  /// Tiles per class in the set.
   public let perClass: Int
+  /// Classes per batch (P) and tiles per class (K).
   public let p: Int
   public let k: Int
-  var rng: RNG
+  /// Seed; batch `step` depends only on it and the step, so a resumed run draws the same batches.
+  public let seed: UInt64
 
   public init(classes: [Int], perClass: Int, p: Int, k: Int, seed: UInt64) {
     precondition(p >= 2 && p <= classes.count, "PKSampler: P = \(p) needs 2 ≤ P ≤ \(classes.count) classes")
@@ -125,11 +131,12 @@ public struct PKSampler {
     self.perClass = perClass
     self.p = p
     self.k = k
-    rng = RNG(seed: seed)
+    self.seed = seed
   }
 
-  /// The next batch as (class, tile) pairs, class by class; labels are the positions in `classes`.
-  public mutating func next() -> (items: [(Int, Int)], labels: [Int]) {
+  /// Batch `step` as (class, tile) pairs, class by class; labels are the positions in `classes`.
+  public func batch(step: Int) -> (items: [(Int, Int)], labels: [Int]) {
+    var rng = RNG(seed: seed &+ UInt64(step) &* 0x9E37_79B9_7F4A_7C15)
     var cls = Array(classes.indices)
     for j in 0..<p { cls.swapAt(j, j + rng.int(cls.count - j)) }
     var items: [(Int, Int)] = []
@@ -191,7 +198,9 @@ public func oneToN(_ embeddings: [[Float]], labels: [Int], nShot: Int = 10) -> (
 
 /// 1:1 verification on `pairs` seeded random pairs, half from the same label: AUC (Mann–Whitney,
 /// ties averaged) of cosine scores and the accuracy at the best threshold over observed scores.
-public func oneToOne(_ embeddings: [[Float]], labels: [Int], pairs: Int = 4000, seed: UInt64 = 0) -> (auc: Double, accuracy: Double) {
+public func oneToOne(_ embeddings: [[Float]], labels: [Int], pairs: Int = 4000, seed: UInt64 = 0) -> (
+  auc: Double, accuracy: Double
+) {
   let normed = embeddings.map(normalised)
   let classes = Array(Set(labels)).sorted()
   let by = Dictionary(grouping: labels.indices, by: { labels[$0] })

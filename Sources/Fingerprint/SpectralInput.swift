@@ -53,7 +53,9 @@ public struct SpectralInput: Codable, Equatable, Sendable {
   /// `width`×`height` image (rounded as numpy's linspace then round).
   public func windowOrigins(width: Int, height: Int, grid n: Int) -> [(x: Int, y: Int)] {
     func spread(_ extent: Int) -> [Int] {
-      n == 1 ? [(extent - size) / 2] : (0..<n).map { Int((Double(extent - size) * Double($0) / Double(n - 1)).rounded(.toNearestOrEven)) }
+      n == 1
+        ? [(extent - size) / 2]
+        : (0..<n).map { Int((Double(extent - size) * Double($0) / Double(n - 1)).rounded(.toNearestOrEven)) }
     }
     let ys = spread(height)
     let xs = spread(width)
@@ -66,7 +68,8 @@ public struct SpectralInput: Codable, Equatable, Sendable {
     if min(img.width, img.height) < size {
       let f = Double(size) / Double(min(img.width, img.height))
       img = img.resized(
-        width: max(size, Int((Double(img.width) * f).rounded())), height: max(size, Int((Double(img.height) * f).rounded())),
+        width: max(size, Int((Double(img.width) * f).rounded())),
+        height: max(size, Int((Double(img.height) * f).rounded())),
         filter: .bicubic)
     }
     return windowOrigins(width: img.width, height: img.height, grid: n).map {

@@ -39,6 +39,36 @@ public final class Adam {
     Adam(parameters, learningRate: learningRate, weightDecay: weightDecay, decoupled: true)
   }
 
+  /// A snapshot of the moments and step count, for checkpoints that resume training (`m.<i>`, `v.<i>` per
+  /// parameter in order, `step`).
+  public func state() -> [String: Tensor] {
+    var out: [String: Tensor] = ["step": Tensor([Float(stepCount)], shape: [1])]
+    for i in parameters.indices {
+      // Copies: the live moments keep changing in place after the snapshot.
+      out["m.\(i)"] = m[i].toLayout(.plain, differentiable: false).copy()
+      out["v.\(i)"] = v[i].toLayout(.plain, differentiable: false).copy()
+    }
+    return out
+  }
+
+  /// Restores ``state()``; throws when it does not fit these parameters.
+  public func load(state: [String: Tensor]) throws {
+    guard let step = state["step"], step.count == 1 else { throw StateDictError.missing("step") }
+    var mm: [Tensor] = []
+    var vv: [Tensor] = []
+    for (i, p) in parameters.enumerated() {
+      guard let a = state["m.\(i)"], let b = state["v.\(i)"] else { throw StateDictError.missing("m.\(i)") }
+      guard a.shape == p.shape, b.shape == p.shape else {
+        throw StateDictError.shapeMismatch("m.\(i)", expected: p.shape, found: a.shape)
+      }
+      mm.append(a.toLayout(.plain, differentiable: false).copy())
+      vv.append(b.toLayout(.plain, differentiable: false).copy())
+    }
+    m = mm
+    v = vv
+    stepCount = Int(step.item)
+  }
+
   /// Sets every parameter's gradient to nil.
   public func zeroGrad() { for p in parameters { p.grad = nil } }
 

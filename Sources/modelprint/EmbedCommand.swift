@@ -26,7 +26,8 @@ struct EmbedCommand: ParsableCommand {
     for (entry, e) in zip(decoded.images, embeddings) {
       if json {
         let object: [String: Any] = ["path": entry.url.path, "embedding": e.map(Double.init)]
-        print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+        print(
+          String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
       } else {
         let norm = e.reduce(0) { $0 + $1 * $1 }.squareRoot()
         print("\(entry.url.path): \(e.count)-d embedding, norm \(String(format: "%.3f", norm))")

@@ -58,6 +58,9 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Seed of the split, initialisation and sampling.") var seed: UInt64 = 0
   @Option(help: "Folder-per-model set of real generators' images scored each epoch (never trained on).")
   var eval: String?
+  @Option(help: "Comma-separated architectures to hold out (default: a seeded tenth).") var heldOut: String?
+  @Flag(help: "Continue from OUT.resume.safetensors (written after every epoch) if it exists.")
+  var resume = false
   @OptionGroup var common: CommonOptions
 
   func run() throws {
@@ -70,6 +73,13 @@ struct TrainCommand: ParsableCommand {
     config.width = width
     config.learningRate = lr
     config.seed = seed
+    if let heldOut {
+      let ids = heldOut.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+      for id in ids where (try? Architecture(id: id)) == nil {
+        throw ValidationError("--held-out: '\(id)' is not an architecture id")
+      }
+      config.heldOut = ids
+    }
     let store = try PoolStore(existing: URL(fileURLWithPath: pool))
     let tiles = try TileSet.read(store.tilesURL)
     let outURL = URL(fileURLWithPath: out)
@@ -101,8 +111,35 @@ struct TrainCommand: ParsableCommand {
     var heldClasses: [Int] = []
     let held = trainer.heldOutArchitectures(set)
     heldClasses = set.architectures.indices.filter { held.contains(set.architectures[$0]) }
-    let (extractor, _) = trainer.train(
-      set,
+    let resumeURL = base.appendingPathExtension("resume.safetensors")
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = .sortedKeys
+    let configJSON = String(decoding: try encoder.encode(config), as: UTF8.self)
+    var resumeState: ExtractorTrainer.Resume?
+    if resume, FileManager.default.fileExists(atPath: resumeURL.path) {
+      let file = try Safetensors.read(resumeURL)
+      guard file.metadata["config"] == configJSON, let step = file.metadata["step"].flatMap(Int.init) else {
+        throw ValidationError(
+          "\(resumeURL.path) was written by a run with other settings; use the same flags or delete it")
+      }
+      func group(_ prefix: String) -> [String: Tensor] {
+        Dictionary(
+          uniqueKeysWithValues: file.tensors.filter { $0.key.hasPrefix(prefix) }.map {
+            (String($0.key.dropFirst(prefix.count)), $0.value)
+          })
+      }
+      resumeState = .init(step: step, network: group("net."), optimizer: group("opt."))
+      log = file.metadata["log"] ?? log
+      if let h = file.metadata["history"], let data = h.data(using: .utf8),
+        let old = try? JSONSerialization.jsonObject(with: data) as? [[String: Double]]
+      {
+        history = old
+      }
+      reported = step
+      progress.advance(by: Double(step), count: "\(step)/\(steps)", detail: "resumed")
+    }
+    let (extractor, _) = try trainer.train(
+      set, resume: resumeState,
       onStep: { s in
         log += "\(s.step),\(s.loss),\(s.accuracy),\(s.learningRate)\n"
         recent.append((s.loss, s.accuracy))
@@ -116,7 +153,7 @@ struct TrainCommand: ParsableCommand {
           reported = s.step + 1
         }
       },
-      onEpoch: { ex, epoch in
+      onEpoch: { ex, epoch, state in
         var h: [String: Double] = ["epoch": Double(epoch)]
         h["zeroshot_acc"] = trainer.zeroShot(ex, set, classes: heldClasses).accuracy
         if let dev { h["dev_acc_1n"] = dev.evaluate(ex)["acc_1n"] }
@@ -126,6 +163,19 @@ struct TrainCommand: ParsableCommand {
         Log.info(
           String(format: "epoch %d: zero-shot 1:N %.3f", epoch, h["zeroshot_acc"]!)
             + (h["dev_acc_1n"].map { String(format: ", dev 1:N %.3f", $0) } ?? ""))
+        let s = state()
+        var tensors: [String: Tensor] = [:]
+        for (k, v) in s.network { tensors["net." + k] = v }
+        for (k, v) in s.optimizer { tensors["opt." + k] = v }
+        let historyJSON = (try? JSONSerialization.data(withJSONObject: history, options: [.sortedKeys])) ?? Data()
+        do {
+          try Safetensors.write(
+            tensors,
+            metadata: [
+              "step": "\(s.step)", "config": configJSON, "log": log,
+              "history": String(decoding: historyJSON, as: UTF8.self),
+            ], to: resumeURL)
+        } catch { Log.info("could not write the resume checkpoint \(resumeURL.path): \(error)") }
       })
     let trainSeconds = Date().timeIntervalSince(trainStart)
     var results: [String: Any] = [
@@ -139,9 +189,7 @@ struct TrainCommand: ParsableCommand {
     try log.write(to: base.appendingPathExtension("log.csv"), atomically: true, encoding: .utf8)
     let json = try JSONSerialization.data(withJSONObject: results, options: [.prettyPrinted, .sortedKeys])
     try AtomicFile.write(json, to: base.appendingPathExtension("results.json"))
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = .sortedKeys
-    try extractor.save(to: outURL, extra: ["config": String(decoding: try encoder.encode(config), as: UTF8.self)])
+    try extractor.save(to: outURL, extra: ["config": configJSON])
     print(String(decoding: json, as: UTF8.self))
   }
 }
