@@ -3,6 +3,7 @@
 //
 // Shapes: batches [N, 3, S, S] in [0, 1]; the 2-D mean is S·S (channels averaged), the profile R long.
 
+import Imaging
 import Tensor
 
 /// Accumulates the spectra of a set of equally sized square images, batch by batch.
@@ -49,6 +50,17 @@ public struct SpectralSummary {
       }
     }
     count += n
+  }
+
+  /// Adds square images of side `side`, `batch` at a time, each batch passed through `transform`
+  /// (e.g. a generator) before its residuals are taken.
+  public mutating func add(
+    _ images: [Image], residual extractor: any ResidualExtractor, batch: Int = 16,
+    transform: (Tensor) -> Tensor = { $0 }
+  ) {
+    for start in stride(from: 0, to: images.count, by: batch) {
+      add(transform(Image.batch(Array(images[start..<min(start + batch, images.count)]))), residual: extractor)
+    }
   }
 
   /// Mean centred log1p(255·|F|) over images and channels, row-major side × side.

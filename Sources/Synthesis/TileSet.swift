@@ -53,7 +53,13 @@ public struct TileSet: Sendable {
   }
 
   /// Tiles `indices` as a `[n, 3, size, size]` batch in [−1, 1], the synthetic models' input range.
-  public func batch(_ indices: [Int]) -> Tensor {
+  public func batch(_ indices: [Int]) -> Tensor { batch(indices, divisor: 127.5, offset: -1) }
+
+  /// Tiles `indices` as a `[n, 3, size, size]` batch in [0, 1], the range images have.
+  public func unitBatch(_ indices: [Int]) -> Tensor { batch(indices, divisor: 255, offset: 0) }
+
+  /// Tiles `indices` as a batch of byte / `divisor` + `offset`.
+  private func batch(_ indices: [Int], divisor: Float, offset: Float) -> Tensor {
     let plane = 3 * size * size
     let out = Tensor(uninitialized: [indices.count, 3, size, size])
     bytes.withUnsafeBufferPointer { src in
@@ -61,7 +67,7 @@ public struct TileSet: Sendable {
         precondition(i >= 0 && i < count, "TileSet.batch: tile \(i) of \(count)")
         let s = src.baseAddress! + i * plane
         let d = out.pointer + b * plane
-        for j in 0..<plane { d[j] = Float(s[j]) / 127.5 - 1 }
+        for j in 0..<plane { d[j] = Float(s[j]) / divisor + offset }
       }
     }
     return out
@@ -155,21 +161,4 @@ public enum Checksum {
 
 extension Float {
   fileprivate func clamped(_ lo: Float, _ hi: Float) -> Float { Swift.min(Swift.max(self, lo), hi) }
-}
-
-extension TileSet {
-  /// Tiles `indices` as a `[n, 3, size, size]` batch in [0, 1], the range images have.
-  public func unitBatch(_ indices: [Int]) -> Tensor {
-    let plane = 3 * size * size
-    let out = Tensor(uninitialized: [indices.count, 3, size, size])
-    bytes.withUnsafeBufferPointer { src in
-      for (b, i) in indices.enumerated() {
-        precondition(i >= 0 && i < count, "TileSet.unitBatch: tile \(i) of \(count)")
-        let s = src.baseAddress! + i * plane
-        let d = out.pointer + b * plane
-        for j in 0..<plane { d[j] = Float(s[j]) / 255 }
-      }
-    }
-    return out
-  }
 }

@@ -70,9 +70,7 @@ struct FFDCommand: ParsableCommand {
       guard !batch.images.isEmpty else { continue }
       var summary = SpectralSummary(side: size, keepsSpectrum: false)
       let crops = batch.images.map { $0.image.centerSquare(size) }
-      for s in stride(from: 0, to: crops.count, by: 16) {
-        summary.add(Image.batch(Array(crops[s..<min(s + 16, crops.count)])), residual: extractor)
-      }
+      summary.add(crops, residual: extractor)
       realProfiles.append((set.name, summary.meanProfile))
       realCounts[set.name] = crops.count
     }
@@ -90,9 +88,7 @@ struct FFDCommand: ParsableCommand {
     for (i, entry) in store.manifest.models.enumerated() {
       let model = try store.load(entry)
       var summary = SpectralSummary(side: size, keepsSpectrum: false)
-      for s in stride(from: 0, to: inputs.count, by: 16) {
-        summary.add(model.fingerprint(Image.batch(Array(inputs[s..<min(s + 16, inputs.count)]))), residual: extractor)
-      }
+      summary.add(inputs, residual: extractor) { model.fingerprint($0) }
       synthetic.append((entry, summary.meanProfile))
       progress.advance(by: 1, count: "\(i + 1)/\(store.manifest.models.count)", detail: entry.key)
     }

@@ -82,9 +82,7 @@ struct GenerateCommand: ParsableCommand {
       try write(outputs, to: outDir.appendingPathComponent(name))
       if contactSheet != nil {
         var summary = SpectralSummary(side: size)
-        for start in stride(from: 0, to: outputs.count, by: 16) {
-          summary.add(Image.batch(Array(outputs[start..<min(start + 16, outputs.count)])), residual: HighPassResidual())
-        }
+        summary.add(outputs, residual: HighPassResidual())
         sheet.append(
           Array(outputs.prefix(columns)) + [Heatmap(width: size, height: size, values: summary.meanLogSpectrum).image()]
         )

@@ -97,9 +97,7 @@ struct SpectrumCommand: ParsableCommand {
       let side = min(size, batch.images.map { min($0.image.width, $0.image.height) }.min()!)
       let crops = batch.images.map { $0.image.centerSquare(side) }
       var summary = SpectralSummary(side: side)
-      for start in stride(from: 0, to: crops.count, by: 16) {
-        summary.add(Image.batch(Array(crops[start..<min(start + 16, crops.count)])), residual: extractor)
-      }
+      summary.add(crops, residual: extractor)
       let meanLog = summary.meanLogSpectrum
       let profile = summary.meanProfile.map(Double.init)
       let heat = Heatmap(width: side, height: side, values: meanLog)
