@@ -105,7 +105,7 @@ func run(_ name: String, _ o: Options) -> (Double, String) {
     ]
     return (seconds, "s/step")
   case "resnet-train", "resnet-infer":
-    let model = ResNet18(width: 32, classes: 1000, projection: 128, rng: &rng)
+    let model = ResNet(depth: 18, width: 32, classes: 1000, projection: 128, rng: &rng)
     if name == "resnet-infer" {
       model.eval()
       let x = Tensor.uniform([64, 3, 64, 64], rng: &rng)

@@ -8,18 +8,18 @@ public final class Extractor {
   /// Checkpoint format version (metadata key `format_version` is the safetensors layer's).
   public static let formatVersion = 1
 
-  public let network: ResNet18
+  public let network: ResNet
   public let input: SpectralInput
   /// Names of the training classes (pool model keys), in logit order.
   public let classes: [String]
 
-  public init(network: ResNet18, input: SpectralInput, classes: [String]) {
+  public init(network: ResNet, input: SpectralInput, classes: [String]) {
     self.network = network
     self.input = input
     self.classes = classes
   }
 
-  /// Embeddings [N, 8·width] of standardised inputs, batch by batch, in eval mode.
+  /// Embeddings [N, embedding width] of standardised inputs, batch by batch, in eval mode.
   public func embed(spectra: Tensor, batch: Int = 256) -> [[Float]] {
     network.eval()
     let n = spectra.shape[0]
@@ -60,8 +60,8 @@ public final class Extractor {
     encoder.outputFormatting = .sortedKeys
     var meta = extra
     meta["extractor_format"] = "\(Self.formatVersion)"
-    meta["architecture"] = "resnet18"
-    meta["width"] = "\(network.embeddingWidth / 8)"
+    meta["architecture"] = "resnet\(network.depth)"
+    meta["width"] = "\(network.width)"
     meta["projection"] = "\(network.proj.weight.shape[0])"
     meta["input"] = String(decoding: try encoder.encode(input), as: UTF8.self)
     meta["classes"] = String(decoding: try encoder.encode(classes), as: UTF8.self)
@@ -72,7 +72,9 @@ public final class Extractor {
   public static func load(from url: URL) throws -> Extractor {
     let file = try Safetensors.read(url)
     let m = file.metadata
-    guard m["extractor_format"] == "\(formatVersion)", m["architecture"] == "resnet18",
+    guard m["extractor_format"] == "\(formatVersion)",
+      let depth = m["architecture"].flatMap({ Int($0.dropFirst("resnet".count)) }),
+      m["architecture"]?.hasPrefix("resnet") == true, ResNet.depths.contains(depth),
       let w = m["width"].flatMap(Int.init),
       let p = m["projection"].flatMap(Int.init), let i = m["input"], let c = m["classes"],
       let input = try? JSONDecoder().decode(SpectralInput.self, from: Data(i.utf8)),
@@ -82,7 +84,7 @@ public final class Extractor {
         path: url.path, reason: "not a ModelPrint extractor checkpoint (missing or unknown extractor metadata)")
     }
     var rng = RNG(seed: 0)
-    let net = ResNet18(width: w, classes: classes.count, projection: p, rng: &rng)
+    let net = ResNet(depth: depth, width: w, classes: classes.count, projection: p, rng: &rng)
     do { try net.loadStateDict(file.tensors) } catch {
       throw SafetensorsError.corrupted(path: url.path, reason: "\(error)")
     }

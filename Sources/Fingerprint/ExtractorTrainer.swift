@@ -1,10 +1,12 @@
 import Foundation
 import NN
+import Synthesis
 import Tensor
 
-/// Trains a fingerprint extractor on a fingerprinted set: ResNet-18, cross-entropy over the training
+/// Trains a fingerprint extractor on a fingerprinted set: a ResNet, cross-entropy over the training
 /// models plus batch-hard triplet on the projection, AdamW with linear warm-up then cosine, gradients
-/// zeroed each step and clipped after backward.
+/// zeroed each step and clipped after backward. The next batch (sampling, augmentation, spectra) is
+/// prepared on another thread while the current step trains.
 public struct ExtractorTrainer {
   public var config: ExtractorConfig
 
@@ -13,7 +15,8 @@ public struct ExtractorTrainer {
   /// Architectures held out of training (a seeded `heldOutFraction` of those in the set).
   public func heldOutArchitectures(_ set: FingerprintedSet) -> Set<String> {
     if let given = config.heldOut { return Set(given) }
-    var archs = Array(Set(set.architectures)).sorted()
+    // Only synthetic architectures: real generators added for fine-tuning are never held out.
+    var archs = Array(Set(set.architectures.filter { (try? Architecture(id: $0)) != nil })).sorted()
     var rng = RNG(seed: config.seed &+ 17)
     let n = max(1, Int((config.heldOutFraction * Double(archs.count)).rounded()))
     for j in 0..<n { archs.swapAt(j, j + rng.int(archs.count - j)) }
@@ -42,21 +45,54 @@ public struct ExtractorTrainer {
   }
 
   /// Trains; `onStep` after every step, `onEpoch(extractor, epoch, resume)` after each pass over the
-  /// training tiles (and at the end) with the state to checkpoint. Starts from `resume` when given.
-  /// Returns the extractor and the held-out classes.
+  /// training tiles (and at the end) with the state to checkpoint. Starts from `resume` when given;
+  /// otherwise from `initial`'s weights when given (fine-tuning: its input standardisation is kept, and
+  /// its classifier only when the classes are the same). Returns the extractor and the held-out classes.
   public func train(
-    _ set: FingerprintedSet, resume: Resume? = nil, onStep: (Step) -> Void = { _ in },
+    _ set: FingerprintedSet, initial: Extractor? = nil, resume: Resume? = nil, onStep: (Step) -> Void = { _ in },
     onEpoch: (Extractor, Int, () -> Resume) -> Void = { _, _, _ in }
   ) throws -> (Extractor, heldOut: [Int]) {
+    if let problem = config.problem { throw ExtractorTrainingError.badConfig(problem) }
     let held = heldOutArchitectures(set)
     let trainClasses = set.architectures.indices.filter { !held.contains(set.architectures[$0]) }
     let heldClasses = set.architectures.indices.filter { held.contains(set.architectures[$0]) }
+    guard trainClasses.count >= config.modelsPerBatch else {
+      throw ExtractorTrainingError.badConfig(
+        "\(trainClasses.count) training models for P = \(config.modelsPerBatch) models per batch")
+    }
+    guard set.perClass >= config.tilesPerClass else {
+      throw ExtractorTrainingError.badConfig("\(set.perClass) tiles per model for K = \(config.tilesPerClass)")
+    }
     var input = SpectralInput()
     input.size = set.size
-    (input.mean, input.std) = set.channelStatistics(trainClasses)
+    if let initial {
+      guard initial.input.size == set.size else {
+        throw ExtractorTrainingError.badConfig(
+          "the initial extractor takes \(initial.input.size) px tiles, the set has \(set.size) px")
+      }
+      input = initial.input
+    } else {
+      (input.mean, input.std) = set.channelStatistics(trainClasses, input: input)
+    }
     var rng = RNG(seed: config.seed)
-    let net = ResNet18(width: config.width, classes: trainClasses.count, projection: config.projection, rng: &rng)
-    let extractor = Extractor(network: net, input: input, classes: trainClasses.map { set.keys[$0] })
+    let net = ResNet(
+      depth: config.depth, width: config.width, classes: trainClasses.count, projection: config.projection, rng: &rng)
+    let classNames = trainClasses.map { set.keys[$0] }
+    if let initial {
+      var state = initial.network.stateDict()
+      let own = net.stateDict()
+      if initial.classes != classNames {
+        // A new classifier over the new classes, freshly initialised; everything else continues.
+        for (k, v) in own where k.hasPrefix("cls.") { state[k] = v }
+      }
+      for (k, v) in state where own[k]?.shape != v.shape {
+        throw ExtractorTrainingError.badConfig(
+          "the initial extractor's \(k) is \(v.shape), this configuration's is \(own[k]?.shape.description ?? "absent")"
+            + " (use the depth, width and projection it was trained with)")
+      }
+      try net.loadStateDict(state)
+    }
+    let extractor = Extractor(network: net, input: input, classes: classNames)
     let opt = Adam.adamW(net.parameters, learningRate: config.learningRate, weightDecay: config.weightDecay)
     let batchSize = config.modelsPerBatch * config.tilesPerClass
     let stepsPerEpoch = max(1, trainClasses.count * set.perClass / batchSize)
@@ -71,10 +107,18 @@ public struct ExtractorTrainer {
       try opt.load(state: resume.optimizer)
       first = resume.step
     }
+    let augmentation = config.augmentation.isActive ? config.augmentation : nil
+    let seed = config.seed
+    let prepare = { (step: Int) -> (Tensor, [Int]) in
+      let (items, labels) = sampler.batch(step: step)
+      var arng = RNG(seed: seed &+ 2 &+ UInt64(step) &* 0xD1B5_4A32_D192_ED03)
+      return (set.batch(items, input: input, augmentation: augmentation, rng: &arng), labels)
+    }
+    var next = Prefetch { prepare(first) }
     for step in first..<config.steps {
       net.train()
-      let (items, labels) = sampler.batch(step: step)
-      let x = set.batch(items, input: input)
+      let (x, labels) = next.value
+      if step + 1 < config.steps { next = Prefetch { prepare(step + 1) } }
       opt.learningRate = schedule.learningRate(at: step)
       opt.zeroGrad()
       let (logits, z) = net.heads(x)
@@ -124,5 +168,35 @@ public struct ExtractorTrainer {
       emb += extractor.embed(spectra: set.batch(chunk, input: extractor.input))
     }
     return oneToN(emb, labels: labels)
+  }
+}
+
+/// Why extractor training could not start.
+public enum ExtractorTrainingError: Error, CustomStringConvertible, Equatable {
+  case badConfig(String)
+
+  public var description: String {
+    switch self {
+    case .badConfig(let why): return "extractor training settings: \(why)"
+    }
+  }
+}
+
+/// A value computed on a background thread; `value` waits for it.
+final class Prefetch<T>: @unchecked Sendable {
+  private var result: T?
+  private let done = DispatchSemaphore(value: 0)
+
+  init(_ work: @escaping () -> T) {
+    Thread.detachNewThread { [self] in
+      result = work()
+      done.signal()
+    }
+  }
+
+  var value: T {
+    done.wait()
+    done.signal()
+    return result!
   }
 }

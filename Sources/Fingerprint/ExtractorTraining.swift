@@ -1,9 +1,11 @@
 import Foundation
+import Imaging
 import NN
 import Synthesis
 import Tensor
 
-/// Settings of an extractor training run. Saved beside its outputs and in the checkpoint.
+/// Settings of an extractor training run. Saved beside its outputs and in the checkpoint. Decoding
+/// fills absent keys with the defaults, so a config file names only what it changes.
 public struct ExtractorConfig: Codable, Equatable, Sendable {
   /// Synthetic models per batch (P) and fingerprinted tiles per model (K).
   public var modelsPerBatch = 32
@@ -17,7 +19,8 @@ public struct ExtractorConfig: Codable, Equatable, Sendable {
   public var clipNorm: Float = 5
   /// Triplet margin (Euclidean, on the projection).
   public var margin: Float = 0.3
-  /// ResNet-18 base width and projection size.
+  /// ResNet depth (18, 34 or 50), base width and projection size.
+  public var depth = 18
   public var width = 32
   public var projection = 128
   /// Fingerprinted tiles per pool model.
@@ -28,13 +31,56 @@ public struct ExtractorConfig: Codable, Equatable, Sendable {
   public var heldOut: [String]? = nil
   /// Held-out tiles per model scored for zero-shot 1:N.
   public var validationTilesPerModel = 48
+  /// Perturbations of training tiles (none by default).
+  public var augmentation = Augmentation()
   /// Seed of the split, initialisation and sampling.
   public var seed: UInt64 = 0
 
   public init() {}
+
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    let d = ExtractorConfig()
+    modelsPerBatch = try c.decodeIfPresent(Int.self, forKey: .modelsPerBatch) ?? d.modelsPerBatch
+    tilesPerClass = try c.decodeIfPresent(Int.self, forKey: .tilesPerClass) ?? d.tilesPerClass
+    steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? d.steps
+    learningRate = try c.decodeIfPresent(Float.self, forKey: .learningRate) ?? d.learningRate
+    weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay) ?? d.weightDecay
+    clipNorm = try c.decodeIfPresent(Float.self, forKey: .clipNorm) ?? d.clipNorm
+    margin = try c.decodeIfPresent(Float.self, forKey: .margin) ?? d.margin
+    depth = try c.decodeIfPresent(Int.self, forKey: .depth) ?? d.depth
+    width = try c.decodeIfPresent(Int.self, forKey: .width) ?? d.width
+    projection = try c.decodeIfPresent(Int.self, forKey: .projection) ?? d.projection
+    tilesPerModel = try c.decodeIfPresent(Int.self, forKey: .tilesPerModel) ?? d.tilesPerModel
+    heldOutFraction = try c.decodeIfPresent(Double.self, forKey: .heldOutFraction) ?? d.heldOutFraction
+    heldOut = try c.decodeIfPresent([String].self, forKey: .heldOut)
+    validationTilesPerModel =
+      try c.decodeIfPresent(Int.self, forKey: .validationTilesPerModel) ?? d.validationTilesPerModel
+    augmentation = try c.decodeIfPresent(Augmentation.self, forKey: .augmentation) ?? d.augmentation
+    seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+  }
+
+  /// Why these settings cannot train, or nil.
+  public var problem: String? {
+    if !ResNet.depths.contains(depth) { return "depth \(depth) is not one of \(ResNet.depths)" }
+    if width < 1 || projection < 1 { return "width and projection must be positive" }
+    if modelsPerBatch < 2 || tilesPerClass < 2 { return "P and K must be at least 2 (triplets need both)" }
+    if tilesPerClass > tilesPerModel { return "K = \(tilesPerClass) exceeds tiles per model \(tilesPerModel)" }
+    if steps < 1 || learningRate <= 0 { return "steps and the learning rate must be positive" }
+    let a = augmentation
+    if !(0...1).contains(a.jpegProbability) || !(0...1).contains(a.cropProbability) {
+      return "augmentation probabilities must lie in [0, 1]"
+    }
+    if a.jpegQualityMin < 1 || a.jpegQualityMax > 100 || a.jpegQualityMin > a.jpegQualityMax {
+      return "JPEG quality range \(a.jpegQualityMin)...\(a.jpegQualityMax) must lie in 1...100"
+    }
+    if !(0.05...1).contains(a.cropAreaMin) { return "crop area minimum \(a.cropAreaMin) must lie in [0.05, 1]" }
+    return nil
+  }
 }
 
-/// Fingerprinted tiles of every pool model, as 8-bit images, and their standardised spectra.
+/// Fingerprinted tiles of every pool model, kept as 8-bit images (what a generated image saved to a file
+/// holds); spectra are taken batch by batch, after the augmentations.
 public struct FingerprintedSet {
   /// Model keys, one class each, in pool order.
   public var keys: [String]
@@ -44,52 +90,122 @@ public struct FingerprintedSet {
   public let perClass: Int
   /// Tile side.
   public let size: Int
-  /// Spectra of all tiles, class-major: `keys.count × perClass × 3 × size × size`, unstandardised.
-  public var spectra: [Float]
+  /// All tiles, class-major: `keys.count × perClass × 3 × size × size` bytes, planar RGB.
+  public var tiles: [UInt8]
 
-  /// Runs `perModel` tiles (a seeded choice per model) through every model of `store` and takes their
-  /// spectra. `progress(done, total)` is called after each model.
+  /// Runs `perModel` tiles (a seeded choice per model) through every model of `store`, quantised to
+  /// 8 bits. `progress(done, total)` is called after each model.
   public init(
-    store: PoolStore, tiles: TileSet, perModel: Int, input: SpectralInput, seed: UInt64,
+    store: PoolStore, tiles source: TileSet, perModel: Int, seed: UInt64,
     progress: (Int, Int) -> Void = { _, _ in }
   ) throws {
-    precondition(perModel <= tiles.count, "FingerprintedSet: \(perModel) tiles per model of \(tiles.count)")
+    precondition(perModel <= source.count, "FingerprintedSet: \(perModel) tiles per model of \(source.count)")
     keys = store.manifest.models.map(\.key)
     architectures = store.manifest.models.map(\.architecture)
     perClass = perModel
-    size = tiles.size
+    size = source.size
     let per = perModel * 3 * size * size
-    spectra = [Float](repeating: 0, count: keys.count * per)
+    tiles = [UInt8](repeating: 0, count: keys.count * per)
     for (i, entry) in store.manifest.models.enumerated() {
       let model = try store.load(entry)
       var rng = RNG(seed: seed &+ UInt64(i) &* 0x9E37_79B9)
-      var order = Array(0..<tiles.count)
-      for j in 0..<perModel { order.swapAt(j, j + rng.int(tiles.count - j)) }
-      let images = model.fingerprint(tiles.unitBatch(Array(order.prefix(perModel))))
-      spectra.withUnsafeMutableBufferPointer { input.rawSpectra(images, into: $0.baseAddress! + i * per) }
+      var order = Array(0..<source.count)
+      for j in 0..<perModel { order.swapAt(j, j + rng.int(source.count - j)) }
+      let images = model.fingerprint(source.unitBatch(Array(order.prefix(perModel))))
+      withExtendedLifetime(images) { store8(images.pointer, count: per, at: i * per) }
       progress(i + 1, keys.count)
     }
   }
 
-  /// Per-channel mean and standard deviation over the tiles of `classes`.
-  public func channelStatistics(_ classes: [Int]) -> (mean: [Float], std: [Float]) {
+  /// Tiles from a folder-per-model set of images, one class per subfolder: fingerprinted tiles saved
+  /// as files (exactly `size`×`size`, taken in file order) or real generators' images (larger: seeded
+  /// random `size` crops, cycling over the images; smaller ones are scaled up first). A class is the
+  /// architecture named before the first `_` of its folder name when that is an architecture id, else
+  /// the folder name. Files that fail to decode are reported through `skipped` and left out; a folder
+  /// with no usable image is an error.
+  public init(
+    folders root: URL, perModel: Int, size: Int, seed: UInt64,
+    isArchitecture: (String) -> Bool = { _ in false }, skipped: (String) -> Void = { _ in }
+  ) throws {
+    let models = try ImageFiles.models(in: root)
+    guard !models.isEmpty else { throw FingerprintedSetError.noModels(root.path) }
+    keys = models.map(\.name)
+    architectures = models.map { m in
+      let head = String(m.name.prefix { $0 != "_" })
+      return isArchitecture(head) ? head : m.name
+    }
+    perClass = perModel
+    self.size = size
+    let per = perModel * 3 * size * size
+    tiles = [UInt8](repeating: 0, count: models.count * per)
+    var input = SpectralInput()
+    input.size = size
+    let decoder = ImageDecoder()
+    for (i, model) in models.enumerated() {
+      let decoded = decoder.decodeAll(model.files)
+      for f in decoded.failures { skipped("\(f.error)") }
+      let images = decoded.images.map { e -> Image in
+        min(e.image.width, e.image.height) < size ? input.windows(e.image, grid: 1)[0] : e.image
+      }
+      guard !images.isEmpty else { throw FingerprintedSetError.noImages(model.name) }
+      var rng = RNG(seed: seed &+ UInt64(i) &* 0x9E37_79B9)
+      for j in 0..<perModel {
+        var img = images[j % images.count]
+        if img.width != size || img.height != size {
+          img = img.cropped(
+            x: rng.int(img.width - size + 1), y: rng.int(img.height - size + 1), width: size, height: size)
+        }
+        img.pixels.withUnsafeBufferPointer {
+          store8($0.baseAddress!, count: 3 * size * size, at: i * per + j * 3 * size * size)
+        }
+      }
+    }
+  }
+
+  private mutating func store8(_ p: UnsafePointer<Float>, count: Int, at offset: Int) {
+    tiles.withUnsafeMutableBufferPointer { t in
+      for j in 0..<count { t[offset + j] = UInt8((min(max(p[j], 0), 1) * 255).rounded()) }
+    }
+  }
+
+  /// Adds the classes of `other` (same tiles per class and size) after these.
+  public mutating func append(_ other: FingerprintedSet) {
+    precondition(
+      other.perClass == perClass && other.size == size,
+      "FingerprintedSet.append: \(other.perClass) tiles of \(other.size) px to \(perClass) of \(size) px")
+    keys += other.keys
+    architectures += other.architectures
+    tiles += other.tiles
+  }
+
+  /// Tile `t` of class `c` as an image in [0, 1].
+  public func image(_ c: Int, _ t: Int) -> Image {
+    let per = 3 * size * size
+    let base = (c * perClass + t) * per
+    return Image(width: size, height: size, pixels: tiles[base..<(base + per)].map { Float($0) / 255 })
+  }
+
+  /// Per-channel mean and standard deviation of the spectra of the tiles of `classes`.
+  public func channelStatistics(_ classes: [Int], input: SpectralInput) -> (mean: [Float], std: [Float]) {
     let plane = size * size
     var sum = [Double](repeating: 0, count: 3)
     var sq = [Double](repeating: 0, count: 3)
-    spectra.withUnsafeBufferPointer { s in
-      for c in classes {
-        for t in 0..<perClass {
-          for ch in 0..<3 {
-            let p = s.baseAddress! + ((c * perClass + t) * 3 + ch) * plane
-            var a: Double = 0
-            var b: Double = 0
-            for j in 0..<plane {
-              a += Double(p[j])
-              b += Double(p[j]) * Double(p[j])
-            }
-            sum[ch] += a
-            sq[ch] += b
+    let items = classes.flatMap { c in (0..<perClass).map { (c, $0) } }
+    for start in stride(from: 0, to: items.count, by: 256) {
+      let chunk = Array(items[start..<min(items.count, start + 256)])
+      let spectra = Tensor(uninitialized: [chunk.count, 3, size, size])
+      input.rawSpectra(Image.batch(chunk.map { image($0.0, $0.1) }), into: spectra.pointer)
+      for i in 0..<chunk.count {
+        for ch in 0..<3 {
+          let p = spectra.pointer + (i * 3 + ch) * plane
+          var a: Double = 0
+          var b: Double = 0
+          for j in 0..<plane {
+            a += Double(p[j])
+            b += Double(p[j]) * Double(p[j])
           }
+          sum[ch] += a
+          sq[ch] += b
         }
       }
     }
@@ -97,17 +213,87 @@ public struct FingerprintedSet {
     return (sum.map { Float($0 / n) }, (0..<3).map { Float(((sq[$0] - sum[$0] * sum[$0] / n) / (n - 1)).squareRoot()) })
   }
 
-  /// Tiles (class, index) as a standardised batch.
-  public func batch(_ items: [(Int, Int)], input: SpectralInput) -> Tensor {
-    let per = 3 * size * size
+  /// Tiles (class, index) as a standardised batch of spectra, each tile augmented first when
+  /// `augmentation` is given (`rng` draws its choices).
+  public func batch(
+    _ items: [(Int, Int)], input: SpectralInput, augmentation: Augmentation? = nil, rng: inout RNG
+  ) -> Tensor {
+    var images = items.map { image($0.0, $0.1) }
+    if let augmentation { images = images.map { augmentation.apply($0, rng: &rng) } }
     let out = Tensor(uninitialized: [items.count, 3, size, size])
-    spectra.withUnsafeBufferPointer { s in
-      for (b, (c, t)) in items.enumerated() {
-        (out.pointer + b * per).update(from: s.baseAddress! + (c * perClass + t) * per, count: per)
-      }
-    }
+    input.rawSpectra(Image.batch(images), into: out.pointer)
     input.standardise(out.pointer, count: items.count)
     return out
+  }
+
+  /// Tiles (class, index) as a standardised batch of spectra, not augmented.
+  public func batch(_ items: [(Int, Int)], input: SpectralInput) -> Tensor {
+    var rng = RNG(seed: 0)
+    return batch(items, input: input, augmentation: nil, rng: &rng)
+  }
+}
+
+/// Training-time perturbations of a fingerprinted tile before its spectrum is taken, so the extractor
+/// sees what sharing does to images: a JPEG round trip and a random resized crop, each with a
+/// probability. The crop comes first (resizing happens before an upload re-encodes).
+public struct Augmentation: Codable, Equatable, Sendable {
+  /// Probability of a JPEG round trip, and its quality range (uniform, inclusive).
+  public var jpegProbability = 0.0
+  public var jpegQualityMin = 65
+  public var jpegQualityMax = 100
+  /// Probability of a random resized crop: an area fraction in [cropAreaMin, 1] and an aspect ratio
+  /// in [3/4, 4/3] (log-uniform), resized back to the tile size (bilinear).
+  public var cropProbability = 0.0
+  public var cropAreaMin = 0.5
+
+  public init() {}
+
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    let d = Augmentation()
+    jpegProbability = try c.decodeIfPresent(Double.self, forKey: .jpegProbability) ?? d.jpegProbability
+    jpegQualityMin = try c.decodeIfPresent(Int.self, forKey: .jpegQualityMin) ?? d.jpegQualityMin
+    jpegQualityMax = try c.decodeIfPresent(Int.self, forKey: .jpegQualityMax) ?? d.jpegQualityMax
+    cropProbability = try c.decodeIfPresent(Double.self, forKey: .cropProbability) ?? d.cropProbability
+    cropAreaMin = try c.decodeIfPresent(Double.self, forKey: .cropAreaMin) ?? d.cropAreaMin
+  }
+
+  /// Whether any augmentation can happen.
+  public var isActive: Bool { jpegProbability > 0 || cropProbability > 0 }
+
+  /// `image` perturbed; a failed JPEG round trip (it cannot fail on a valid image) leaves it as is.
+  public func apply(_ image: Image, rng: inout RNG) -> Image {
+    var img = image
+    let side = image.width
+    if Double(rng.uniform()) < cropProbability {
+      let area = cropAreaMin + (1 - cropAreaMin) * Double(rng.uniform())
+      let ratio = exp(log(3.0 / 4) + (log(4.0 / 3) - log(3.0 / 4)) * Double(rng.uniform()))
+      let w = min(side, max(8, Int((Double(side * side) * area * ratio).squareRoot().rounded())))
+      let h = min(image.height, max(8, Int((Double(side * side) * area / ratio).squareRoot().rounded())))
+      let x = rng.int(image.width - w + 1)
+      let y = rng.int(image.height - h + 1)
+      img = img.cropped(x: x, y: y, width: w, height: h).resized(
+        width: image.width, height: image.height, filter: .bilinear
+      ).quantized()
+    }
+    if Double(rng.uniform()) < jpegProbability {
+      let q = jpegQualityMin + rng.int(jpegQualityMax - jpegQualityMin + 1)
+      if let j = try? img.jpegRecompressed(quality: q) { img = j }
+    }
+    return img
+  }
+}
+
+/// Why a folder-per-model set could not become a fingerprinted set.
+public enum FingerprintedSetError: Error, CustomStringConvertible, Equatable {
+  case noModels(String)
+  case noImages(String)
+
+  public var description: String {
+    switch self {
+    case .noModels(let p): return "\(p): no model folders with images (expected one subfolder of images per model)"
+    case .noImages(let m): return "model folder '\(m)': no image could be decoded (see the skipped files above)"
+    }
   }
 }
 

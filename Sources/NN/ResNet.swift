@@ -39,27 +39,83 @@ public final class BasicBlock: Module {
   }
 }
 
-/// ResNet-18 with a configurable base width, a classifier head and a projection head (the reference
-/// workloads' network): stem (7×7/2 conv, BN, ReLU, 3×3/2 max pool), four stages of two basic
-/// blocks, global average pooling.
-public final class ResNet18: Module {
+/// A ResNet bottleneck block (1×1 reduce, 3×3 with the stride, 1×1 expand ×4, batch norm after each,
+/// projection shortcut when the shape changes), named as torchvision's: conv1…bn3, down.0, down.1.
+public final class Bottleneck: Module {
+  public let conv1: Conv2D, bn1: BatchNorm2D, conv2: Conv2D, bn2: BatchNorm2D, conv3: Conv2D, bn3: BatchNorm2D
+  public let down: Sequential?
+  /// Output channels per bottleneck channel.
+  public static let expansion = 4
+
+  public init(_ inChannels: Int, _ channels: Int, stride: Int, rng: inout RNG) {
+    let out = channels * Self.expansion
+    conv1 = Conv2D(inChannels, channels, kernel: 1, stride: 1, bias: false, rng: &rng)
+    bn1 = BatchNorm2D(channels)
+    conv2 = Conv2D(channels, channels, kernel: 3, stride: stride, padding: 1, bias: false, rng: &rng)
+    bn2 = BatchNorm2D(channels)
+    conv3 = Conv2D(channels, out, kernel: 1, stride: 1, bias: false, rng: &rng)
+    bn3 = BatchNorm2D(out)
+    if stride != 1 || inChannels != out {
+      down = Sequential(Conv2D(inChannels, out, kernel: 1, stride: stride, bias: false, rng: &rng), BatchNorm2D(out))
+    } else {
+      down = nil
+    }
+    super.init()
+  }
+
+  public override var children: [(String, Module)] {
+    [("conv1", conv1), ("bn1", bn1), ("conv2", conv2), ("bn2", bn2), ("conv3", conv3), ("bn3", bn3)]
+      + (down.map { [("down", $0)] } ?? [])
+  }
+
+  private static let relu = Activation(.relu)
+
+  public override func forward(_ x: Tensor) -> Tensor {
+    let identity = down?(x) ?? x
+    let h = Fusion.apply([conv2, bn2, Self.relu], Fusion.apply([conv1, bn1, Self.relu], x))
+    return (Fusion.apply([conv3, bn3], h) + identity).relu()
+  }
+}
+
+/// ResNet-18, -34 or -50 with a configurable base width, a classifier head and a projection head (the
+/// reference workloads' network at depth 18): stem (7×7/2 conv, BN, ReLU, 3×3/2 max pool), four stages
+/// of basic blocks (18: 2-2-2-2, 34: 3-4-6-3) or bottleneck blocks (50: 3-4-6-3), global average pooling.
+public final class ResNet: Module {
   public let stem: Sequential
   public let body: Sequential
   public let cls: Linear
   public let proj: Linear
-  /// The embedding width (8 × base width).
+  /// 18, 34 or 50.
+  public let depth: Int
+  /// Channels of the stem and the first stage (the width multiplier × 64 of torchvision's).
+  public let width: Int
+  /// The embedding width (8 × base width, ×4 again at depth 50).
   public let embeddingWidth: Int
 
-  public init(width: Int = 32, classes: Int = 1000, projection: Int = 128, rng: inout RNG) {
+  /// Depths this class builds.
+  public static let depths = [18, 34, 50]
+
+  public init(depth: Int = 18, width: Int = 32, classes: Int = 1000, projection: Int = 128, rng: inout RNG) {
+    precondition(Self.depths.contains(depth), "ResNet: depth \(depth) is not one of \(Self.depths)")
+    self.depth = depth
+    self.width = width
     stem = Sequential(
       Conv2D(3, width, kernel: 7, stride: 2, padding: 3, bias: false, rng: &rng),
       BatchNorm2D(width), Activation(.relu), MaxPool2D(3, stride: 2, padding: 1))
+    let counts = depth == 18 ? [2, 2, 2, 2] : [3, 4, 6, 3]
     var blocks: [Module] = []
     var cin = width
     for (i, c) in [width, 2 * width, 4 * width, 8 * width].enumerated() {
-      blocks.append(BasicBlock(cin, c, stride: i == 0 ? 1 : 2, rng: &rng))
-      blocks.append(BasicBlock(c, c, stride: 1, rng: &rng))
-      cin = c
+      for j in 0..<counts[i] {
+        let stride = i > 0 && j == 0 ? 2 : 1
+        if depth == 50 {
+          blocks.append(Bottleneck(cin, c, stride: stride, rng: &rng))
+          cin = c * Bottleneck.expansion
+        } else {
+          blocks.append(BasicBlock(cin, c, stride: stride, rng: &rng))
+          cin = c
+        }
+      }
     }
     body = Sequential(blocks)
     embeddingWidth = cin

@@ -34,45 +34,88 @@ struct LabelledImages {
   }
 }
 
-/// `modelprint train`: the fingerprint extractor, trained on a synthetic pool only.
+/// `modelprint train`: the fingerprint extractor, trained on a synthetic pool only (or fine-tuned with
+/// real generators' images as extra classes).
 struct TrainCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "train",
-    abstract: "Train the fingerprint extractor on a synthetic model pool (ResNet-18, CE + batch-hard triplet).",
+    abstract: "Train the fingerprint extractor on a synthetic model pool (ResNet, CE + batch-hard triplet).",
     discussion: """
       Every pool model fingerprints --tiles-per-model of the pool's real tiles (8-bit outputs); each tile's
       residual spectrum (image − 3×3 box blur, fftshift(log1p(255·|FFT2|)) per channel, standardised per
       channel) is the network input. A seeded tenth of the architectures is held out and scored every
       epoch as zero-shot 1:N accuracy; --eval adds the same for a folder-per-model set of real generators.
-      Writes OUT (weights and settings), OUT.config.json, OUT.log.csv and OUT.results.json.
+      Settings come from the defaults, then --config FILE (JSON, any subset of the keys of OUT.config.json),
+      then the flags given. Writes OUT (weights and settings), OUT.config.json, OUT.log.csv,
+      OUT.results.json and, after every epoch, OUT.resume.safetensors for --resume.
+
+      Fine-tuning (the paper's "Fine-tune" variant): --fine-tune ROOT --from CKPT continues from CKPT with
+      ROOT's folder-per-model real images as extra classes (random crops), by default for one epoch at
+      learning rate 1e-4.
       """)
 
   @Option(help: "Pool folder from `modelprint synthesize`.") var pool: String = "pools/default"
+  @Option(
+    help: ArgumentHelp(
+      "Train on fingerprinted tiles saved as images instead of a pool: one folder per model (named ARCH_…).",
+      discussion: "Tiles are taken in file order; --tiles-per-model of each folder are used."))
+  var fingerprinted: String?
   @Option(name: .shortAndLong, help: "Checkpoint to write (.safetensors).") var out: String
-  @Option(help: "Optimizer steps.") var steps: Int = 1940
-  @Option(name: .customLong("P"), help: "Models per batch.") var p: Int = 32
-  @Option(name: .customLong("K"), help: "Tiles per model in a batch.") var k: Int = 4
-  @Option(help: "Fingerprinted tiles per pool model.") var tilesPerModel: Int = 144
-  @Option(help: "ResNet-18 base width.") var width: Int = 32
-  @Option(help: "Learning rate (AdamW).") var lr: Float = 1e-3
-  @Option(help: "Seed of the split, initialisation and sampling.") var seed: UInt64 = 0
+  @Option(help: "JSON settings (keys as in OUT.config.json; absent keys keep their defaults).") var config: String?
+  @Option(help: "Optimizer steps (default 1940).") var steps: Int?
+  @Option(name: .customLong("P"), help: "Models per batch (default 32).") var p: Int?
+  @Option(name: .customLong("K"), help: "Tiles per model in a batch (default 4).") var k: Int?
+  @Option(help: "Fingerprinted tiles per pool model (default 144).") var tilesPerModel: Int?
+  @Option(help: "ResNet depth: 18, 34 or 50 (default 18).") var depth: Int?
+  @Option(help: "ResNet base width (default 32; torchvision's is 64).") var width: Int?
+  @Option(help: "Learning rate (AdamW; default 1e-3, 1e-4 when fine-tuning).") var lr: Float?
+  @Option(help: "Probability of a JPEG round trip of a training tile (default 0).") var jpegProb: Double?
+  @Option(help: "JPEG quality range, e.g. 65-100.") var jpegQuality: String?
+  @Option(help: "Probability of a random resized crop of a training tile (default 0).") var cropProb: Double?
+  @Option(help: "Smallest area fraction of a random resized crop (default 0.5).") var cropAreaMin: Double?
+  @Option(help: "Seed of the split, initialisation and sampling (default 0).") var seed: UInt64?
   @Option(help: "Folder-per-model set of real generators' images scored each epoch (never trained on).")
   var eval: String?
   @Option(help: "Comma-separated architectures to hold out (default: a seeded tenth).") var heldOut: String?
+  @Option(help: "Folder-per-model set of real generators' images added as classes (needs --from).")
+  var fineTune: String?
+  @Option(help: "Extractor checkpoint to start from (fine-tuning).") var from: String?
   @Flag(help: "Continue from OUT.resume.safetensors (written after every epoch) if it exists.")
   var resume = false
   @OptionGroup var common: CommonOptions
 
-  func run() throws {
-    try common.apply()
+  /// Defaults, then the config file, then the flags given.
+  func resolvedConfig() throws -> ExtractorConfig {
     var config = ExtractorConfig()
-    config.steps = steps
-    config.modelsPerBatch = p
-    config.tilesPerClass = k
-    config.tilesPerModel = tilesPerModel
-    config.width = width
-    config.learningRate = lr
-    config.seed = seed
+    if let path = self.config {
+      let data: Data
+      do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+        throw ValidationError("--config: cannot read \(path): \(error.localizedDescription)")
+      }
+      do { config = try JSONDecoder().decode(ExtractorConfig.self, from: data) } catch {
+        throw ValidationError("--config: \(path) is not an extractor configuration (\(error))")
+      }
+    }
+    if fineTune != nil && lr == nil && self.config == nil { config.learningRate = 1e-4 }
+    if let steps { config.steps = steps }
+    if let p { config.modelsPerBatch = p }
+    if let k { config.tilesPerClass = k }
+    if let tilesPerModel { config.tilesPerModel = tilesPerModel }
+    if let depth { config.depth = depth }
+    if let width { config.width = width }
+    if let lr { config.learningRate = lr }
+    if let seed { config.seed = seed }
+    if let jpegProb { config.augmentation.jpegProbability = jpegProb }
+    if let cropProb { config.augmentation.cropProbability = cropProb }
+    if let cropAreaMin { config.augmentation.cropAreaMin = cropAreaMin }
+    if let jpegQuality {
+      let parts = jpegQuality.split(separator: "-").compactMap { Int($0) }
+      guard parts.count == 2 || parts.count == 1 else {
+        throw ValidationError("--jpeg-quality: expected LOW-HIGH such as 65-100, got '\(jpegQuality)'")
+      }
+      config.augmentation.jpegQualityMin = parts[0]
+      config.augmentation.jpegQualityMax = parts.last!
+    }
     if let heldOut {
       let ids = heldOut.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
       for id in ids where (try? Architecture(id: id)) == nil {
@@ -80,32 +123,67 @@ struct TrainCommand: ParsableCommand {
       }
       config.heldOut = ids
     }
-    let store = try PoolStore(existing: URL(fileURLWithPath: pool))
-    let tiles = try TileSet.read(store.tilesURL)
+    if let problem = config.problem { throw ValidationError(problem) }
+    return config
+  }
+
+  func run() throws {
+    try common.apply()
+    if (fineTune == nil) != (from == nil) {
+      throw ValidationError("--fine-tune ROOT and --from CKPT go together")
+    }
+    var config = try resolvedConfig()
+    let initial = try from.map { try Extractor.load(from: URL(fileURLWithPath: $0)) }
     let outURL = URL(fileURLWithPath: out)
     let base = outURL.deletingPathExtension()
     try FileManager.default.createDirectory(at: outURL.deletingLastPathComponent(), withIntermediateDirectories: true)
-    try saveConfig(config, to: base.appendingPathExtension("config.json"))
     let start = Date()
-    var input = SpectralInput()
-    input.size = tiles.size
-    let prep = Progress(total: Double(store.manifest.models.count), label: "fingerprint")
-    var prepReported = 0
-    let set = try FingerprintedSet(store: store, tiles: tiles, perModel: tilesPerModel, input: input, seed: seed) {
-      done, total in
-      if done % 24 == 0 || done == total {
-        prep.advance(by: Double(done - prepReported), count: "\(done)/\(total)", detail: "models")
-        prepReported = done
+    var set: FingerprintedSet
+    let size: Int
+    if let fingerprinted {
+      size = initial?.input.size ?? 64
+      Log.info("reading fingerprinted tiles from \(fingerprinted)")
+      set = try FingerprintedSet(
+        folders: URL(fileURLWithPath: fingerprinted), perModel: config.tilesPerModel, size: size, seed: config.seed,
+        isArchitecture: { (try? Architecture(id: $0)) != nil }, skipped: { Log.info("  skipped \($0)") })
+    } else {
+      let store = try PoolStore(existing: URL(fileURLWithPath: pool))
+      let tiles = try TileSet.read(store.tilesURL)
+      size = tiles.size
+      let prep = Progress(total: Double(store.manifest.models.count), label: "fingerprint")
+      var prepReported = 0
+      set = try FingerprintedSet(store: store, tiles: tiles, perModel: config.tilesPerModel, seed: config.seed) {
+        done, total in
+        if done % 24 == 0 || done == total {
+          prep.advance(by: Double(done - prepReported), count: "\(done)/\(total)", detail: "models")
+          prepReported = done
+        }
+      }
+      prep.finish()
+    }
+    if let fineTune {
+      Log.info("adding the real generators under \(fineTune) as classes")
+      let real = try FingerprintedSet(
+        folders: URL(fileURLWithPath: fineTune), perModel: config.tilesPerModel, size: size, seed: config.seed,
+        skipped: { Log.info("  skipped \($0)") })
+      Log.info("  \(real.keys.count) real generators: \(real.keys.joined(separator: ", "))")
+      set.append(real)
+      if steps == nil && self.config == nil {
+        // One epoch over the enlarged set, as the paper fine-tunes.
+        let held = ExtractorTrainer(config: config).heldOutArchitectures(set)
+        let trainModels = set.architectures.filter { !held.contains($0) }.count
+        config.steps = max(1, trainModels * config.tilesPerModel / (config.modelsPerBatch * config.tilesPerClass))
       }
     }
-    prep.finish()
     let prepSeconds = Date().timeIntervalSince(start)
+    try saveConfig(config, to: base.appendingPathExtension("config.json"))
     let dev = try eval.map { try LabelledImages(root: $0) }
     let trainer = ExtractorTrainer(config: config)
+    let totalSteps = config.steps
     var log = "step,loss,accuracy,lr\n"
     var history: [[String: Double]] = []
     let trainStart = Date()
-    let progress = Progress(total: Double(steps), label: "train")
+    let progress = Progress(total: Double(totalSteps), label: "train")
     var recent: [(Float, Float)] = []
     var reported = 0
     var heldClasses: [Int] = []
@@ -136,19 +214,19 @@ struct TrainCommand: ParsableCommand {
         history = old
       }
       reported = step
-      progress.advance(by: Double(step), count: "\(step)/\(steps)", detail: "resumed")
+      progress.advance(by: Double(step), count: "\(step)/\(totalSteps)", detail: "resumed")
     }
     let (extractor, _) = try trainer.train(
-      set, resume: resumeState,
+      set, initial: initial, resume: resumeState,
       onStep: { s in
         log += "\(s.step),\(s.loss),\(s.accuracy),\(s.learningRate)\n"
         recent.append((s.loss, s.accuracy))
         if recent.count > 20 { recent.removeFirst() }
-        if s.step % 20 == 19 || s.step == steps - 1 {
+        if s.step % 20 == 19 || s.step == totalSteps - 1 {
           let l = recent.map(\.0).reduce(0, +) / Float(recent.count)
           let a = recent.map(\.1).reduce(0, +) / Float(recent.count)
           progress.advance(
-            by: Double(s.step + 1 - reported), count: "\(s.step + 1)/\(steps)",
+            by: Double(s.step + 1 - reported), count: "\(s.step + 1)/\(totalSteps)",
             detail: String(format: "loss %.3f acc %.2f", l, a))
           reported = s.step + 1
         }
@@ -180,7 +258,9 @@ struct TrainCommand: ParsableCommand {
     let trainSeconds = Date().timeIntervalSince(trainStart)
     var results: [String: Any] = [
       "prep_seconds": prepSeconds, "train_seconds": trainSeconds,
-      "images_per_second": Double(steps * p * k) / trainSeconds, "history": history,
+      "images_per_second": Double(
+        (totalSteps - (resumeState?.step ?? 0)) * config.modelsPerBatch * config.tilesPerClass) / trainSeconds,
+      "history": history,
       "held_out_architectures": held.sorted(),
     ]
     let zs = trainer.zeroShot(extractor, set, classes: heldClasses)

@@ -88,9 +88,7 @@ final class ExtractorTrainingTests: XCTestCase {
   func testFixedSeedTrainingRunMatchesStoredLosses() throws {
     let (store, tiles, root) = try Self.tinyPool()
     defer { try? FileManager.default.removeItem(at: root) }
-    var input = SpectralInput()
-    input.size = 16
-    let set = try FingerprintedSet(store: store, tiles: tiles, perModel: 6, input: input, seed: 0)
+    let set = try FingerprintedSet(store: store, tiles: tiles, perModel: 6, seed: 0)
     XCTAssertEqual(set.keys.count, 5)
     var config = ExtractorConfig()
     config.steps = 6
@@ -126,5 +124,122 @@ final class ExtractorTrainingTests: XCTestCase {
     XCTAssertEqual(back.classes, extractor.classes)
     let img = tiles.image(0)
     XCTAssertEqual(back.embed(images: [img], grid: 1), extractor.embed(images: [img], grid: 1))
+  }
+
+  static func tinyConfig() -> ExtractorConfig {
+    var config = ExtractorConfig()
+    config.steps = 6
+    config.modelsPerBatch = 2
+    config.tilesPerClass = 3
+    config.width = 4
+    config.projection = 8
+    config.heldOutFraction = 0.2
+    config.validationTilesPerModel = 6
+    return config
+  }
+
+  func testAugmentedTrainingIsDeterministicAndChangesTheInput() throws {
+    let (store, tiles, root) = try Self.tinyPool()
+    defer { try? FileManager.default.removeItem(at: root) }
+    let set = try FingerprintedSet(store: store, tiles: tiles, perModel: 6, seed: 0)
+    var config = Self.tinyConfig()
+    config.augmentation.jpegProbability = 1
+    config.augmentation.jpegQualityMin = 50
+    config.augmentation.jpegQualityMax = 90
+    config.augmentation.cropProbability = 1
+    var a: [Float] = []
+    var b: [Float] = []
+    _ = try ExtractorTrainer(config: config).train(set, onStep: { a.append($0.loss) })
+    _ = try ExtractorTrainer(config: config).train(set, onStep: { b.append($0.loss) })
+    XCTAssertEqual(a, b)
+    XCTAssertTrue(a.allSatisfy(\.isFinite))
+    XCTAssertNotEqual(a, Self.storedLosses)
+    // Each augmentation keeps the tile size and 8-bit values, and alters the tile.
+    var rng = RNG(seed: 1)
+    let tile = set.image(0, 0)
+    var crop = Augmentation()
+    crop.cropProbability = 1
+    var jpeg = Augmentation()
+    jpeg.jpegProbability = 1
+    for aug in [crop, jpeg] {
+      let out = aug.apply(tile, rng: &rng)
+      XCTAssertEqual([out.width, out.height], [tile.width, tile.height])
+      XCTAssertNotEqual(out.pixels, tile.pixels)
+      XCTAssertTrue(out.pixels.allSatisfy { abs($0 * 255 - ($0 * 255).rounded()) < 1e-3 })
+    }
+    XCTAssertEqual(Augmentation().apply(tile, rng: &rng), tile)
+  }
+
+  func testFolderSetAndFineTuningFromAnExtractor() throws {
+    let (store, tiles, root) = try Self.tinyPool()
+    defer { try? FileManager.default.removeItem(at: root) }
+    let set = try FingerprintedSet(store: store, tiles: tiles, perModel: 6, seed: 0)
+    // Fingerprinted tiles saved as PNG files come back byte for byte, classes parsed from folder names.
+    let folders = root.appendingPathComponent("fp")
+    for (c, key) in set.keys.enumerated() {
+      let dir = folders.appendingPathComponent(key.replacingOccurrences(of: "/", with: "_"))
+      try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+      for t in 0..<6 {
+        try ImageEncoder.png(set.image(c, t)).write(to: dir.appendingPathComponent(String(format: "%03d.png", t)))
+      }
+    }
+    let real = root.appendingPathComponent("real/gan-x")
+    try FileManager.default.createDirectory(at: real, withIntermediateDirectories: true)
+    try Data("not an image".utf8).write(to: real.appendingPathComponent("broken.png"))
+    var rng = RNG(seed: 5)
+    let big = Image(width: 40, height: 30, pixels: (0..<(3 * 40 * 30)).map { _ in Float(rng.int(256)) / 255 })
+    try ImageEncoder.png(big).write(to: real.appendingPathComponent("a.png"))
+    let back = try FingerprintedSet(
+      folders: folders, perModel: 6, size: 16, seed: 0, isArchitecture: { (try? Architecture(id: $0)) != nil })
+    XCTAssertEqual(back.keys, set.keys.map { $0.replacingOccurrences(of: "/", with: "_") })
+    XCTAssertEqual(back.architectures, set.architectures)
+    XCTAssertEqual(back.tiles, set.tiles)
+    var skipped: [String] = []
+    let gans = try FingerprintedSet(
+      folders: root.appendingPathComponent("real"), perModel: 6, size: 16, seed: 0, skipped: { skipped.append($0) })
+    XCTAssertEqual(gans.architectures, ["gan-x"])
+    XCTAssertEqual(skipped.count, 1)
+    XCTAssertThrowsError(try FingerprintedSet(folders: real, perModel: 6, size: 16, seed: 0))
+
+    var combined = set
+    combined.append(gans)
+    let config = Self.tinyConfig()
+    let (initial, _) = try ExtractorTrainer(config: config).train(set)
+    let trainer = ExtractorTrainer(config: config)
+    // The real generator is never held out; the synthetic split is unchanged.
+    XCTAssertEqual(trainer.heldOutArchitectures(combined), trainer.heldOutArchitectures(set))
+    var tiny = config
+    tiny.steps = 1
+    tiny.learningRate = 1e-12
+    tiny.weightDecay = 0
+    let (tuned, _) = try ExtractorTrainer(config: tiny).train(combined, initial: initial)
+    XCTAssertEqual(tuned.classes.count, initial.classes.count + 1)
+    XCTAssertEqual(tuned.input, initial.input)
+    let w0 = initial.network.stateDict()["stem.0.weight"]!.toLayout(.plain, differentiable: false).array
+    let w1 = tuned.network.stateDict()["stem.0.weight"]!.toLayout(.plain, differentiable: false).array
+    for (x, y) in zip(w0, w1) { XCTAssertEqual(x, y, accuracy: 1e-6) }
+    // Another depth cannot start from these weights.
+    var deeper = tiny
+    deeper.depth = 34
+    XCTAssertThrowsError(try ExtractorTrainer(config: deeper).train(combined, initial: initial))
+  }
+
+  func testConfigDecodesPartialFilesWithDefaults() throws {
+    let json = #"{"steps": 5, "depth": 34, "augmentation": {"jpegProbability": 0.5}}"#
+    let c = try JSONDecoder().decode(ExtractorConfig.self, from: Data(json.utf8))
+    var expected = ExtractorConfig()
+    expected.steps = 5
+    expected.depth = 34
+    expected.augmentation.jpegProbability = 0.5
+    XCTAssertEqual(c, expected)
+    XCTAssertNil(c.problem)
+    let full = try JSONDecoder().decode(ExtractorConfig.self, from: try JSONEncoder().encode(expected))
+    XCTAssertEqual(full, expected)
+    var bad = ExtractorConfig()
+    bad.depth = 20
+    XCTAssertNotNil(bad.problem)
+    bad = ExtractorConfig()
+    bad.augmentation.jpegQualityMin = 0
+    XCTAssertNotNil(bad.problem)
   }
 }

@@ -117,4 +117,40 @@ final class GradientCheckNNTests: XCTestCase {
         return Reference.relu(zip(main, shortcut).map(+))
       })
   }
+
+  /// ResNet bottleneck block (1×1, strided 3×3, 1×1 expand) with a strided projection shortcut.
+  func testResNetBottleneckBlock() {
+    let (n, c, h, w, m, co) = (2, 8, 6, 6, 4, 16)
+    let inputs = [
+      normal([n, c, h, w]), normal([m, c, 1, 1], std: 0.3), normal([m, m, 3, 3], std: 0.2),
+      normal([co, m, 1, 1], std: 0.3), normal([co, c, 1, 1], std: 0.3),
+      Tensor.uniform([m], 0.5, 1.5, rng: &rng), normal([m]), Tensor.uniform([co], 0.5, 1.5, rng: &rng), normal([co]),
+    ]
+    check(
+      "bottleneck", inputs, layouts: [.plain, .nChw8c],
+      fast: { t in
+        func bn(_ x: Tensor, _ g: Tensor, _ b: Tensor) -> Tensor {
+          batchNorm(x, weight: g, bias: b, runningMean: nil, runningVar: nil, training: true)
+        }
+        let a = bn(conv2d(t[0], weight: t[1]), t[5], t[6]).relu()
+        let b = bn(conv2d(a, weight: t[2], stride: 2, padding: 1), t[5], t[6]).relu()
+        let main = bn(conv2d(b, weight: t[3]), t[7], t[8])
+        return (main + bn(conv2d(t[0], weight: t[4], stride: 2), t[7], t[8])).relu()
+      },
+      reference: { t in
+        func conv(_ x: [Double], ci: Int, hw: Int, _ wt: [Double], co: Int, k: Int, stride: Int, pad: Int) -> [Double] {
+          Reference.conv2d(
+            x, n: n, ci: ci, h: hw, w: hw, weight: wt, co: co, k: k, bias: nil, stride: stride, padding: pad)
+        }
+        func bn(_ x: [Double], c: Int, hw: Int, _ g: [Double], _ b: [Double]) -> [Double] {
+          Reference.batchNorm(x, n: n, c: c, hw: hw, weight: g, bias: b, eps: 1e-5)
+        }
+        let a = Reference.relu(
+          bn(conv(t[0], ci: c, hw: h, t[1], co: m, k: 1, stride: 1, pad: 0), c: m, hw: 36, t[5], t[6]))
+        let b = Reference.relu(bn(conv(a, ci: m, hw: 6, t[2], co: m, k: 3, stride: 2, pad: 1), c: m, hw: 9, t[5], t[6]))
+        let main = bn(conv(b, ci: m, hw: 3, t[3], co: co, k: 1, stride: 1, pad: 0), c: co, hw: 9, t[7], t[8])
+        let short = bn(conv(t[0], ci: c, hw: w, t[4], co: co, k: 1, stride: 2, pad: 0), c: co, hw: 9, t[7], t[8])
+        return Reference.relu(zip(main, short).map(+))
+      })
+  }
 }

@@ -93,7 +93,7 @@ final class ReferenceModelTests: XCTestCase {
   func checkResNet(blocked: Bool) throws {
     let f = try Fixtures.load("resnet18_w8")
     var rng = RNG(seed: 0)
-    let model = ResNet18(width: 8, classes: 10, projection: 16, rng: &rng)
+    let model = ResNet(depth: 18, width: 8, classes: 10, projection: 16, rng: &rng)
     try model.loadStateDict(f.group("param."))
     let input = f.tensor("input")
     input.requiresGrad = true
@@ -122,7 +122,7 @@ final class ReferenceModelTests: XCTestCase {
     withNoGrad { assertClose(model.embed(input), f.tensor("eval_embed"), rtol: 1e-4, atol: 1e-5, "eval embedding") }
 
     var rng2 = RNG(seed: 0)
-    let fresh = ResNet18(width: 8, classes: 10, projection: 16, rng: &rng2)
+    let fresh = ResNet(depth: 18, width: 8, classes: 10, projection: 16, rng: &rng2)
     try fresh.loadStateDict(f.group("param."))
     let x = f.tensor("input")
     let opt = Adam.adamW(fresh.parameters, learningRate: 1e-3, weightDecay: 0.01)
