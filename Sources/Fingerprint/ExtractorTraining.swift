@@ -93,6 +93,18 @@ public struct FingerprintedSet {
   /// All tiles, class-major: `keys.count × perClass × 3 × size × size` bytes, planar RGB.
   public var tiles: [UInt8]
 
+  /// A set from tiles already in memory (`keys.count × perClass × 3 × size × size` bytes).
+  public init(keys: [String], architectures: [String], perClass: Int, size: Int, tiles: [UInt8]) {
+    precondition(
+      keys.count == architectures.count && tiles.count == keys.count * perClass * 3 * size * size,
+      "FingerprintedSet: \(tiles.count) bytes for \(keys.count) classes × \(perClass) tiles of \(size) px")
+    self.keys = keys
+    self.architectures = architectures
+    self.perClass = perClass
+    self.size = size
+    self.tiles = tiles
+  }
+
   /// Runs `perModel` tiles (a seeded choice per model) through every model of `store`, quantised to
   /// 8 bits. `progress(done, total)` is called after each model.
   public init(

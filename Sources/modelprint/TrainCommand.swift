@@ -57,6 +57,11 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Pool folder from `modelprint synthesize`.") var pool: String = "pools/default"
   @Option(
     help: ArgumentHelp(
+      "Real photos to fingerprint (default: the pool's own tile cache, cut from the photos it was trained on).",
+      discussion: "Tiles of the pool's size are cut afresh (seeded) from every image under DIR."))
+  var images: String?
+  @Option(
+    help: ArgumentHelp(
       "Train on fingerprinted tiles saved as images instead of a pool: one folder per model (named ARCH_…).",
       discussion: "Tiles are taken in file order; --tiles-per-model of each folder are used."))
   var fingerprinted: String?
@@ -148,7 +153,15 @@ struct TrainCommand: ParsableCommand {
         isArchitecture: { (try? Architecture(id: $0)) != nil }, skipped: { Log.info("  skipped \($0)") })
     } else {
       let store = try PoolStore(existing: URL(fileURLWithPath: pool))
-      let tiles = try TileSet.read(store.tilesURL)
+      var tiles = try TileSet.read(store.tilesURL)
+      if let images {
+        let files = try ImageFiles.collect([images])
+        guard !files.isEmpty else { throw ValidationError("no images under \(images)") }
+        Log.info("cutting \(tiles.count) tiles of \(tiles.size) px from \(files.count) images in \(images)")
+        tiles = try TileSet.cut(
+          from: files, count: tiles.count, size: tiles.size, seed: config.seed, skipped: { Log.info("  skipped \($0)") }
+        )
+      }
       size = tiles.size
       let prep = Progress(total: Double(store.manifest.models.count), label: "fingerprint")
       var prepReported = 0
