@@ -17,7 +17,8 @@ let package = Package(
     .executable(name: "modelprint-bench", targets: ["Benchmarks"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
   ],
   targets: [
     .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
@@ -39,13 +40,20 @@ let package = Package(
     .target(
       name: "Fingerprint", dependencies: ["NN", "Tensor", "Imaging", "Spectral", "Synthesis"], exclude: ["README.md"],
       swiftSettings: fastMath),
+    .target(
+      name: "Attribution",
+      dependencies: [
+        "COpenBLAS", "Tensor", "Imaging", "Spectral", "Fingerprint",
+        .product(name: "GRDB", package: "GRDB.swift"),
+      ], exclude: ["README.md"], swiftSettings: fastMath),
     .executableTarget(
-      name: "Benchmarks", dependencies: ["Tensor", "NN", "Synthesis", "Spectral"], exclude: ["README.md"],
+      name: "Benchmarks", dependencies: ["Tensor", "NN", "Synthesis", "Spectral", "Fingerprint"],
+      exclude: ["README.md"],
       swiftSettings: fastMath),
     .executableTarget(
       name: "modelprint",
       dependencies: [
-        "Tensor", "NN", "Imaging", "Spectral", "Synthesis", "Fingerprint", "Reports",
+        "Tensor", "NN", "Imaging", "Spectral", "Synthesis", "Fingerprint", "Attribution", "Reports",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ], exclude: ["README.md"], swiftSettings: fastMath),
     .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
@@ -54,6 +62,7 @@ let package = Package(
     .testTarget(name: "SpectralTests", dependencies: ["Spectral", "Imaging", "Tensor", "NN"]),
     .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "Synthesis"]),
     .testTarget(name: "FingerprintTests", dependencies: ["Fingerprint", "Synthesis", "NN", "Tensor", "Imaging"]),
+    .testTarget(name: "AttributionTests", dependencies: ["Attribution", "Fingerprint", "Imaging", "Tensor"]),
     .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "NN", "Tensor", "Imaging"]),
   ],
   swiftLanguageModes: [.v5]

@@ -1,3 +1,4 @@
+import Fingerprint
 import Foundation
 import NN
 import Spectral
@@ -41,7 +42,7 @@ func parse() -> Options {
       print(
         """
         usage: modelprint-bench [--threads N] [--arch ID] [--warmup W] [--iters I] [--plain] [--profile] WORKLOAD...
-        workloads: synth-train synth-forward resnet-train resnet-infer dncnn-infer fft
+        workloads: synth-train synth-forward resnet-train resnet-infer dncnn-infer fft extractor-train
         --plain keeps activations in plain NCHW (for comparison with the blocked default)
         --profile prints the forward time of each leaf layer type to standard error
         --dncnn-depth D, --dncnn-width W set dncnn-infer's network (default 17 and 64, the reference's)
@@ -123,6 +124,26 @@ func run(_ name: String, _ o: Options) -> (Double, String) {
           opt.step()
         }, "img/s"
     )
+  case "extractor-train":
+    // The whole extractor training step as `modelprint train` runs it at its defaults (P × K = 32 × 4,
+    // ResNet-18 width 32, 64 px): sampling, spectra of 8-bit tiles on the producer thread, forward,
+    // CE + triplet, backward, clipping, AdamW. Random tiles stand in for fingerprinted ones.
+    let classes = 40
+    let set = FingerprintedSet(
+      keys: (0..<classes).map { "m\($0)" }, architectures: (0..<classes).map { "m\($0)" }, perClass: 16, size: 64,
+      tiles: (0..<(classes * 16 * 3 * 64 * 64)).map { _ in UInt8(rng.int(256)) })
+    var config = ExtractorConfig()
+    config.steps = o.warmup + o.iters
+    config.heldOut = []
+    var stamps: [UInt64] = []
+    do {
+      _ = try ExtractorTrainer(config: config).train(
+        set, onStep: { _ in stamps.append(DispatchTime.now().uptimeNanoseconds) })
+    } catch { fail("\(error)") }
+    var times = zip(stamps.dropFirst(o.warmup), stamps.dropFirst(o.warmup - 1)).map { Double($0 - $1) / 1e9 }.sorted()
+    if times.isEmpty { times = [0] }
+    let median = times[times.count / 2]
+    return (Double(config.modelsPerBatch * config.tilesPerClass) / median, "img/s")
   case "dncnn-infer":
     let model = DnCNN(depth: o.dncnnDepth, width: o.dncnnWidth, rng: &rng)
     model.eval()
@@ -131,7 +152,9 @@ func run(_ name: String, _ o: Options) -> (Double, String) {
   case "fft":
     return (1000 * fftWorkload(o, rng: &rng), "ms")
   default:
-    fail("unknown workload \(name); known: synth-train synth-forward resnet-train resnet-infer dncnn-infer fft")
+    fail(
+      "unknown workload \(name); known: synth-train synth-forward resnet-train resnet-infer dncnn-infer fft extractor-train"
+    )
   }
 }
 

@@ -10,7 +10,8 @@ struct ModelPrint: ParsableCommand {
     subcommands: [
       ArchitecturesCommand.self, SynthesizeCommand.self, SynthesizeWorkerCommand.self, PoolCommand.self,
       GenerateCommand.self, FFDCommand.self, TrainCommand.self, EmbedCommand.self,
-      SpectrumCommand.self, TrainDenoiserCommand.self,
+      SpectrumCommand.self, TrainDenoiserCommand.self, GalleryCommand.self, IdentifyCommand.self,
+      VerifyCommand.self, CalibrateCommand.self, EvaluateCommand.self,
     ])
 }
 

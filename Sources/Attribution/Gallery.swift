@@ -1,0 +1,389 @@
+// The gallery: enrolled models, every enrolled image's embedding, and the settings scores depend on, in
+// one SQLite file (GRDB, WAL journal).
+//
+// Schema (format 1):
+//   meta(key TEXT PRIMARY KEY, value TEXT): format_version, extractor_sha256, extractor_settings,
+//     extractor_path (a hint for commands run without --extractor), dimension (after the first
+//     enrollment), calibration (JSON), open_set_threshold, verification_threshold.
+//   models(id, name UNIQUE, notes, created, images, fingerprint BLOB): `images` and `fingerprint` are
+//     derived from the images table and rewritten in the same transaction as every change to it, so
+//     opening a gallery of a million models reads one row per model, not every image.
+//   images(id, model → models(id) ON DELETE CASCADE, path, embedding BLOB, created), UNIQUE(model, path):
+//     enrolling the same file again replaces its embedding instead of counting it twice.
+// Embeddings and fingerprints are little-endian Float32 BLOBs.
+//
+// Each enrollment or removal is one IMMEDIATE transaction: a process killed in the middle leaves the
+// gallery as it was before, and concurrent writers from several processes queue on SQLite's lock (busy
+// timeout) instead of failing. WAL lets identification read while another process writes.
+
+import Foundation
+import GRDB
+
+/// What produced a gallery's embeddings: scores are only comparable between embeddings of one extractor.
+public struct ExtractorIdentity: Equatable, Sendable {
+  /// SHA-256 of the extractor file (or of the settings, for hand-crafted methods).
+  public var sha256: String
+  /// The input settings, as JSON, shown when a different extractor is refused.
+  public var settings: String
+  /// Where the extractor file was, remembered so later commands can find it.
+  public var path: String?
+
+  public init(sha256: String, settings: String, path: String? = nil) {
+    self.sha256 = sha256
+    self.settings = settings
+    self.path = path
+  }
+}
+
+/// One enrolled model.
+public struct GalleryModel: Equatable, Sendable {
+  public var id: Int64
+  public var name: String
+  public var notes: String
+  public var created: Date
+  /// Enrolled images.
+  public var images: Int
+}
+
+/// A ranked answer to "which model made this image?".
+public struct Identification: Equatable, Sendable {
+  /// Best models first, with cosine scores.
+  public var candidates: [(model: String, score: Float)]
+  /// The open-set threshold in force, nil when the gallery was never calibrated.
+  public var threshold: Float?
+  /// True when the best score is below the threshold: the image's model is probably not enrolled.
+  public var isUnknown: Bool { threshold.map { (candidates.first?.score ?? -.infinity) < $0 } ?? false }
+
+  public init(candidates: [(model: String, score: Float)], threshold: Float?) {
+    self.candidates = candidates
+    self.threshold = threshold
+  }
+
+  public static func == (a: Identification, b: Identification) -> Bool {
+    a.threshold == b.threshold && a.candidates.map(\.model) == b.candidates.map(\.model)
+      && a.candidates.map(\.score) == b.candidates.map(\.score)
+  }
+}
+
+/// The answer to "did these two images come from the same model?".
+public struct Verification: Equatable, Sendable {
+  /// Cosine similarity of the two embeddings.
+  public var score: Float
+  /// The threshold applied (nil: none known, no decision).
+  public var threshold: Float?
+  /// `score ≥ threshold`, or nil without a threshold.
+  public var same: Bool? { threshold.map { score >= $0 } }
+
+  public init(score: Float, threshold: Float?) {
+    self.score = score
+    self.threshold = threshold
+  }
+}
+
+/// A gallery of model fingerprints in an SQLite file.
+public final class Gallery {
+  /// The gallery format this code writes and reads.
+  public static let formatVersion = 1
+
+  /// The gallery file.
+  public let path: String
+  /// The extractor the gallery's embeddings come from.
+  public let extractor: ExtractorIdentity
+  private let db: DatabasePool
+  private var cachedIndex: FingerprintIndex?
+
+  /// Opens the gallery at `url`. With `extractor` given, a new file is created for it and an existing
+  /// gallery must have been built with the same one; without, the gallery must exist and any extractor
+  /// is accepted (listing and removing need none).
+  public init(at url: URL, extractor: ExtractorIdentity?, create: Bool = true) throws {
+    path = url.path
+    let exists = FileManager.default.fileExists(atPath: path)
+    if !exists && (extractor == nil || !create) { throw GalleryError.missing(path: path) }
+    var config = Configuration()
+    // Writers from other processes hold the lock for one enrollment at most; wait rather than fail.
+    config.busyMode = .timeout(60)
+    config.foreignKeysEnabled = true
+    let path = self.path
+    do {
+      db = try DatabasePool(path: path, configuration: config)
+      let stored: [String: String] = try db.write { db in
+        let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
+        if tables.isEmpty, let extractor {
+          try Self.createSchema(db, extractor: extractor)
+        } else if !tables.contains("meta") || !tables.contains("models") || !tables.contains("images") {
+          throw GalleryError.notAGallery(
+            path: path,
+            reason: "an SQLite database without the gallery's tables (has: \(tables.joined(separator: ", ")))")
+        }
+        let rows = try Row.fetchAll(db, sql: "SELECT key, value FROM meta")
+        return Dictionary(rows.map { ($0["key"] as String, $0["value"] as String) }, uniquingKeysWith: { a, _ in a })
+      }
+      guard let v = stored["format_version"].flatMap(Int.init), let hash = stored["extractor_sha256"] else {
+        throw GalleryError.notAGallery(path: path, reason: "no format version or extractor hash in its meta table")
+      }
+      if v > Self.formatVersion {
+        throw GalleryError.newerFormat(path: path, version: v, supported: Self.formatVersion)
+      }
+      let recorded = ExtractorIdentity(
+        sha256: hash, settings: stored["extractor_settings"] ?? "", path: stored["extractor_path"])
+      if let extractor, extractor.sha256 != hash {
+        throw GalleryError.extractorMismatch(
+          path: path, gallery: hash, given: extractor.sha256, settings: recorded.settings)
+      }
+      self.extractor = recorded
+    } catch let e as DatabaseError {
+      throw Self.error(e, path: path)
+    }
+  }
+
+  /// The extractor recorded in the gallery at `url`, without opening it for use (nil when the file does
+  /// not exist).
+  public static func recordedExtractor(at url: URL) throws -> ExtractorIdentity? {
+    guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+    return try Gallery(at: url, extractor: nil).extractor
+  }
+
+  private static func createSchema(_ db: Database, extractor: ExtractorIdentity) throws {
+    try db.execute(
+      sql: """
+        CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+        CREATE TABLE models (
+          id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE, notes TEXT NOT NULL DEFAULT '',
+          created DATETIME NOT NULL, images INTEGER NOT NULL DEFAULT 0, fingerprint BLOB NOT NULL);
+        CREATE TABLE images (
+          id INTEGER PRIMARY KEY AUTOINCREMENT,
+          model INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+          path TEXT NOT NULL, embedding BLOB NOT NULL, created DATETIME NOT NULL, UNIQUE(model, path));
+        CREATE INDEX images_model ON images(model);
+        """)
+    var meta = [
+      "format_version": "\(formatVersion)", "extractor_sha256": extractor.sha256,
+      "extractor_settings": extractor.settings,
+    ]
+    if let p = extractor.path { meta["extractor_path"] = p }
+    for (k, v) in meta { try db.execute(sql: "INSERT INTO meta (key, value) VALUES (?, ?)", arguments: [k, v]) }
+  }
+
+  // MARK: models
+
+  /// Enrolls images of one model (created when new; `notes` replace the model's notes when given), in one
+  /// transaction: either all of them are stored with the updated fingerprint, or none is.
+  @discardableResult
+  public func enroll(model name: String, notes: String? = nil, images: [(path: String, embedding: [Float])]) throws
+    -> GalleryModel
+  {
+    let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
+    guard !name.isEmpty else { throw GalleryError.invalidModelName(path: path, name: name) }
+    guard let first = images.first else { throw GalleryError.nothingToEnroll(path: path, model: name) }
+    let path = self.path
+    let model = try write { db -> GalleryModel in
+      let dim = first.embedding.count
+      if let stored = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'dimension'").flatMap(Int.init) {
+        for e in images where e.embedding.count != stored {
+          throw GalleryError.dimensionMismatch(path: path, gallery: stored, given: e.embedding.count)
+        }
+      } else {
+        for e in images where e.embedding.count != dim {
+          throw GalleryError.dimensionMismatch(path: path, gallery: dim, given: e.embedding.count)
+        }
+        try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('dimension', ?)", arguments: ["\(dim)"])
+      }
+      let now = Date()
+      if try Int64.fetchOne(db, sql: "SELECT id FROM models WHERE name = ?", arguments: [name]) == nil {
+        try db.execute(
+          sql: "INSERT INTO models (name, notes, created, images, fingerprint) VALUES (?, ?, ?, 0, x'')",
+          arguments: [name, notes ?? "", now])
+      } else if let notes {
+        try db.execute(sql: "UPDATE models SET notes = ? WHERE name = ?", arguments: [notes, name])
+      }
+      let id = try Int64.fetchOne(db, sql: "SELECT id FROM models WHERE name = ?", arguments: [name])!
+      for e in images {
+        try db.execute(
+          sql: """
+            INSERT INTO images (model, path, embedding, created) VALUES (?, ?, ?, ?)
+            ON CONFLICT(model, path) DO UPDATE SET embedding = excluded.embedding, created = excluded.created
+            """,
+          arguments: [id, e.path, Data(Vectors.bytes(e.embedding)), now])
+      }
+      try Self.refreshFingerprint(db, model: id)
+      return try Self.fetchModels(db, where: "id = ?", [id])[0]
+    }
+    cachedIndex = nil
+    return model
+  }
+
+  /// Removes a model and its images; returns what was removed.
+  @discardableResult
+  public func remove(model name: String) throws -> GalleryModel {
+    let path = self.path
+    let removed = try write { db -> GalleryModel in
+      guard let m = try Self.fetchModels(db, where: "name = ?", [name]).first else {
+        throw GalleryError.unknownModel(
+          path: path, name: name, known: try String.fetchAll(db, sql: "SELECT name FROM models ORDER BY name"))
+      }
+      try db.execute(sql: "DELETE FROM models WHERE id = ?", arguments: [m.id])
+      return m
+    }
+    cachedIndex = nil
+    return removed
+  }
+
+  /// Every model, by name.
+  public func models() throws -> [GalleryModel] {
+    try read { db in try Self.fetchModels(db, where: "1", []) }
+  }
+
+  /// Every enrolled image's embedding with its model's name, model by model.
+  public func embeddings() throws -> [(model: String, path: String, embedding: [Float])] {
+    try read { db in
+      try Row.fetchAll(
+        db,
+        sql: """
+          SELECT models.name AS name, images.path AS path, images.embedding AS embedding
+          FROM images JOIN models ON images.model = models.id ORDER BY models.name, images.path
+          """
+      ).map { row in (row["name"] as String, row["path"] as String, Vectors.floats(row["embedding"] as Data) ?? []) }
+    }
+  }
+
+  /// Recomputes every model's fingerprint from its images (after a change of the fingerprint rule).
+  public func recomputeFingerprints() throws {
+    try write { db in
+      for id in try Int64.fetchAll(db, sql: "SELECT id FROM models") { try Self.refreshFingerprint(db, model: id) }
+    }
+    cachedIndex = nil
+  }
+
+  private static func refreshFingerprint(_ db: Database, model id: Int64) throws {
+    let blobs = try Data.fetchAll(db, sql: "SELECT embedding FROM images WHERE model = ?", arguments: [id])
+    let fingerprint = Vectors.fingerprint(blobs.map { Vectors.floats($0) ?? [] })
+    try db.execute(
+      sql: "UPDATE models SET images = ?, fingerprint = ? WHERE id = ?",
+      arguments: [blobs.count, Data(Vectors.bytes(fingerprint)), id])
+  }
+
+  private static func fetchModels(_ db: Database, where clause: String, _ arguments: StatementArguments) throws
+    -> [GalleryModel]
+  {
+    try Row.fetchAll(
+      db, sql: "SELECT id, name, notes, created, images FROM models WHERE \(clause) ORDER BY name",
+      arguments: arguments
+    ).map {
+      GalleryModel(id: $0["id"], name: $0["name"], notes: $0["notes"], created: $0["created"], images: $0["images"])
+    }
+  }
+
+  // MARK: search
+
+  /// All fingerprints in one matrix, read once and kept until the gallery changes through this object.
+  public func index() throws -> FingerprintIndex {
+    if let cachedIndex { return cachedIndex }
+    let loaded = try read { db -> FingerprintIndex in
+      let dim = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'dimension'").flatMap(Int.init) ?? 1
+      let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM models") ?? 0
+      var names: [String] = []
+      names.reserveCapacity(count)
+      var matrix = [Float](repeating: 0, count: count * dim)
+      let rows = try Row.fetchCursor(db, sql: "SELECT name, fingerprint FROM models ORDER BY name")
+      while let row = try rows.next(), names.count < count {
+        let start = names.count * dim
+        try row.withUnsafeData(named: "fingerprint") { data in
+          let blob = data ?? Data()
+          guard blob.count == dim * 4 else {
+            throw GalleryError.notAGallery(
+              path: path, reason: "model '\(row["name"] as String)' has a damaged fingerprint (\(blob.count) bytes)")
+          }
+          matrix.withUnsafeMutableBytes { m in
+            blob.withUnsafeBytes { b in
+              (m.baseAddress! + start * 4).copyMemory(from: b.baseAddress!, byteCount: dim * 4)
+            }
+          }
+        }
+        names.append(row["name"])
+      }
+      matrix.removeLast((count - names.count) * dim)
+      return FingerprintIndex(names: names, matrix: matrix, dimension: dim)
+    }
+    cachedIndex = loaded
+    return loaded
+  }
+
+  /// The `top` models closest to an image's embedding, and whether it is "unknown" (best score below
+  /// the calibrated open-set threshold).
+  public func identify(_ embedding: [Float], top: Int = 5) throws -> Identification {
+    let index = try index()
+    guard index.count > 0 else { throw GalleryError.empty(path: path) }
+    guard embedding.count == index.dimension else {
+      throw GalleryError.dimensionMismatch(path: path, gallery: index.dimension, given: embedding.count)
+    }
+    let best = index.top(top, for: embedding)
+    return Identification(
+      candidates: best.map { (index.names[$0.index], $0.score) }, threshold: try threshold("open_set_threshold"))
+  }
+
+  /// Whether two embeddings share a source, at `threshold` or the gallery's calibrated one.
+  public func verify(_ a: [Float], _ b: [Float], threshold: Float? = nil) throws -> Verification {
+    precondition(a.count == b.count, "Gallery.verify: embeddings of \(a.count) and \(b.count) values")
+    return Verification(
+      score: Vectors.cosine(a, b), threshold: try threshold ?? self.threshold("verification_threshold"))
+  }
+
+  // MARK: calibration
+
+  /// The stored calibration, nil before ``store(_:)``.
+  public func calibration() throws -> Calibration? {
+    try read { db in
+      try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'calibration'")
+        .flatMap { try? JSONDecoder().decode(Calibration.self, from: Data($0.utf8)) }
+    }
+  }
+
+  /// Stores a calibration; identification and verification then use its EER thresholds.
+  public func store(_ calibration: Calibration) throws {
+    let json = String(decoding: try JSONEncoder().encode(calibration), as: UTF8.self)
+    try write { db in
+      let values = [
+        "calibration": json, "open_set_threshold": "\(calibration.openSet.eerThreshold)",
+        "verification_threshold": "\(calibration.verification.eerThreshold)",
+      ]
+      for (k, v) in values {
+        try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", arguments: [k, v])
+      }
+    }
+  }
+
+  /// Calibrates from the gallery's own images (see ``Calibration``) and stores the result.
+  @discardableResult
+  public func calibrate(pairs: Int = 10_000, seed: UInt64 = 0) throws -> Calibration {
+    let all = try embeddings()
+    let names = Array(Set(all.map(\.model))).sorted()
+    let labels = all.map { names.firstIndex(of: $0.model)! }
+    let c = try Calibration(embeddings: all.map(\.embedding), labels: labels, pairs: pairs, seed: seed, source: path)
+    try store(c)
+    return c
+  }
+
+  private func threshold(_ key: String) throws -> Float? {
+    try read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]) }
+      .flatMap(Float.init)
+  }
+
+  // MARK: database access
+
+  private func read<T>(_ body: (Database) throws -> T) throws -> T {
+    do { return try db.read(body) } catch let e as DatabaseError { throw Self.error(e, path: path) }
+  }
+
+  private func write<T>(_ body: (Database) throws -> T) throws -> T {
+    do { return try db.write(body) } catch let e as DatabaseError { throw Self.error(e, path: path) }
+  }
+
+  private static func error(_ e: DatabaseError, path: String) -> GalleryError {
+    switch e.resultCode {
+    case .SQLITE_NOTADB: return .notAGallery(path: path, reason: "not an SQLite database")
+    case .SQLITE_CORRUPT: return .notAGallery(path: path, reason: "the SQLite file is damaged")
+    case .SQLITE_BUSY, .SQLITE_LOCKED: return .locked(path: path)
+    default: return .storage(path: path, reason: e.message ?? "\(e.resultCode)")
+    }
+  }
+}

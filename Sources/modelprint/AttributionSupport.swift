@@ -1,0 +1,93 @@
+import ArgumentParser
+import Attribution
+import Fingerprint
+import Foundation
+import Imaging
+
+/// Where `--extractor` points when it is not given and no gallery records one.
+let defaultExtractorPath = "models/extractor.safetensors"
+
+/// Something that turns images into embeddings: the trained extractor or a hand-crafted baseline.
+struct Embedder {
+  /// What the embeddings come from; galleries refuse embeddings of another identity.
+  let identity: ExtractorIdentity
+  /// A short name for tables and logs.
+  let name: String
+  let embed: ([Image]) -> [[Float]]
+
+  /// The extractor checkpoint at `path` (3 × 3 windows per image).
+  static func extractor(at path: String) throws -> Embedder {
+    let url = URL(fileURLWithPath: path)
+    guard FileManager.default.fileExists(atPath: url.path) else {
+      throw ValidationError(
+        "\(path): no extractor checkpoint there; pass --extractor CKPT (a checkpoint written by `modelprint train`)")
+    }
+    let ex = try Extractor.load(from: url)
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = .sortedKeys
+    let settings = String(decoding: try encoder.encode(ex.input), as: UTF8.self)
+    let identity = ExtractorIdentity(
+      sha256: try SHA256.hex(contentsOf: url), settings: settings, path: url.standardizedFileURL.path)
+    return Embedder(identity: identity, name: "modelprint") { ex.embed(images: $0, grid: 3) }
+  }
+
+  /// A hand-crafted baseline; its identity is the hash of its settings.
+  static func baseline(_ method: Baseline) -> Embedder {
+    let settings = method.settings()
+    return Embedder(
+      identity: ExtractorIdentity(sha256: SHA256.hex(Array(settings.utf8)), settings: settings), name: method.rawValue
+    ) { images in images.map { method.embed($0) } }
+  }
+
+  /// The extractor for a command on `gallery`: `--extractor` when given, else the one the gallery
+  /// recorded (when that file still exists), else the default path.
+  static func resolve(explicit: String?, gallery: URL?) throws -> Embedder {
+    if let explicit { return try extractor(at: explicit) }
+    if let gallery, let recorded = try Gallery.recordedExtractor(at: gallery)?.path,
+      FileManager.default.fileExists(atPath: recorded)
+    {
+      return try extractor(at: recorded)
+    }
+    return try extractor(at: defaultExtractorPath)
+  }
+
+  /// Embeddings of image files, decoded and embedded in batches with a progress line. A file that fails
+  /// to decode is reported and skipped; the rest go on.
+  func embed(files: [URL], label: String, batch: Int = 16) -> (embedded: [(url: URL, embedding: [Float])], failed: Int)
+  {
+    let progress = files.count > batch ? Progress(total: Double(files.count), label: label) : nil
+    let decoder = ImageDecoder()
+    var out: [(URL, [Float])] = []
+    var failed = 0
+    for start in stride(from: 0, to: files.count, by: batch) {
+      let chunk = Array(files[start..<min(files.count, start + batch)])
+      let decoded = decoder.decodeAll(chunk)
+      for f in decoded.failures { Log.info("skipped \(f.error)") }
+      failed += decoded.failures.count
+      if !decoded.images.isEmpty {
+        let e = embed(decoded.images.map(\.image))
+        out += zip(decoded.images.map(\.url), e).map { ($0, $1) }
+      }
+      progress?.advance(by: Double(chunk.count), count: "\(start + chunk.count)/\(files.count)", detail: "images")
+    }
+    progress?.finish()
+    return (out, failed)
+  }
+}
+
+/// Image files named on a command line (folders expanded); an empty result is an error.
+func imageFiles(_ paths: [String]) throws -> [URL] {
+  let files = try ImageFiles.collect(paths)
+  guard !files.isEmpty else {
+    throw ValidationError("no image files (.jpg, .jpeg, .png, .webp) in \(paths.joined(separator: ", "))")
+  }
+  return files
+}
+
+/// Scores as printed in tables.
+func formatScore(_ x: Float) -> String { String(format: "%.4f", x) }
+
+/// A JSON value as one line.
+func jsonLine(_ object: Any) throws -> String {
+  String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+}

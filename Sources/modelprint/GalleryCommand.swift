@@ -1,0 +1,90 @@
+import ArgumentParser
+import Attribution
+import Foundation
+
+/// `modelprint gallery`: enroll, list and remove models of a gallery.
+struct GalleryCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "gallery",
+    abstract: "Manage a gallery of model fingerprints (an SQLite file).",
+    subcommands: [Enroll.self, List.self, Remove.self])
+
+  struct Enroll: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Enroll a model from some of its images (created with the gallery when new).",
+      discussion: """
+        Embeds every image (folders are searched recursively) and stores the embeddings; the model's
+        fingerprint is the mean of its normalised embeddings. Enrolling into an existing model adds images;
+        an image path enrolled before is replaced. Unreadable files are reported and skipped. All of one
+        command's images are stored in one transaction.
+        """)
+
+    @Option(help: "Gallery file (created if missing).") var gallery: String
+    @Option(help: "Model name.") var model: String
+    @Option(help: "Notes about the model (replace earlier notes).") var notes: String?
+    @Option(help: "Extractor checkpoint (default: the gallery's, else \(defaultExtractorPath)).")
+    var extractor: String?
+    @Argument(help: "Image files or folders.") var images: [String]
+    @OptionGroup var common: CommonOptions
+
+    func run() throws {
+      try common.apply()
+      let url = URL(fileURLWithPath: gallery)
+      let embedder = try Embedder.resolve(explicit: extractor, gallery: url)
+      let g = try Gallery(at: url, extractor: embedder.identity)
+      let files = try imageFiles(images)
+      let (embedded, failed) = embedder.embed(files: files, label: "enroll \(model)")
+      let m = try g.enroll(model: model, notes: notes, images: embedded.map { ($0.url.path, $0.embedding) })
+      print("enrolled \(embedded.count) images into '\(m.name)' (\(m.images) in all) in \(gallery)")
+      if failed > 0 { Log.info("\(failed) of \(files.count) files skipped") }
+    }
+  }
+
+  struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the models of a gallery.")
+
+    @Option(help: "Gallery file.") var gallery: String
+    @Flag(help: "One JSON object per model.") var json = false
+
+    func run() throws {
+      let g = try Gallery(at: URL(fileURLWithPath: gallery), extractor: nil)
+      let models = try g.models()
+      let dates = ISO8601DateFormatter()
+      if json {
+        for m in models {
+          print(
+            try jsonLine([
+              "name": m.name, "notes": m.notes, "images": m.images, "created": dates.string(from: m.created),
+            ]))
+        }
+        return
+      }
+      let width = max(5, models.map(\.name.count).max() ?? 0)
+      print("model".padding(toLength: width, withPad: " ", startingAt: 0) + "  images  created               notes")
+      for m in models {
+        print(
+          m.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
+            + String(m.images).leftPadded(6) + "  " + dates.string(from: m.created) + "  " + m.notes)
+      }
+      let calibrated = try g.calibration() != nil ? "calibrated" : "not calibrated (run `modelprint calibrate`)"
+      print("\(models.count) models, extractor \(g.extractor.sha256.prefix(12))…, \(calibrated)")
+    }
+  }
+
+  struct Remove: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Remove a model and its images from a gallery.")
+
+    @Option(help: "Gallery file.") var gallery: String
+    @Option(help: "Model name.") var model: String
+
+    func run() throws {
+      let m = try Gallery(at: URL(fileURLWithPath: gallery), extractor: nil).remove(model: model)
+      print("removed '\(m.name)' (\(m.images) images) from \(gallery)")
+    }
+  }
+}
+
+extension String {
+  /// The string right-aligned in `width` columns.
+  func leftPadded(_ width: Int) -> String { String(repeating: " ", count: max(0, width - count)) + self }
+}
