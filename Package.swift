@@ -43,7 +43,7 @@ let package = Package(
     .target(
       name: "Attribution",
       dependencies: [
-        "COpenBLAS", "Tensor", "Imaging", "Spectral", "Fingerprint",
+        "COpenBLAS", "Tensor", "Imaging", "Spectral", "Fingerprint", "Reports",
         .product(name: "GRDB", package: "GRDB.swift"),
       ], exclude: ["README.md"], swiftSettings: fastMath),
     .executableTarget(
@@ -62,7 +62,7 @@ let package = Package(
     .testTarget(name: "SpectralTests", dependencies: ["Spectral", "Imaging", "Tensor", "NN"]),
     .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "Synthesis"]),
     .testTarget(name: "FingerprintTests", dependencies: ["Fingerprint", "Synthesis", "NN", "Tensor", "Imaging"]),
-    .testTarget(name: "AttributionTests", dependencies: ["Attribution", "Fingerprint", "Imaging", "Tensor"]),
+    .testTarget(name: "AttributionTests", dependencies: ["Attribution", "Fingerprint", "Imaging", "NN", "Tensor"]),
     .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "NN", "Tensor", "Imaging"]),
   ],
   swiftLanguageModes: [.v5]

@@ -54,7 +54,8 @@ public enum EvaluationFigures {
     let cell = max(22.0, min(48, 560 / Double(max(n, 1))))
     let label = Double(names.map(\.count).max() ?? 0) * 6.5 + 16
     let (left, top) = (label + 20, 50 + label)
-    let width = left + cell * Double(n) + 30
+    // Column labels slant up and to the right (−60°), so the last one reaches half its length past its cell.
+    let width = left + cell * Double(n) + max(30, label / 2)
     let height = top + cell * Double(n) + 40
     var s = header(width, height, title)
     for (i, name) in names.enumerated() {

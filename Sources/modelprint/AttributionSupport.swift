@@ -51,10 +51,12 @@ struct Embedder {
     return try extractor(at: defaultExtractorPath)
   }
 
-  /// Embeddings of image files, decoded and embedded in batches with a progress line. A file that fails
-  /// to decode is reported and skipped; the rest go on.
-  func embed(files: [URL], label: String, batch: Int = 16) -> (embedded: [(url: URL, embedding: [Float])], failed: Int)
-  {
+  /// Embeddings of image files, decoded (then perturbed, when `perturbation` is given) and embedded in
+  /// batches with a progress line. A file that fails to decode or to perturb is reported and skipped; the
+  /// rest go on.
+  func embed(
+    files: [URL], label: String, batch: Int = 16, perturbation: Perturbation? = nil
+  ) -> (embedded: [(url: URL, embedding: [Float])], failed: Int) {
     let progress = files.count > batch ? Progress(total: Double(files.count), label: label) : nil
     let decoder = ImageDecoder()
     var out: [(URL, [Float])] = []
@@ -64,9 +66,21 @@ struct Embedder {
       let decoded = decoder.decodeAll(chunk)
       for f in decoded.failures { Log.info("skipped \(f.error)") }
       failed += decoded.failures.count
-      if !decoded.images.isEmpty {
-        let e = embed(decoded.images.map(\.image))
-        out += zip(decoded.images.map(\.url), e).map { ($0, $1) }
+      var ready = decoded.images
+      if let perturbation {
+        ready = ready.compactMap { item in
+          do {
+            return (url: item.url, image: try perturbation.apply(item.image))
+          } catch {
+            Log.info("skipped \(item.url.path): \(perturbation) failed (\(error))")
+            failed += 1
+            return nil
+          }
+        }
+      }
+      if !ready.isEmpty {
+        let e = embed(ready.map(\.image))
+        out += zip(ready.map(\.url), e).map { ($0, $1) }
       }
       progress?.advance(by: Double(chunk.count), count: "\(start + chunk.count)/\(files.count)", detail: "images")
     }

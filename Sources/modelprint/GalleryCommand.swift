@@ -7,7 +7,7 @@ struct GalleryCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "gallery",
     abstract: "Manage a gallery of model fingerprints (an SQLite file).",
-    subcommands: [Enroll.self, List.self, Remove.self])
+    subcommands: [Enroll.self, List.self, Remove.self, BenchSearch.self])
 
   struct Enroll: ParsableCommand {
     static let configuration = CommandConfiguration(

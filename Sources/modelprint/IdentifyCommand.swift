@@ -18,6 +18,7 @@ struct IdentifyCommand: ParsableCommand {
   var extractor: String?
   @Option(help: "Models to list per image.") var top = 5
   @Flag(help: "One JSON object per image (path, unknown, threshold, candidates).") var json = false
+  @Flag(help: .hidden) var timing = false
   @Argument(help: "Image files or folders.") var images: [String]
   @OptionGroup var common: CommonOptions
 
@@ -31,6 +32,8 @@ struct IdentifyCommand: ParsableCommand {
     guard FileManager.default.fileExists(atPath: url.path) else { throw GalleryError.missing(path: url.path) }
     let embedder = try Embedder.resolve(explicit: extractor, gallery: url)
     let g = try Gallery(at: url, extractor: embedder.identity, create: false)
+    // --timing measures what a loaded service would spend per request: decoding, embedding and search.
+    let start = DispatchTime.now().uptimeNanoseconds
     let files = try imageFiles(images)
     let (embedded, failed) = embedder.embed(files: files, label: "identify")
     var warned = false
@@ -52,6 +55,11 @@ struct IdentifyCommand: ParsableCommand {
         Log.info("the gallery is not calibrated, so no image is called unknown; run `modelprint calibrate`")
         warned = true
       }
+    }
+    if timing {
+      let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+      Log.info(
+        String(format: "identify: %d images in %.1f ms after loading the extractor and gallery", files.count, ms))
     }
     if failed > 0 {
       Log.info("\(failed) of \(files.count) files skipped")

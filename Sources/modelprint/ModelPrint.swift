@@ -8,7 +8,8 @@ struct ModelPrint: ParsableCommand {
     commandName: "modelprint",
     abstract: "Attribute images to the generative model that made them, also models never seen in training.",
     subcommands: [
-      ArchitecturesCommand.self, SynthesizeCommand.self, SynthesizeWorkerCommand.self, PoolCommand.self,
+      DemoCommand.self, ArchitecturesCommand.self, SynthesizeCommand.self, SynthesizeWorkerCommand.self,
+      PoolCommand.self,
       GenerateCommand.self, FFDCommand.self, TrainCommand.self, EmbedCommand.self,
       SpectrumCommand.self, TrainDenoiserCommand.self, GalleryCommand.self, IdentifyCommand.self,
       VerifyCommand.self, CalibrateCommand.self, EvaluateCommand.self,

@@ -1,0 +1,125 @@
+// Everything one method's evaluation produces, kept together so that the command's table, its JSON and
+// the HTML report read the same numbers: the protocol's result, the verification pairs' scores (ROC,
+// histograms), the 1:N predictions (confusion matrix, per-model accuracy), the enrolled fingerprints'
+// nearest neighbours (lineage) and, when unknown models are given, the open-set AUROC.
+
+/// Per-query detail of 1:N identification on the protocol's gallery.
+public struct IdentificationDetails: Sendable {
+  /// The enrolled gallery the queries were scored against.
+  public let gallery: EnrolledGallery
+  /// counts[truth][predicted], indexed by position in `gallery.classes`.
+  public let confusion: [[Int]]
+  /// Share of each model's queries attributed to it; nil for a model without queries.
+  public let perModelAccuracy: [Double?]
+  /// For each model, the other model whose fingerprint is nearest by cosine (nil with a single model).
+  public let lineage: [(nearest: Int, score: Float)?]
+
+  /// Scores every query of the first-`nShot` enrollment.
+  public init(_ embeddings: [[Float]], labels: [Int], nShot: Int) {
+    gallery = EnrolledGallery(embeddings, labels: labels, nShot: nShot)
+    let n = gallery.classes.count
+    let position = Dictionary(uniqueKeysWithValues: gallery.classes.enumerated().map { ($1, $0) })
+    var confusion = [[Int]](repeating: [Int](repeating: 0, count: n), count: n)
+    for q in gallery.queries {
+      confusion[position[labels[q]]!][gallery.best(embeddings[q]).index] += 1
+    }
+    self.confusion = confusion
+    perModelAccuracy = confusion.enumerated().map { i, row in
+      let total = row.reduce(0, +)
+      return total == 0 ? nil : Double(row[i]) / Double(total)
+    }
+    let fingerprints = gallery.fingerprints
+    lineage = (0..<n).map { i in
+      var best: (nearest: Int, score: Float)? = nil
+      for j in 0..<n where j != i {
+        let s = Vectors.dot(fingerprints[i], fingerprints[j])
+        if best == nil || s > best!.score { best = (j, s) }
+      }
+      return best
+    }
+  }
+
+  /// Correct queries over all queries (equals the protocol's identification accuracy).
+  public var accuracy: Double {
+    let total = confusion.reduce(0) { $0 + $1.reduce(0, +) }
+    return Double(confusion.indices.reduce(0) { $0 + confusion[$1][$1] }) / Double(max(total, 1))
+  }
+}
+
+/// One method evaluated on one labelled set.
+public struct EvaluationRun: Sendable {
+  /// The method's name (`modelprint`, `marra`, `spectrum`).
+  public var method: String
+  /// Model names; label `i` is `models[i]`.
+  public var models: [String]
+  /// One embedding per image, with its model label.
+  public var embeddings: [[Float]]
+  public var labels: [Int]
+  /// The protocol's numbers.
+  public var result: EvaluationResult
+  /// Verification pairs' cosine scores and whether each pair shares a model.
+  public var pairScores: [Float]
+  public var pairSame: [Bool]
+  public var identification: IdentificationDetails
+  /// Present when unknown models were scored.
+  public var openSet: OpenSetResult?
+
+  /// Runs the protocol (and the open set when `unknown` is given) on embeddings labelled 0..<models.count.
+  public static func evaluate(
+    method: String, models: [String], embeddings: [[Float]], labels: [Int], unknown: [[Float]]? = nil,
+    nShot: Int, pairs: Int, seed: UInt64
+  ) -> EvaluationRun {
+    precondition(labels.allSatisfy { models.indices.contains($0) }, "EvaluationRun: labels outside 0..<\(models.count)")
+    let (result, scores, same) = EvaluationProtocol.evaluate(
+      embeddings, labels: labels, nShot: nShot, pairs: pairs, seed: seed)
+    let openSet = unknown.map {
+      OpenSetEvaluation.evaluate(embeddings, labels: labels, unknown: $0, nShot: nShot).result
+    }
+    return EvaluationRun(
+      method: method, models: models, embeddings: embeddings, labels: labels, result: result, pairScores: scores,
+      pairSame: same, identification: IdentificationDetails(embeddings, labels: labels, nShot: nShot), openSet: openSet)
+  }
+}
+
+/// One point of a robustness curve: the protocol's result under one perturbation.
+public struct SweepPoint: Codable, Equatable, Sendable {
+  /// The quality or ratio.
+  public var value: Double
+  /// The perturbation spec (`jpeg:90`, `crop:0.8`).
+  public var perturbation: String
+  public var identification: EvaluationResult.Identification
+  public var verification: EvaluationResult.Verification
+  public var clusters: EvaluationResult.Clusters
+  public var openSet: OpenSetResult?
+
+  enum CodingKeys: String, CodingKey {
+    case value, perturbation, identification, verification, clusters
+    case openSet = "open_set"
+  }
+
+  /// The point of `run`, evaluated under `perturbation`.
+  public init(_ perturbation: Perturbation, run: EvaluationRun) {
+    value = perturbation.value
+    self.perturbation = perturbation.description
+    identification = run.result.identification
+    verification = run.result.verification
+    clusters = run.result.clusters
+    openSet = run.openSet
+  }
+}
+
+/// A method's robustness curve over one perturbation family (paper Fig. 16).
+public struct SweepCurve: Codable, Equatable, Sendable {
+  /// The method's name.
+  public var method: String
+  /// `jpeg` or `crop`.
+  public var kind: String
+  /// The points, in the order evaluated (mildest perturbation first).
+  public var points: [SweepPoint]
+
+  public init(method: String, kind: Perturbation.Kind, points: [SweepPoint]) {
+    self.method = method
+    self.kind = kind.rawValue
+    self.points = points
+  }
+}
