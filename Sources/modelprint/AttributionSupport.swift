@@ -15,8 +15,8 @@ struct Embedder {
   let name: String
   let embed: ([Image]) -> [[Float]]
 
-  /// The extractor checkpoint at `path` (3 × 3 windows per image).
-  static func extractor(at path: String) throws -> Embedder {
+  /// The extractor checkpoint at `path` (`grid` × `grid` windows per image).
+  static func extractor(at path: String, grid: Int = 3) throws -> Embedder {
     let url = URL(fileURLWithPath: path)
     guard FileManager.default.fileExists(atPath: url.path) else {
       throw ValidationError(
@@ -28,7 +28,7 @@ struct Embedder {
     let settings = String(decoding: try encoder.encode(ex.input), as: UTF8.self)
     let identity = ExtractorIdentity(
       sha256: try SHA256.hex(contentsOf: url), settings: settings, path: url.standardizedFileURL.path)
-    return Embedder(identity: identity, name: "modelprint") { ex.embed(images: $0, grid: 3) }
+    return Embedder(identity: identity, name: "modelprint") { ex.embed(images: $0, grid: grid) }
   }
 
   /// A hand-crafted baseline; its identity is the hash of its settings.

@@ -61,8 +61,9 @@ struct DemoCommand: ParsableCommand {
     let (embedded, failed) = embedder.embed(files: queries.map(\.url), label: "identify")
     let byURL = Dictionary(embedded.map { ($0.url, $0.embedding) }, uniquingKeysWith: { a, _ in a })
     let width = max(28, models.map(\.name.count).max() ?? 0)
-    func pad(_ s: String) -> String { s.padding(toLength: width, withPad: " ", startingAt: 0) }
-    print("\(pad("image")) \(pad("made by")) \(pad("identified as")) score   ")
+    func pad(_ s: String, _ w: Int = width) -> String { s.padding(toLength: w, withPad: " ", startingAt: 0) }
+    let imageWidth = width + 9
+    print("\(pad("image", imageWidth)) \(pad("made by")) \(pad("identified as")) score   ")
     var right = 0
     var rightKnown = 0
     var known = 0
@@ -82,7 +83,7 @@ struct DemoCommand: ParsableCommand {
       if correct { right += 1 }
       let name = q.truth + "/" + q.url.lastPathComponent
       print(
-        "\(pad(name)) \(pad(q.enrolled ? q.truth : "(not enrolled)")) \(pad(answer)) \(String(format: "%.3f", best.score))  \(correct ? "✓" : "✗")"
+        "\(pad(name, imageWidth)) \(pad(q.enrolled ? q.truth : "(not enrolled)")) \(pad(answer)) \(String(format: "%.3f", best.score))  \(correct ? "✓" : "✗")"
       )
     }
     let total = queries.count - failed

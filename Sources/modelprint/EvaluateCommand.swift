@@ -100,6 +100,7 @@ struct EvaluateCommand: ParsableCommand {
 
   @Argument(help: "A folder of model folders.") var root: String
   @Option(help: "Extractor checkpoint (for --method modelprint).") var extractor = defaultExtractorPath
+  @Option(help: "Windows per side of the grid each image is embedded with (--method modelprint).") var windows = 3
   @Option(help: "Images per model that enroll it; the rest are queries.") var nshot = 10
   @Option(help: "Verification pairs, half same-model.") var pairs = 10_000
   @Option(help: "Seed of the pairs.") var seed: UInt64 = 0
@@ -134,7 +135,7 @@ struct EvaluateCommand: ParsableCommand {
 
   func embedder(_ m: Method) throws -> Embedder {
     switch m {
-    case .modelprint: return try Embedder.extractor(at: extractor)
+    case .modelprint: return try Embedder.extractor(at: extractor, grid: windows)
     case .marra: return Embedder.baseline(.marra)
     case .spectrum: return Embedder.baseline(.spectrum)
     }
@@ -142,6 +143,7 @@ struct EvaluateCommand: ParsableCommand {
 
   func run() throws {
     try common.apply()
+    guard windows >= 1 else { throw ValidationError("--windows must be at least 1, got \(windows)") }
     // Loading every embedder first makes a missing checkpoint fail before minutes of embedding.
     let embedders = try methods.map(embedder)
     if let sweep {
