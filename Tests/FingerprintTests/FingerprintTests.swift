@@ -90,15 +90,7 @@ final class ExtractorTrainingTests: XCTestCase {
     defer { try? FileManager.default.removeItem(at: root) }
     let set = try FingerprintedSet(store: store, tiles: tiles, perModel: 6, seed: 0)
     XCTAssertEqual(set.keys.count, 5)
-    var config = ExtractorConfig()
-    config.steps = 6
-    config.modelsPerBatch = 2
-    config.tilesPerClass = 3
-    config.width = 4
-    config.projection = 8
-    config.heldOutFraction = 0.2
-    config.validationTilesPerModel = 6
-    let trainer = ExtractorTrainer(config: config)
+    let trainer = ExtractorTrainer(config: Self.tinyConfig())
     var losses: [Float] = []
     var saved: ExtractorTrainer.Resume?
     let (extractor, held) = try trainer.train(
@@ -126,6 +118,7 @@ final class ExtractorTrainingTests: XCTestCase {
     XCTAssertEqual(back.embed(images: [img], grid: 1), extractor.embed(images: [img], grid: 1))
   }
 
+  /// P × K = 2 × 3, ResNet-18 of width 4, 6 steps, one of the five architectures held out.
   static func tinyConfig() -> ExtractorConfig {
     var config = ExtractorConfig()
     config.steps = 6
