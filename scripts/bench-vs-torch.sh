@@ -4,7 +4,10 @@
 # usage: scripts/bench-vs-torch.sh [--threads "1 2"] [--repeat N] [--no-build] [--no-rss] [--out FILE] [WORKLOAD...]
 #
 #   WORKLOAD   default: synth-train synth-forward resnet-train resnet-infer dncnn-infer
-#              (see ../shared/reference/torch_workloads.py for what each one is)
+#              (see ../shared/reference/torch_workloads.py for what each one is); also extractor-train,
+#              ModelPrint only: a whole `modelprint train` step at its defaults (P × K = 32 × 4 tiles,
+#              spectra on the producer thread, ResNet-18 w32, CE + triplet, clipping, AdamW), to read
+#              next to resnet-train (the bare network at batch 32)
 #   --threads  thread counts to run, space separated (default "1 2")
 #   --repeat N run each ModelPrint/PyTorch pair N times, alternating; the table shows medians (default 3;
 #              a machine with noisy neighbours moves single runs by 20 % and more)
@@ -106,6 +109,7 @@ for t in $threads; do
         for ((r = 1; r <= repeat; r++)); do
             echo "== $w, $t thread(s), run $r of $repeat" >&2
             run modelprint "$BENCH" --threads "$t" "$w"
+            [[ "$w" == extractor-train ]] && continue  # no PyTorch twin in torch_workloads.py
             run pytorch env "${TORCH_ENV[@]}" python3 "$TORCH_SCRIPT" --threads "$t" "$w"
         done
     done
