@@ -10,7 +10,7 @@ struct EmbedCommand: ParsableCommand {
     abstract: "Fingerprint embeddings of images: the mean over an N × N grid of windows spread edge to edge.")
 
   @Argument(help: "Image files or folders.") var images: [String]
-  @Option(help: "Extractor checkpoint from `modelprint train`.") var extractor: String
+  @Option(help: "Extractor checkpoint from `modelprint train`.") var extractor: String = defaultExtractorPath
   @Option(help: "Windows per side (N × N windows; smaller images are scaled up first).") var windows: Int = 3
   @Flag(help: "One JSON object per image (path, embedding) instead of a summary line.") var json = false
   @OptionGroup var common: CommonOptions
