@@ -34,7 +34,7 @@ let package = Package(
     .target(
       name: "Spectral", dependencies: ["CFFT", "COpenBLAS", "Tensor", "NN", "Imaging"], exclude: ["README.md"],
       swiftSettings: fastMath),
-    .target(name: "Reports", dependencies: ["Imaging"], exclude: ["README.md"], swiftSettings: fastMath),
+    .target(name: "Reports", dependencies: ["Imaging", "Tensor"], exclude: ["README.md"], swiftSettings: fastMath),
     .target(
       name: "Synthesis", dependencies: ["NN", "Tensor", "Imaging"], exclude: ["README.md"], swiftSettings: fastMath),
     .target(

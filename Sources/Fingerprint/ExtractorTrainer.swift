@@ -23,6 +23,13 @@ public struct ExtractorTrainer {
     return Set(archs.prefix(n))
   }
 
+  /// Classes of `set` trained on and held out (by ``heldOutArchitectures(_:)``), in set order.
+  public func split(_ set: FingerprintedSet) -> (train: [Int], heldOut: [Int]) {
+    let held = heldOutArchitectures(set)
+    let isHeld = set.architectures.map(held.contains)
+    return (set.architectures.indices.filter { !isHeld[$0] }, set.architectures.indices.filter { isHeld[$0] })
+  }
+
   /// What one training step reported.
   public struct Step: Sendable {
     public var step: Int
@@ -53,9 +60,7 @@ public struct ExtractorTrainer {
     onEpoch: (Extractor, Int, () -> Resume) -> Void = { _, _, _ in }
   ) throws -> (Extractor, heldOut: [Int]) {
     if let problem = config.problem { throw ExtractorTrainingError.badConfig(problem) }
-    let held = heldOutArchitectures(set)
-    let trainClasses = set.architectures.indices.filter { !held.contains(set.architectures[$0]) }
-    let heldClasses = set.architectures.indices.filter { held.contains(set.architectures[$0]) }
+    let (trainClasses, heldClasses) = split(set)
     guard trainClasses.count >= config.modelsPerBatch else {
       throw ExtractorTrainingError.badConfig(
         "\(trainClasses.count) training models for P = \(config.modelsPerBatch) models per batch")

@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 /// Exact t-SNE (van der Maaten & Hinton, 2008) to two dimensions, for the embedding scatter of an
 /// evaluation report. O(n²) per iteration: meant for the few thousand points of an evaluation set.
@@ -37,8 +38,8 @@ public struct TSNE: Sendable {
       }
     }
     let p = affinities(d, n: n)
-    var rng = SplitMix(seed: seed)
-    var y = (0..<(2 * n)).map { _ in rng.normal() * 1e-4 }
+    var rng = RNG(seed: seed)
+    var y = (0..<(2 * n)).map { _ in Double(rng.normal()) * 1e-4 }
     var velocity = [Double](repeating: 0, count: 2 * n)
     var gains = [Double](repeating: 1, count: 2 * n)
     var q = [Double](repeating: 0, count: n * n)
@@ -86,7 +87,7 @@ public struct TSNE: Sendable {
   /// Symmetrised joint probabilities: each row's Gaussian bandwidth found by bisection so that its
   /// entropy matches log(perplexity).
   func affinities(_ d: [Double], n: Int) -> [Double] {
-    let target = log(min(perplexity, Double(n - 1) / 3).clamped(1, .infinity))
+    let target = log(max(1, min(perplexity, Double(n - 1) / 3)))
     var p = [Double](repeating: 0, count: n * n)
     var row = [Double](repeating: 0, count: n)
     for i in 0..<n {
@@ -122,30 +123,5 @@ public struct TSNE: Sendable {
       for j in 0..<n { out[i * n + j] = max((p[i * n + j] + p[j * n + i]) / Double(2 * n), 1e-12) }
     }
     return out
-  }
-}
-
-extension Comparable {
-  fileprivate func clamped(_ lo: Self, _ hi: Self) -> Self { min(max(self, lo), hi) }
-}
-
-/// A small seeded generator (SplitMix64) with Gaussian draws, so layouts repeat run to run.
-struct SplitMix {
-  var state: UInt64
-  init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-
-  mutating func uniform() -> Double { Double(next() >> 11) * 0x1p-53 }
-
-  mutating func normal() -> Double {
-    let u = max(uniform(), 1e-300)
-    return (-2 * log(u)).squareRoot() * cos(2 * .pi * uniform())
   }
 }

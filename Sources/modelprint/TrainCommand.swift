@@ -183,8 +183,7 @@ struct TrainCommand: ParsableCommand {
       set.append(real)
       if steps == nil && self.config == nil {
         // One epoch over the enlarged set, as the paper fine-tunes.
-        let held = ExtractorTrainer(config: config).heldOutArchitectures(set)
-        let trainModels = set.architectures.filter { !held.contains($0) }.count
+        let trainModels = ExtractorTrainer(config: config).split(set).train.count
         config.steps = max(1, trainModels * config.tilesPerModel / (config.modelsPerBatch * config.tilesPerClass))
       }
     }
@@ -199,9 +198,7 @@ struct TrainCommand: ParsableCommand {
     let progress = Progress(total: Double(totalSteps), label: "train")
     var recent: [(Float, Float)] = []
     var reported = 0
-    var heldClasses: [Int] = []
-    let held = trainer.heldOutArchitectures(set)
-    heldClasses = set.architectures.indices.filter { held.contains(set.architectures[$0]) }
+    let heldClasses = trainer.split(set).heldOut
     let resumeURL = base.appendingPathExtension("resume.safetensors")
     let encoder = JSONEncoder()
     encoder.outputFormatting = .sortedKeys
@@ -274,7 +271,7 @@ struct TrainCommand: ParsableCommand {
       "images_per_second": Double(
         (totalSteps - (resumeState?.step ?? 0)) * config.modelsPerBatch * config.tilesPerClass) / trainSeconds,
       "history": history,
-      "held_out_architectures": held.sorted(),
+      "held_out_architectures": trainer.heldOutArchitectures(set).sorted(),
     ]
     let zs = trainer.zeroShot(extractor, set, classes: heldClasses)
     results["zeroshot_heldout_archs"] = ["acc_1n": zs.accuracy, "f1_1n": zs.macroF1]
