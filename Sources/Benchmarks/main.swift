@@ -17,6 +17,7 @@ struct Options {
   var workloads: [String] = []
   var plain = false
   var profile = false
+  var directConv = false
   var dncnnDepth = 17
   var dncnnWidth = 64
 }
@@ -36,15 +37,17 @@ func parse() -> Options {
     case "--iters": o.iters = Int(value(a)) ?? { fail("--iters needs an integer") }()
     case "--plain": o.plain = true
     case "--profile": o.profile = true
+    case "--direct-conv": o.directConv = true
     case "--dncnn-depth": o.dncnnDepth = Int(value(a)) ?? { fail("--dncnn-depth needs an integer") }()
     case "--dncnn-width": o.dncnnWidth = Int(value(a)) ?? { fail("--dncnn-width needs an integer") }()
     case "-h", "--help":
       print(
         """
-        usage: modelprint-bench [--threads N] [--arch ID] [--warmup W] [--iters I] [--plain] [--profile] WORKLOAD...
+        usage: modelprint-bench [--threads N] [--arch ID] [--warmup W] [--iters I] [--plain] [--profile] [--direct-conv] WORKLOAD...
         workloads: synth-train synth-forward resnet-train resnet-infer dncnn-infer fft extractor-train
         --plain keeps activations in plain NCHW (for comparison with the blocked default)
         --profile prints the forward time of each leaf layer type to standard error
+        --direct-conv runs every convolution through oneDNN (no matrix product for tiny inputs)
         --dncnn-depth D, --dncnn-width W set dncnn-infer's network (default 17 and 64, the reference's)
         """)
       exit(0)
@@ -183,6 +186,7 @@ func convStats(_ body: () -> Void) -> (gflop: Double, gflops: Double) {
 let options = parse()
 Threads.set(options.threads)
 LayoutPolicy.allowBlocked = !options.plain
+DenseConvPolicy.enabled = !options.directConv
 for name in options.workloads {
   LayerProfiler.enabled = options.profile
   let (value, unit) = run(name, options)

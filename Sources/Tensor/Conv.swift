@@ -57,7 +57,7 @@ public enum PostOp: String, Hashable, Sendable {
 }
 
 /// Initialises a forward (de)convolution descriptor and creates its primitive.
-private func makeForward(
+func makeForward(
   _ g: ConvGeometry, src: dnnl_memory_desc_t, weights: [Int], bias: Bool, dst: dnnl_memory_desc_t,
   training: Bool, postOp: PostOp?, accumulate: Bool = false
 ) -> Primitive {
@@ -174,13 +174,23 @@ private func convolution(
   let training = isGradEnabled && (x.requiresGrad || w.requiresGrad || (b?.requiresGrad ?? false))
   precondition(postOp == nil || !training, "conv2d with a fused \(postOp!) is inference-only: run it under withNoGrad")
   precondition(adding == nil || !training, "conv2d adding a tensor is inference-only: run it under withNoGrad")
+  if let adding {
+    precondition(adding.shape.dims == outDims, "conv2d: added tensor \(adding.shape) does not match output \(outDims)")
+  }
+  if !training && !g.transposed && denseConvApplies(input: x.shape.dims, weight: wd, output: outDims) {
+    var y: Tensor? = nil
+    KernelStats.measure("conv", flops: g.flops(input: x.shape.dims, weight: wd, output: outDims)) {
+      y = denseConvolution(
+        x, w, b, stride: g.stride, padding: g.padding, outDims: outDims, postOp: postOp, adding: adding)
+    }
+    return y!
+  }
   let p = forwardPrimitive(
     x, w, bias: b != nil, g, outDims: outDims, training: training, postOp: postOp, accumulate: adding != nil)
   let outLayout = p.layouts["dst"]!
   let outMD = DNNL.md(outDims, outLayout)
   let internalMD = p.mds["dst"]!
   if let adding {
-    precondition(adding.shape.dims == outDims, "conv2d: added tensor \(adding.shape) does not match output \(outDims)")
     var a = outMD
     var c = internalMD
     // oneDNN's sum reads the output buffer, which must then hold the addend in the same layout.
