@@ -102,10 +102,10 @@ func run(_ name: String, _ o: Options) -> (Double, String) {
     let seconds = timed(o.warmup, o.iters, step)
     // One more step with the convolutions' work counted: achieved GFLOP/s while in conv kernels and
     // the share of the step they take.
-    let (gflop, gflops) = convStats(step)
+    let (gflop, gflops, share) = convStats(step)
     extra = [
       "conv_gflop_per_step": (gflop * 100).rounded() / 100, "conv_gflops": (gflops * 10).rounded() / 10,
-      "conv_share": (gflop / gflops / seconds * 1000).rounded() / 1000,
+      "conv_share": (share * 1000).rounded() / 1000,
     ]
     return (seconds, "s/step")
   case "resnet-train", "resnet-infer":
@@ -173,14 +173,18 @@ func fftWorkload(_ o: Options, rng: inout RNG) -> Double {
   return timed(o.warmup, o.iters) { _ = FFT2D.magnitude(x) }
 }
 
-/// Convolution work of one more run of `body`: GFLOP and the GFLOP/s while in convolution kernels.
-func convStats(_ body: () -> Void) -> (gflop: Double, gflops: Double) {
+/// Convolution work of one more run of `body`: GFLOP, the GFLOP/s while in convolution kernels and
+/// the share of that run's wall time they took (of the same run, so that a slow moment of the machine
+/// does not skew it against the timed median).
+func convStats(_ body: () -> Void) -> (gflop: Double, gflops: Double, share: Double) {
   KernelStats.reset()
   KernelStats.enabled = true
+  let t0 = DispatchTime.now().uptimeNanoseconds
   body()
+  let wall = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
   KernelStats.enabled = false
   let t = KernelStats.total("conv")
-  return (t.flops / 1e9, t.flops / 1e9 / max(t.seconds, 1e-12))
+  return (t.flops / 1e9, t.flops / 1e9 / max(t.seconds, 1e-12), t.seconds / max(wall, 1e-12))
 }
 
 let options = parse()
