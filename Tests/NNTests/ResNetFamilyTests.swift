@@ -16,6 +16,23 @@ final class ResNetFamilyTests: XCTestCase {
     }
   }
 
+  /// A batch of 16 at 64 px reaches the last stage at 2 × 2, where inference takes the unrolled
+  /// matrix product (``DenseConvPolicy``): the embedding equals the direct kernels' one.
+  func testDenseLastStageGivesTheDirectKernelsEmbedding() {
+    defer { DenseConvPolicy.enabled = true }
+    var rng = RNG(seed: 3)
+    let net = ResNet(depth: 18, width: 8, classes: 3, projection: 4, rng: &rng)
+    let x = Tensor.uniform([DenseConvPolicy.minimumBatch, 3, 64, 64], -1, 1, rng: &rng)
+    // Some training steps move the batch-norm statistics away from their initial values.
+    for _ in 0..<2 { _ = net.embed(x) }
+    net.eval()
+    DenseConvPolicy.enabled = true
+    let dense = withNoGrad { net.embed(x) }
+    DenseConvPolicy.enabled = false
+    let direct = withNoGrad { net.embed(x) }
+    assertClose(dense, direct, rtol: 1e-4, atol: 1e-5, "embedding, dense last stage vs direct")
+  }
+
   /// Every depth trains a step (forward, backward, finite gradients) and embeds in eval mode.
   func testEveryDepthRunsForwardAndBackward() {
     for depth in ResNet.depths {

@@ -5,7 +5,13 @@ import XCTest
 /// Inference convolutions on tiny inputs run as one matrix product (``DenseConvPolicy``); they must
 /// equal the plain reference and oneDNN's direct kernels in every layout, with every fused extra.
 final class DenseConvTests: XCTestCase {
-  override func tearDown() { DenseConvPolicy.enabled = true }
+  // Small random batches keep the tests fast; the batch threshold is a speed policy, not a numeric one.
+  override func setUp() { DenseConvPolicy.minimumBatch = 1 }
+
+  override func tearDown() {
+    DenseConvPolicy.enabled = true
+    DenseConvPolicy.minimumBatch = 16
+  }
 
   struct Case: CustomStringConvertible {
     var n, ci, co, k, h, w, stride, padding: Int
