@@ -9,6 +9,7 @@
 // vectors the squared Euclidean distance is 2·(1 − cos).
 
 import COpenBLAS
+import Tensor
 
 /// Silhouette and Davies–Bouldin scores.
 public enum ClusterMetrics {
@@ -29,9 +30,12 @@ public enum ClusterMetrics {
       let rows = min(block, n - r0)
       x.withUnsafeBufferPointer { xp in
         gram.withUnsafeMutableBufferPointer { g in
-          cblas_dgemm(
-            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(n), Int32(d), 1, xp.baseAddress! + r0 * d,
-            Int32(d), xp.baseAddress!, Int32(d), 0, g.baseAddress!, Int32(n))
+          Threads.ranges(rows, work: rows * n * d) { r in
+            cblas_dgemm(
+              CblasRowMajor, CblasNoTrans, CblasTrans, Int32(r.count), Int32(n), Int32(d), 1,
+              xp.baseAddress! + (r0 + r.lowerBound) * d, Int32(d), xp.baseAddress!, Int32(d), 0,
+              g.baseAddress! + r.lowerBound * n, Int32(n))
+          }
         }
       }
       for r in 0..<rows {

@@ -5,6 +5,7 @@
 // a k-element min-heap keeps the best k in O(count · log k) without sorting everything.
 
 import COpenBLAS
+import Tensor
 
 /// Model fingerprints in one contiguous matrix, searched by cosine similarity.
 public struct FingerprintIndex: Sendable {
@@ -56,9 +57,14 @@ public struct FingerprintIndex: Sendable {
     let q = Vectors.normalised(query)
     var out = [Float](repeating: 0, count: count)
     matrix.withUnsafeBufferPointer { m in
-      cblas_sgemv(
-        CblasRowMajor, CblasNoTrans, Int32(count), Int32(dimension), 1, m.baseAddress!, Int32(dimension), q, 1, 0,
-        &out, 1)
+      out.withUnsafeMutableBufferPointer { o in
+        // Bands of rows, one per thread (memory-bound: each thread streams its own part).
+        Threads.ranges(count, work: count * dimension) { r in
+          cblas_sgemv(
+            CblasRowMajor, CblasNoTrans, Int32(r.count), Int32(dimension), 1,
+            m.baseAddress! + r.lowerBound * dimension, Int32(dimension), q, 1, 0, o.baseAddress! + r.lowerBound, 1)
+        }
+      }
     }
     return out
   }

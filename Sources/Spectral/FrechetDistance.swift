@@ -112,9 +112,17 @@ public enum FrechetDistance {
       }
       // Σ = XᵀX / (N − 1) with X the centred N×d rows.
       var cov = [Double](repeating: 0, count: d * d)
-      cblas_dgemm(
-        CblasRowMajor, CblasTrans, CblasNoTrans, Int32(d), Int32(d), Int32(n), 1 / Double(n - 1), centred,
-        Int32(d), centred, Int32(d), 0, &cov, Int32(d))
+      centred.withUnsafeBufferPointer { x in
+        cov.withUnsafeMutableBufferPointer { c in
+          // Bands of rows of Σ, one per thread.
+          Threads.ranges(d, work: d * d * n) { r in
+            cblas_dgemm(
+              CblasRowMajor, CblasTrans, CblasNoTrans, Int32(r.count), Int32(d), Int32(n), 1 / Double(n - 1),
+              x.baseAddress! + r.lowerBound, Int32(d), x.baseAddress!, Int32(d), 0, c.baseAddress! + r.lowerBound * d,
+              Int32(d))
+          }
+        }
+      }
       guard cov.allSatisfy({ $0.isFinite }) else { throw FrechetDistanceError.covarianceOverflow(set: name) }
       self.count = n
       self.mean = mean
@@ -158,13 +166,9 @@ public enum FrechetDistance {
       let root = lambda.map { max($0, 0).squareRoot() }
       // `v` read row-major is Vᵀ (its rows are the eigenvectors): B = Vᵀ Σ2 V.
       var t = [Double](repeating: 0, count: d * d)
-      cblas_dgemm(
-        CblasRowMajor, CblasNoTrans, CblasTrans, Int32(d), Int32(d), Int32(d), 1, s2, Int32(d), v, Int32(d), 0, &t,
-        Int32(d))
+      Self.multiply(s2, v, transposeB: true, into: &t, d)
       var bMatrix = [Double](repeating: 0, count: d * d)
-      cblas_dgemm(
-        CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(d), Int32(d), Int32(d), 1, v, Int32(d), t, Int32(d), 0,
-        &bMatrix, Int32(d))
+      Self.multiply(v, t, transposeB: false, into: &bMatrix, d)
       // M = Λ^½ B Λ^½, symmetrised so rounding in B cannot make it non-symmetric.
       var m = [Double](repeating: 0, count: d * d)
       for i in 0..<d {
@@ -180,6 +184,22 @@ public enum FrechetDistance {
         reason: info < 0
           ? "argument \(-info) to dsyevd_ was invalid (a bug in ModelPrint; please report it)"
           : "dsyevd_ did not converge (info \(info)); check the vectors for extreme values")
+    }
+  }
+
+  /// c = a · b (or a · bᵀ) for d × d row-major matrices, in bands of rows of c, one per thread.
+  static func multiply(_ a: [Double], _ b: [Double], transposeB: Bool, into c: inout [Double], _ d: Int) {
+    a.withUnsafeBufferPointer { a in
+      b.withUnsafeBufferPointer { b in
+        c.withUnsafeMutableBufferPointer { c in
+          Threads.ranges(d, work: d * d * d) { r in
+            cblas_dgemm(
+              CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, Int32(r.count), Int32(d), Int32(d),
+              1, a.baseAddress! + r.lowerBound * d, Int32(d), b.baseAddress!, Int32(d), 0,
+              c.baseAddress! + r.lowerBound * d, Int32(d))
+          }
+        }
+      }
     }
   }
 }

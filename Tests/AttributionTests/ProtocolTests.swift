@@ -64,6 +64,20 @@ final class ProtocolTests: XCTestCase {
     for key in ["silhouette", "davies_bouldin"] { XCTAssertNotNil(object["clusters"]?[key] as? Double, key) }
   }
 
+  /// Scores of an index big enough to be split into bands over the threads equal the one-thread ones.
+  func testScoresDoNotDependOnThreadCount() {
+    var rng = RNG(seed: 4)
+    let dim = 64
+    let n = 40_000
+    let index = FingerprintIndex(
+      names: (0..<n).map { "m\($0)" }, matrix: (0..<(n * dim)).map { _ in rng.normal() }, dimension: dim)
+    let q = (0..<dim).map { _ in rng.normal() }
+    let one = index.scores(q)
+    Threads.set(2)
+    defer { Threads.set(1) }
+    XCTAssertEqual(index.scores(q), one)
+  }
+
   func testTopKEqualsAFullSort() {
     var rng = RNG(seed: 9)
     let dim = 16

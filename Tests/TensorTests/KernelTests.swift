@@ -86,6 +86,44 @@ final class KernelTests: XCTestCase {
     XCTAssertEqual(draw(1), draw(2))
   }
 
+  /// Linear layers big enough to be split into bands over the threads give the reference's values
+  /// and gradients with one thread and with two.
+  func testLinearInBandsMatchesReference() {
+    var r = RNG(seed: 12)
+    let (n, k, m) = (48, 160, 300)
+    XCTAssertGreaterThan(n * k * m, 2 << 20, "the product must be big enough to be split")
+    let x0 = Tensor.normal([n, k], rng: &r)
+    let w0 = Tensor.normal([m, k], std: 0.1, rng: &r)
+    let b0 = Tensor.normal([m], rng: &r)
+    let g = Tensor.normal([n, m], rng: &r)
+    let expected = Reference.linear(x0.array, n: n, k: k, weight: w0.array, m: m, bias: b0.array)
+    for threads in [1, 2] {
+      Threads.set(threads)
+      defer { Threads.set(1) }
+      let (x, w, b) = (x0.copy(), w0.copy(), b0.copy())
+      for t in [x, w, b] { t.requiresGrad = true }
+      let y = linear(x, weight: w, bias: b)
+      assertCloseToRMS(y.array, expected, tol: 1e-5, "output, \(threads) threads")
+      (y * g).sum().backward()
+      // d/dx Σ y·g = g·W, d/dW = gᵀ·x, d/db = Σ_n g.
+      var gx = [Float](repeating: 0, count: n * k)
+      var gw = [Float](repeating: 0, count: m * k)
+      for i in 0..<n {
+        for o in 0..<m {
+          let gv = g.pointer[i * m + o]
+          for j in 0..<k {
+            gx[i * k + j] += gv * w0.pointer[o * k + j]
+            gw[o * k + j] += gv * x0.pointer[i * k + j]
+          }
+        }
+      }
+      let gb = (0..<m).map { o in (0..<n).reduce(Float(0)) { $0 + g.pointer[$1 * m + o] } }
+      assertCloseToRMS(x.grad!.array, gx, tol: 1e-5, "input gradient, \(threads) threads")
+      assertCloseToRMS(w.grad!.array, gw, tol: 1e-5, "weight gradient, \(threads) threads")
+      assertCloseToRMS(b.grad!.array, gb, tol: 1e-5, "bias gradient, \(threads) threads")
+    }
+  }
+
   func testTrainingStepAllocatesNoNewBuffersAfterWarmUp() {
     var r = RNG(seed: 1)
     let x = Tensor.uniform([4, 16, 16, 16], -1, 1, rng: &r)
