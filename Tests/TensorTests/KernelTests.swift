@@ -86,6 +86,22 @@ final class KernelTests: XCTestCase {
     XCTAssertEqual(draw(1), draw(2))
   }
 
+  /// Plain 2 × 2 average pooling (the engine's own kernel) equals the reference on random shapes,
+  /// odd sizes included, with one thread and with two.
+  func testPlainAveragePoolingMatchesReference() {
+    var r = RNG(seed: 31)
+    for trial in 0..<12 {
+      let (n, c, h, w) = (1 + r.int(3), 1 + r.int(5), 2 + r.int(90), 2 + r.int(90))
+      let x = Tensor.normal([n, c, h, w], rng: &r)
+      let expected = Reference.pool2d(x.array, n: n, c: c, h: h, w: w, kernel: 2, stride: 2, padding: 0, max: false)
+      Threads.set(1 + trial % 2)
+      defer { Threads.set(1) }
+      let y = withNoGrad { avgPool2d(x, kernel: 2) }
+      XCTAssertEqual(y.shape.dims, [n, c, h / 2, w / 2])
+      assertCloseToRMS(y.array, expected, tol: 1e-6, "\(n)×\(c)×\(h)×\(w)")
+    }
+  }
+
   /// Linear layers big enough to be split into bands over the threads give the reference's values
   /// and gradients with one thread and with two.
   func testLinearInBandsMatchesReference() {
