@@ -133,10 +133,10 @@ public struct FingerprintedSet {
   /// as files (exactly `size`×`size`, taken in file order) or real generators' images (larger: seeded
   /// random `size` crops, cycling over the images; smaller ones are scaled up first). A class is the
   /// architecture named before the first `_` of its folder name when that is an architecture id, else
-  /// the folder name. Files that fail to decode are reported through `skipped` and left out; a folder
-  /// with no usable image is an error.
+  /// the folder name. Files that fail to decode are reported through `skipped` and left out, and so are
+  /// images of another size when `exactSize` (saved tiles); a folder with no usable image is an error.
   public init(
-    folders root: URL, perModel: Int, size: Int, seed: UInt64,
+    folders root: URL, perModel: Int, size: Int, seed: UInt64, exactSize: Bool = false,
     isArchitecture: (String) -> Bool = { _ in false }, skipped: (String) -> Void = { _ in }
   ) throws {
     let models = try ImageFiles.models(in: root)
@@ -156,7 +156,12 @@ public struct FingerprintedSet {
     for (i, model) in models.enumerated() {
       let decoded = decoder.decodeAll(model.files)
       for f in decoded.failures { skipped("\(f.error)") }
-      let images = decoded.images.map { e -> Image in
+      let usable = decoded.images.filter { e in
+        guard exactSize, e.image.width != size || e.image.height != size else { return true }
+        skipped("\(e.url.path): \(e.image.width)×\(e.image.height), not a \(size)×\(size) tile")
+        return false
+      }
+      let images = usable.map { e -> Image in
         min(e.image.width, e.image.height) < size ? input.windows(e.image, grid: 1)[0] : e.image
       }
       guard !images.isEmpty else { throw FingerprintedSetError.noImages(model.name) }

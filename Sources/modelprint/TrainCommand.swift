@@ -63,7 +63,9 @@ struct TrainCommand: ParsableCommand {
   @Option(
     help: ArgumentHelp(
       "Train on fingerprinted tiles saved as images instead of a pool: one folder per model (named ARCH_…).",
-      discussion: "Tiles are taken in file order; --tiles-per-model of each folder are used."))
+      discussion:
+        "Tiles are taken in file order; --tiles-per-model of each folder are used. The tile size is the first readable image's (square)."
+    ))
   var fingerprinted: String?
   @Option(name: .shortAndLong, help: "Checkpoint to write (.safetensors).") var out: String
   @Option(help: "JSON settings (keys as in OUT.config.json; absent keys keep their defaults).") var config: String?
@@ -90,6 +92,23 @@ struct TrainCommand: ParsableCommand {
   @OptionGroup var common: CommonOptions
 
   /// Defaults, then the config file, then the flags given.
+  /// The side of the fingerprinted tiles under `root`: the first readable image's, which must be square
+  /// (a larger image would be cropped to a tile of another size without notice).
+  func tileSize(in root: URL) throws -> Int {
+    let decoder = ImageDecoder()
+    for model in try ImageFiles.models(in: root) {
+      for file in model.files {
+        guard let image = try? decoder.decode(contentsOf: file) else { continue }
+        guard image.width == image.height else {
+          throw ValidationError(
+            "--fingerprinted: \(file.path) is \(image.width)×\(image.height); fingerprinted tiles are square")
+        }
+        return image.width
+      }
+    }
+    throw ValidationError("--fingerprinted: no readable image under \(root.path) (one folder of tiles per model)")
+  }
+
   func resolvedConfig() throws -> ExtractorConfig {
     var config = ExtractorConfig()
     if let path = self.config {
@@ -146,11 +165,12 @@ struct TrainCommand: ParsableCommand {
     var set: FingerprintedSet
     let size: Int
     if let fingerprinted {
-      size = initial?.input.size ?? 64
-      Log.info("reading fingerprinted tiles from \(fingerprinted)")
+      size = try initial?.input.size ?? tileSize(in: URL(fileURLWithPath: fingerprinted))
+      Log.info("reading fingerprinted tiles of \(size) px from \(fingerprinted)")
       set = try FingerprintedSet(
         folders: URL(fileURLWithPath: fingerprinted), perModel: config.tilesPerModel, size: size, seed: config.seed,
-        isArchitecture: { (try? Architecture(id: $0)) != nil }, skipped: { Log.info("  skipped \($0)") })
+        exactSize: true, isArchitecture: { (try? Architecture(id: $0)) != nil },
+        skipped: { Log.info("  skipped \($0)") })
     } else {
       let store = try PoolStore(existing: URL(fileURLWithPath: pool))
       var tiles = try TileSet.read(store.tilesURL)

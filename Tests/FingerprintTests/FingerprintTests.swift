@@ -187,6 +187,18 @@ final class ExtractorTrainingTests: XCTestCase {
     XCTAssertEqual(back.keys, set.keys.map { $0.replacingOccurrences(of: "/", with: "_") })
     XCTAssertEqual(back.architectures, set.architectures)
     XCTAssertEqual(back.tiles, set.tiles)
+    // Saved tiles must have the tile size: an image of another size in a tile folder is left out, not
+    // cropped into a tile.
+    let odd = folders.appendingPathComponent(set.keys[0].replacingOccurrences(of: "/", with: "_"))
+    try ImageEncoder.png(big).write(to: odd.appendingPathComponent("000-big.png"))
+    var leftOut: [String] = []
+    let exact = try FingerprintedSet(
+      folders: folders, perModel: 6, size: 16, seed: 0, exactSize: true,
+      isArchitecture: { (try? Architecture(id: $0)) != nil }, skipped: { leftOut.append($0) })
+    XCTAssertEqual(exact.tiles, set.tiles)
+    XCTAssertEqual(leftOut.count, 1)
+    XCTAssertTrue(leftOut.first?.contains("40×30, not a 16×16 tile") ?? false, "\(leftOut)")
+    try FileManager.default.removeItem(at: odd.appendingPathComponent("000-big.png"))
     var skipped: [String] = []
     let gans = try FingerprintedSet(
       folders: root.appendingPathComponent("real"), perModel: 6, size: 16, seed: 0, skipped: { skipped.append($0) })
