@@ -20,7 +20,7 @@ public enum DenseConvPolicy {
   /// (ratio 0.44) takes 1.7 ms instead of 7; on 4 × 4 maps (ratio 1.8) 6.8 ms instead of 5.7.
   public static let maximumWorkRatio = 1.0
   /// Smallest batch that takes the dense path. Unrolling costs once per weight what a batch of a
-  /// few samples saves (about 10 ms and 8 MiB per ResNet-18 w32 layer): a single image's 9 windows,
+  /// few samples saves (about 6 ms and 8 MiB per ResNet-18 w32 layer): a single image's 9 windows,
   /// as `identify` embeds them, stay on the direct kernels, batched embedding takes the product.
   nonisolated(unsafe) public static var minimumBatch = 16
   /// Largest unrolled matrix, in elements (64 MiB).

@@ -187,8 +187,8 @@ func reshapeOp(_ x: Tensor, _ shape: Shape) -> Tensor {
 }
 
 /// 2 × 2 average pooling with stride 2 on a plain NCHW tensor (floor mode: an odd last row or column
-/// is left out). oneDNN has only a generic kernel for plain layouts (3.3 ms for 16 × 3 × 128², 40
-/// times this one), and few-channel images, the input of every synthetic model, stay plain.
+/// is left out). oneDNN has only a generic kernel for plain layouts (3.3 ms for 16 × 3 × 128², about
+/// 5 times this one), and few-channel images, the input of every synthetic model, stay plain.
 func avgPool2x2Plain(_ x: Tensor) -> Tensor {
   let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
   let (oh, ow) = (h / 2, w / 2)

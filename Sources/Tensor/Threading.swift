@@ -18,7 +18,8 @@ public enum Threads {
   /// The number of threads kernels may use.
   public static var count: Int { current }
 
-  /// Sets the number of threads for every library the engine calls.
+  /// Sets the size of OpenMP's team, which oneDNN and the engine's parallel loops and BLAS bands use
+  /// (OpenBLAS itself stays single-threaded).
   ///
   /// OpenMP's setting is per calling thread, so a worker thread that runs one model single-threaded
   /// calls `Threads.set(1)` itself.
@@ -40,7 +41,7 @@ public enum Threads {
       if n > 0 { body(0..<n) }
       return
     }
-    parallelFor(parts) { t in body((n * t / parts)..<(n * (t + 1) / parts)) }
+    team(n, parts, body)
   }
 
   /// Runs `body(i)` for `i` in `0..<n`, split over ``count`` threads.
@@ -54,6 +55,11 @@ public enum Threads {
       for i in 0..<n { body(i) }
       return
     }
+    team(n, teams) { range in for i in range { body(i) } }
+  }
+
+  /// Runs `body` on `teams` contiguous shares of `0..<n` at once, share `t` on thread `t` of the team.
+  private static func team(_ n: Int, _ teams: Int, _ body: (Range<Int>) -> Void) {
     withoutActuallyEscaping(body) { body in
       let job = ParallelJob(n: n, teams: teams, body: body)
       if let gomp = OpenMP.parallel, OpenMP.threadNum != nil {
@@ -71,13 +77,13 @@ public enum Threads {
   }
 }
 
-/// One `parallelFor` call: thread `t` of `teams` runs its contiguous share of `0..<n`.
+/// One parallel call: thread `t` of `teams` runs its contiguous share of `0..<n`.
 private final class ParallelJob {
   let n: Int
   let teams: Int
-  let body: (Int) -> Void
+  let body: (Range<Int>) -> Void
 
-  init(n: Int, teams: Int, body: @escaping (Int) -> Void) {
+  init(n: Int, teams: Int, body: @escaping (Range<Int>) -> Void) {
     self.n = n
     self.teams = teams
     self.body = body
@@ -85,7 +91,7 @@ private final class ParallelJob {
 
   func run(_ t: Int) {
     guard t < teams else { return }
-    for i in (n * t / teams)..<(n * (t + 1) / teams) { body(i) }
+    body((n * t / teams)..<(n * (t + 1) / teams))
   }
 }
 

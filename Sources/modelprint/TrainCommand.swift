@@ -91,7 +91,6 @@ struct TrainCommand: ParsableCommand {
   var resume = false
   @OptionGroup var common: CommonOptions
 
-  /// Defaults, then the config file, then the flags given.
   /// The side of the fingerprinted tiles under `root`: the first readable image's, which must be square
   /// (a larger image would be cropped to a tile of another size without notice).
   func tileSize(in root: URL) throws -> Int {
@@ -109,6 +108,7 @@ struct TrainCommand: ParsableCommand {
     throw ValidationError("--fingerprinted: no readable image under \(root.path) (one folder of tiles per model)")
   }
 
+  /// Defaults, then the config file, then the flags given.
   func resolvedConfig() throws -> ExtractorConfig {
     var config = ExtractorConfig()
     if let path = self.config {
