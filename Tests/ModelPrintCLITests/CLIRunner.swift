@@ -116,6 +116,20 @@ final class Scratch {
 
 /// Assertions shared by the failure tests.
 extension XCTestCase {
+  /// A batch run with some bad files: it exited by itself with 0 or 1 (whether skipped files make the
+  /// whole run fail is each command's choice) and named every one of `mentions`.
+  func assertSurvives(
+    _ result: CLIResult, mentioning mentions: [String], file: StaticString = #filePath, line: UInt = #line
+  ) {
+    XCTAssertFalse(
+      result.signalled, "killed by a signal (status \(result.status)):\n\(result.output)", file: file, line: line)
+    XCTAssertTrue([0, 1].contains(result.status), "exit status; output:\n\(result.output)", file: file, line: line)
+    for m in mentions {
+      XCTAssertTrue(
+        result.output.contains(m), "output does not mention \(m):\n\(result.output)", file: file, line: line)
+    }
+  }
+
   /// The run exited by itself with `status` and printed something containing every one of `mentions`.
   func assertFails(
     _ result: CLIResult, status: Int32, mentioning mentions: [String], file: StaticString = #filePath,
