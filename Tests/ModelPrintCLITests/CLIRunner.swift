@@ -34,17 +34,21 @@ enum CLI {
     return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
   }()
 
+  /// `modelprint-bench`, built beside `modelprint` (every product is built with the tests).
+  static var bench: URL { binary.deletingLastPathComponent().appendingPathComponent("modelprint-bench") }
+
   /// The package root (three levels above this file), for golden files and path normalisation.
   static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .deletingLastPathComponent().deletingLastPathComponent()
 
-  /// Runs `modelprint arguments…` in `directory` (default: a fresh empty folder, so that nothing is found
+  /// Runs `modelprint arguments…` (or another of the package's executables) in `directory` (default: a fresh empty folder, so that nothing is found
   /// relative to the repository by accident) with a fixed help width and one thread.
-  static func run(_ arguments: [String], in directory: URL? = nil, file: StaticString = #filePath, line: UInt = #line)
-    throws -> CLIResult
-  {
-    guard FileManager.default.isExecutableFile(atPath: binary.path) else {
-      XCTFail("no modelprint binary at \(binary.path); build with `swift build --build-tests`", file: file, line: line)
+  static func run(
+    _ arguments: [String], in directory: URL? = nil, executable: URL = binary, file: StaticString = #filePath,
+    line: UInt = #line
+  ) throws -> CLIResult {
+    guard FileManager.default.isExecutableFile(atPath: executable.path) else {
+      XCTFail("no executable at \(executable.path); build with `swift build --build-tests`", file: file, line: line)
       throw CocoaError(.fileNoSuchFile)
     }
     let scratch = try Scratch()
@@ -53,7 +57,7 @@ enum CLI {
     _ = FileManager.default.createFile(atPath: out.path, contents: nil)
     _ = FileManager.default.createFile(atPath: err.path, contents: nil)
     let process = Process()
-    process.executableURL = binary
+    process.executableURL = executable
     process.arguments = arguments
     process.currentDirectoryURL = directory ?? scratch.url
     var environment = ProcessInfo.processInfo.environment
