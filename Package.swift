@@ -64,6 +64,10 @@ let package = Package(
     .testTarget(name: "FingerprintTests", dependencies: ["Fingerprint", "Synthesis", "NN", "Tensor", "Imaging"]),
     .testTarget(name: "AttributionTests", dependencies: ["Attribution", "Fingerprint", "Imaging", "NN", "Tensor"]),
     .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "NN", "Tensor", "Imaging"]),
+    // Runs the built `modelprint` binary as a subprocess; the dependency makes SwiftPM build it first.
+    .testTarget(
+      name: "ModelPrintCLITests", dependencies: ["modelprint", "Fingerprint", "NN", "Tensor", "Imaging"],
+      exclude: ["Golden", "README.md"]),
   ],
   swiftLanguageModes: [.v5]
 )

@@ -7,7 +7,7 @@ import Tensor
 
 // The reference workloads of `torch_workloads.py`, printing the same JSON lines:
 // {"workload", "threads", "value", "unit", "engine"}. Inputs are fixed random tensors; no data
-// loading is timed. Usage: modelprint-bench [--threads N] [--arch ID] [--warmup W] [--iters I] WORKLOAD...
+// loading is timed. Usage: see `modelprint-bench --help`.
 
 struct Options {
   var threads = 1
@@ -43,8 +43,12 @@ func parse() -> Options {
     case "-h", "--help":
       print(
         """
-        usage: modelprint-bench [--threads N] [--arch ID] [--warmup W] [--iters I] [--plain] [--profile] [--direct-conv] WORKLOAD...
+        usage: modelprint-bench [--threads N] [--arch ID] [--warmup W] [--iters I] [--plain] [--profile] [--direct-conv]
+                                [--dncnn-depth D] [--dncnn-width W] WORKLOAD...
         workloads: synth-train synth-forward resnet-train resnet-infer dncnn-infer fft extractor-train
+        --threads N threads for every kernel (default 1)
+        --arch ID the synthetic architecture of synth-train and synth-forward (default 110011)
+        --warmup W, --iters I untimed and timed runs; the median of the timed ones is reported (default 3 and 10)
         --plain keeps activations in plain NCHW (for comparison with the blocked default)
         --profile prints the forward time of each leaf layer type to standard error
         --direct-conv runs every convolution through oneDNN (no matrix product for tiny inputs)

@@ -78,8 +78,8 @@ struct SynthesizeCommand: ParsableCommand {
       saved atomically as POOL/<arch>/seed-<s>.safetensors and recorded in POOL/manifest.json; a re-run
       verifies and skips finished models, so a killed run resumes where it was. --shard i/n builds one
       deterministic part of the pool (0 ≤ i < n) for a job array; `modelprint pool merge` joins the parts.
-      Defaults (288 × 1 seed, 64 px, batch 8, 150 steps) take about 15 minutes on 2 cores; --paper selects
-      the paper's scale (128 px, 20 seeds, 1000-step budget).
+      Defaults (288 × 1 seed, 64 px, batch 8, 150 steps) took 24.7 minutes with 2 workers on 2 cores
+      (docs/synthesis.md); --paper selects the paper's scale (128 px, 20 seeds, 1000-step budget).
       """)
 
   @Option(help: "Folder of real photographs (tiles are cut once and cached in the pool).")

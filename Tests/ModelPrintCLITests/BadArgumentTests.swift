@@ -1,0 +1,131 @@
+import Foundation
+import XCTest
+
+/// Wrong command lines: each must stop with ArgumentParser's usage exit status (64, EX_USAGE) and a
+/// message naming the flag or argument, before any file is read or any work starts. The paths given
+/// to satisfy required arguments do not exist, so a command that started work would fail differently.
+final class BadArgumentTests: XCTestCase {
+  /// One command's cases.
+  struct Case {
+    /// The command path, e.g. `["gallery", "enroll"]`.
+    var command: [String]
+    /// Arguments that satisfy the parser (required options and arguments).
+    var required: [String] = []
+    /// What the missing-argument message names when `required` is left out (nil: nothing is required).
+    var missing: String?
+    /// A flag and a value of the wrong type for it.
+    var wrongType: (flag: String, value: String)?
+    /// Values of the right type that the command must refuse, each with the flag the message names.
+    var outOfRange: [(arguments: [String], flag: String)] = []
+  }
+
+  static let usage: Int32 = 64
+
+  static let cases: [Case] = [
+    Case(
+      command: ["demo"], wrongType: ("--enroll", "four"),
+      outOfRange: [(["--enroll", "0"], "--enroll"), (["--threads", "0"], "--threads")]),
+    Case(command: ["architectures"], outOfRange: [(["--ablation", "Q"], "--ablation"), (["--archs", "12"], "12")]),
+    Case(
+      command: ["synthesize"], required: ["--out", "nowhere/pool"], missing: "--out", wrongType: ("--seeds", "many"),
+      outOfRange: [
+        (["--seeds", "0"], "--seeds"), (["--steps", "0"], "--steps"), (["--size", "30"], "--size"),
+        (["--workers", "0"], "--workers"), (["--shard", "3/2"], "--shard"),
+      ]),
+    Case(command: ["synthesize-worker"], required: ["--pool", "nowhere/pool"], missing: "--pool"),
+    Case(command: ["pool", "merge"], required: ["--out", "nowhere/merged", "nowhere/shard"], missing: "--out"),
+    Case(command: ["pool", "verify"], required: ["nowhere/pool"], missing: "<pool>"),
+    Case(
+      command: ["generate"], required: ["--pool", "nowhere/pool", "--out", "nowhere/out"], missing: "--pool",
+      wrongType: ("--per-model", "all"),
+      outOfRange: [(["--per-model", "0"], "--per-model"), (["--size", "30"], "--size")]),
+    Case(
+      command: ["ffd"], required: ["--real", "nowhere/real", "--synthetic", "nowhere/pool"], missing: "--real",
+      wrongType: ("--size", "big"), outOfRange: [(["--size", "30"], "--size"), (["--per-model", "0"], "--per-model")]),
+    Case(
+      command: ["train"], required: ["--out", "nowhere/ex.safetensors"], missing: "--out",
+      wrongType: ("--steps", "ten"),
+      outOfRange: [
+        (["--steps", "0"], "--steps"), (["--depth", "19"], "--depth"), (["--width", "0"], "--width"),
+        (["--tiles-per-model", "0"], "--tiles-per-model"), (["--jpeg-prob", "2"], "--jpeg-prob"),
+        (["--jpeg-quality", "90-10"], "--jpeg-quality"),
+      ]),
+    Case(
+      command: ["embed"], required: ["nowhere/x.png"], missing: "<images>", wrongType: ("--windows", "three"),
+      outOfRange: [(["--windows", "0"], "--windows"), (["--threads", "0"], "--threads")]),
+    Case(
+      command: ["spectrum"], required: ["nowhere/models", "--out", "nowhere/out"], missing: "--out",
+      wrongType: ("--size", "wide"), outOfRange: [(["--size", "4"], "--size"), (["--per-model", "0"], "--per-model")]),
+    Case(
+      command: ["train-denoiser"], required: ["--out", "nowhere/dn.safetensors"], missing: "--out",
+      wrongType: ("--depth", "deep"),
+      outOfRange: [
+        (["--depth", "2"], "--depth"), (["--steps", "0"], "--steps"), (["--batch", "0"], "--batch"),
+        (["--tile", "0"], "--tile"),
+      ]),
+    Case(
+      command: ["gallery", "enroll"], required: ["--gallery", "nowhere/g.sqlite", "--model", "m", "nowhere/x.png"],
+      missing: "--gallery", wrongType: ("--threads", "two")),
+    Case(command: ["gallery", "list"], required: ["--gallery", "nowhere/g.sqlite"], missing: "--gallery"),
+    Case(
+      command: ["gallery", "remove"], required: ["--gallery", "nowhere/g.sqlite", "--model", "m"], missing: "--model"),
+    Case(
+      command: ["gallery", "bench-search"], wrongType: ("--count", "lots"),
+      outOfRange: [(["--count", "0"], "--count"), (["--dim", "0"], "--dim")]),
+    Case(
+      command: ["identify"], required: ["--gallery", "nowhere/g.sqlite", "nowhere/x.png"], missing: "--gallery",
+      wrongType: ("--top", "five"), outOfRange: [(["--top", "0"], "--top")]),
+    Case(
+      command: ["verify"], required: ["nowhere/a.png", "nowhere/b.png"], missing: "<a>",
+      wrongType: ("--threshold", "high")),
+    Case(
+      command: ["calibrate"], required: ["--gallery", "nowhere/g.sqlite"], missing: "--gallery",
+      wrongType: ("--pairs", "many"), outOfRange: [(["--pairs", "0"], "--pairs")]),
+    Case(
+      command: ["evaluate"], required: ["nowhere/models"], missing: "<root>", wrongType: ("--nshot", "ten"),
+      outOfRange: [
+        (["--nshot", "0"], "--nshot"), (["--pairs", "0"], "--pairs"), (["--windows", "0"], "--windows"),
+        (["--method", "magic"], "--method"), (["--perturb", "blur:3"], "--perturb"),
+      ]),
+  ]
+
+  func testEveryCommandHasCases() {
+    XCTAssertEqual(
+      Set(Self.cases.map(\.command)),
+      Set(HelpGoldenTests.commands.filter { !$0.isEmpty && !["pool", "gallery"].contains($0) }))
+  }
+
+  func testUnknownFlag() throws {
+    for c in Self.cases {
+      let r = try CLI.run(c.command + c.required + ["--no-such-flag"])
+      assertFails(r, status: Self.usage, mentioning: ["--no-such-flag"])
+    }
+    assertFails(try CLI.run(["--no-such-flag"]), status: Self.usage, mentioning: ["--no-such-flag"])
+    assertFails(try CLI.run(["no-such-command"]), status: Self.usage, mentioning: ["no-such-command"])
+  }
+
+  func testMissingRequiredArgument() throws {
+    for c in Self.cases {
+      guard let missing = c.missing else { continue }
+      assertFails(try CLI.run(c.command), status: Self.usage, mentioning: ["Missing", missing])
+    }
+  }
+
+  func testValueOfTheWrongType() throws {
+    for c in Self.cases {
+      guard let (flag, value) = c.wrongType else { continue }
+      let r = try CLI.run(c.command + c.required + [flag, value])
+      assertFails(r, status: Self.usage, mentioning: [flag, value])
+    }
+  }
+
+  /// Refused in validation, before the files named by `required` (which do not exist) are looked at.
+  func testValueOutOfRange() throws {
+    for c in Self.cases {
+      for (arguments, flag) in c.outOfRange {
+        let r = try CLI.run(c.command + c.required + arguments)
+        assertFails(r, status: Self.usage, mentioning: [flag])
+      }
+    }
+  }
+}
