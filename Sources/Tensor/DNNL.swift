@@ -123,6 +123,7 @@ final class Primitive {
   /// Runs the primitive on this thread's stream. Each argument is a oneDNN argument id, the memory
   /// descriptor of the buffer and the buffer.
   func execute(_ args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)]) {
+    Threads.prepareCallingThread()
     let context = DNNLContext.current
     var memories: [dnnl_exec_arg_t] = []
     memories.reserveCapacity(args.count)
@@ -178,6 +179,8 @@ final class DNNLContext {
       return p
     }
     c.misses += 1
+    // Some implementations balance their work over the team size known when they are created.
+    Threads.prepareCallingThread()
     let p = make()
     c.cache[key] = p
     return p
