@@ -16,6 +16,7 @@
 // gallery as it was before, and concurrent writers from several processes queue on SQLite's lock (busy
 // timeout) instead of failing. WAL lets identification read while another process writes.
 
+import Evaluation
 import Foundation
 import GRDB
 
