@@ -37,7 +37,7 @@ struct ModelFolders {
         files: model.files, label: "\(progressLabel)[\(i + 1)/\(models.count)] \(model.name)",
         perturbation: perturbation)
       set.skipped += failed
-      try check(model.name, usable: embedded.count, minimumPerModel)
+      try check(model.name, usable: embedded.count, skipped: failed, minimumPerModel)
       set.models.append(model.name)
       set.embeddings += embedded.map(\.embedding)
       set.labels += [Int](repeating: i, count: embedded.count)
@@ -54,7 +54,7 @@ struct ModelFolders {
     for (i, model) in models.enumerated() {
       let batch = decoder.decodeAll(model.files)
       for f in batch.failures { Log.info("skipped \(f.error)") }
-      try check(model.name, usable: batch.images.count, minimumPerModel)
+      try check(model.name, usable: batch.images.count, skipped: batch.failures.count, minimumPerModel)
       set.models.append(model.name)
       set.images += batch.images.map(\.image)
       set.labels += [Int](repeating: i, count: batch.images.count)
@@ -62,10 +62,11 @@ struct ModelFolders {
     return set
   }
 
-  private func check(_ model: String, usable: Int, _ minimum: Int) throws {
+  private func check(_ model: String, usable: Int, skipped: Int, _ minimum: Int) throws {
     guard usable >= minimum else {
       throw ValidationError(
-        "\(what)/\(model): \(usable) usable images; every model needs \(minimum) or more (see the skipped files above)")
+        "\(what)/\(model): \(usable) usable images\(skipped > 0 ? " (\(skipped) unreadable, listed above)" : ""); "
+          + "every model needs \(minimum) or more")
     }
   }
 }

@@ -131,6 +131,8 @@ struct TrainCommand: ParsableCommand {
     }
     var config = try resolvedConfig()
     let initial = try from.map { try Extractor.load(from: URL(fileURLWithPath: $0)) }
+    // Read before the long preparation, so that an unusable dev set stops the run at once.
+    let dev = try eval.map { try ModelFolders(root: $0, flag: "--eval").decoded() }
     let outURL = URL(fileURLWithPath: out)
     let base = outURL.deletingPathExtension()
     try FileManager.default.createDirectory(at: outURL.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -182,7 +184,6 @@ struct TrainCommand: ParsableCommand {
     }
     let prepSeconds = Date().timeIntervalSince(start)
     try saveConfig(config, to: base.appendingPathExtension("config.json"))
-    let dev = try eval.map { try ModelFolders(root: $0, flag: "--eval").decoded() }
     let trainer = ExtractorTrainer(config: config)
     let totalSteps = config.steps
     var log = "step,loss,accuracy,lr\n"
