@@ -49,6 +49,21 @@ final class ProtocolTests: XCTestCase {
     }
   }
 
+  /// An extractor with broken weights gives NaN embeddings; scoring them must finish (a NaN equals
+  /// nothing, so a tie loop that waits for equal scores never advanced) and rank NaN lowest.
+  func testNaNScoresFinishAndRankLowest() {
+    let nan = Float.nan
+    let roc = ROCCurve(scores: [nan, 0.9, nan, 0.2, 0.5], same: [false, true, false, false, true])
+    XCTAssertEqual(roc.thresholds.count, 6, "+inf, 0.9, 0.5, 0.2 and each NaN alone")
+    XCTAssertEqual(roc.auc, 1, accuracy: 1e-12)
+    let best = Metrics.bestThresholdAccuracy(scores: [nan, 0.9, nan, 0.2], same: [false, true, false, true])
+    XCTAssertEqual(best.accuracy, 1)
+    var (e, labels) = Self.clustered(classes: 3, per: 4, dim: 5, noise: 0.1, seed: 6)
+    e[0] = [Float](repeating: nan, count: 5)
+    let r = EvaluationProtocol.evaluate(e, labels: labels, nShot: 2, pairs: 100, seed: 0).result
+    XCTAssertTrue(r.verification.auc.isFinite)
+  }
+
   func testEvaluationOfSeparableClustersIsPerfect() {
     let (e, labels) = Self.clustered(classes: 5, per: 14, dim: 32, noise: 0.05, seed: 1)
     let r = EvaluationProtocol.evaluate(e, labels: labels, nShot: 10, pairs: 2000, seed: 0).result
