@@ -158,7 +158,7 @@ final class DNNLContext {
     dnnl_stream_destroy(stream)
   }
 
-  nonisolated(unsafe) private static var key: pthread_key_t = {
+  private static let key: pthread_key_t = {
     var k = pthread_key_t()
     pthread_key_create(&k) { ptr in if let ptr { Unmanaged<DNNLContext>.fromOpaque(ptr).release() } }
     return k

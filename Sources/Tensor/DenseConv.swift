@@ -112,6 +112,7 @@ final class DenseConvMatrix {
 /// Unrolled matrices by weight, input geometry and layouts; shared by all threads.
 enum DenseConvCache {
   private static let lock = NSLock()
+  // Read and written only with `lock` held.
   nonisolated(unsafe) private static var entries: [String: DenseConvMatrix] = [:]
   nonisolated(unsafe) private static var elements = 0
 
