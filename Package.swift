@@ -38,12 +38,14 @@ let package = Package(
     .target(
       name: "Synthesis", dependencies: ["NN", "Tensor", "Imaging"], exclude: ["README.md"], swiftSettings: fastMath),
     .target(
-      name: "Fingerprint", dependencies: ["NN", "Tensor", "Imaging", "Spectral", "Synthesis"], exclude: ["README.md"],
-      swiftSettings: fastMath),
+      name: "Evaluation", dependencies: ["COpenBLAS", "Tensor"], exclude: ["README.md"], swiftSettings: fastMath),
+    .target(
+      name: "Fingerprint", dependencies: ["NN", "Tensor", "Imaging", "Spectral", "Synthesis", "Evaluation"],
+      exclude: ["README.md"], swiftSettings: fastMath),
     .target(
       name: "Attribution",
       dependencies: [
-        "COpenBLAS", "Tensor", "Imaging", "Spectral", "Fingerprint", "Reports",
+        "COpenBLAS", "Tensor", "Imaging", "Spectral", "Evaluation", "Fingerprint", "Reports",
         .product(name: "GRDB", package: "GRDB.swift"),
       ], exclude: ["README.md"], swiftSettings: fastMath),
     .executableTarget(
@@ -53,7 +55,7 @@ let package = Package(
     .executableTarget(
       name: "modelprint",
       dependencies: [
-        "Tensor", "NN", "Imaging", "Spectral", "Synthesis", "Fingerprint", "Attribution", "Reports",
+        "Tensor", "NN", "Imaging", "Spectral", "Synthesis", "Evaluation", "Fingerprint", "Attribution", "Reports",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ], exclude: ["README.md"], swiftSettings: fastMath),
     .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
@@ -61,8 +63,10 @@ let package = Package(
     .testTarget(name: "ReportsTests", dependencies: ["Reports", "Imaging"]),
     .testTarget(name: "SpectralTests", dependencies: ["Spectral", "Imaging", "Tensor", "NN"]),
     .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "Synthesis"]),
-    .testTarget(name: "FingerprintTests", dependencies: ["Fingerprint", "Synthesis", "NN", "Tensor", "Imaging"]),
-    .testTarget(name: "AttributionTests", dependencies: ["Attribution", "Fingerprint", "Imaging", "NN", "Tensor"]),
+    .testTarget(
+      name: "FingerprintTests", dependencies: ["Fingerprint", "Evaluation", "Synthesis", "NN", "Tensor", "Imaging"]),
+    .testTarget(
+      name: "AttributionTests", dependencies: ["Attribution", "Evaluation", "Fingerprint", "Imaging", "NN", "Tensor"]),
     .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "NN", "Tensor", "Imaging"]),
     // Runs the built `modelprint` binary as a subprocess; the dependency makes SwiftPM build it first.
     .testTarget(

@@ -7,6 +7,8 @@
 // score among the other models' fingerprints (what an image of a model missing from the gallery would
 // get). Each gets the threshold at the equal error rate and the one at a false accept rate of 1 %.
 
+import Evaluation
+
 /// Thresholds for one kind of decision.
 public struct OperatingPoints: Codable, Equatable, Sendable {
   /// The equal error rate and its threshold.

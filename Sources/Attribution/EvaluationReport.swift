@@ -3,6 +3,7 @@
 // histograms, t-SNE scatter), the lineage table and any robustness curves. The figures are also written
 // as separate SVG files so that they can go into documents on their own.
 
+import Evaluation
 import Foundation
 import Reports
 

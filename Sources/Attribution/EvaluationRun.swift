@@ -3,6 +3,8 @@
 // histograms), the 1:N predictions (confusion matrix, per-model accuracy), the enrolled fingerprints'
 // nearest neighbours (lineage) and, when unknown models are given, the open-set AUROC.
 
+import Evaluation
+
 /// Per-query detail of 1:N identification on the protocol's gallery.
 public struct IdentificationDetails: Sendable {
   /// The enrolled gallery the queries were scored against.

@@ -5,6 +5,7 @@
 // a k-element min-heap keeps the best k in O(count · log k) without sorting everything.
 
 import COpenBLAS
+import Evaluation
 import Tensor
 
 /// Model fingerprints in one contiguous matrix, searched by cosine similarity.

@@ -16,8 +16,10 @@
 // gallery as it was before, and concurrent writers from several processes queue on SQLite's lock (busy
 // timeout) instead of failing. WAL lets identification read while another process writes.
 
+import Evaluation
 import Foundation
 import GRDB
+import Tensor
 
 /// What produced a gallery's embeddings: scores are only comparable between embeddings of one extractor.
 public struct ExtractorIdentity: Equatable, Sendable {
@@ -90,7 +92,8 @@ public final class Gallery {
   /// The extractor the gallery's embeddings come from.
   public let extractor: ExtractorIdentity
   private let db: DatabasePool
-  private var cachedIndex: FingerprintIndex?
+  /// Locked: a server may search one gallery from several request threads (GRDB's pool is thread-safe).
+  private let cachedIndex = Locked<FingerprintIndex?>(nil)
 
   /// Opens the gallery at `url`. With `extractor` given, a new file is created for it and an existing
   /// gallery must have been built with the same one; without, the gallery must exist and any extractor
@@ -208,7 +211,7 @@ public final class Gallery {
       try Self.refreshFingerprint(db, model: id)
       return try Self.fetchModels(db, where: "id = ?", [id])[0]
     }
-    cachedIndex = nil
+    cachedIndex.current = nil
     return model
   }
 
@@ -224,7 +227,7 @@ public final class Gallery {
       try db.execute(sql: "DELETE FROM models WHERE id = ?", arguments: [m.id])
       return m
     }
-    cachedIndex = nil
+    cachedIndex.current = nil
     return removed
   }
 
@@ -251,7 +254,7 @@ public final class Gallery {
     try write { db in
       for id in try Int64.fetchAll(db, sql: "SELECT id FROM models") { try Self.refreshFingerprint(db, model: id) }
     }
-    cachedIndex = nil
+    cachedIndex.current = nil
   }
 
   private static func refreshFingerprint(_ db: Database, model id: Int64) throws {
@@ -277,7 +280,7 @@ public final class Gallery {
 
   /// All fingerprints in one matrix, read once and kept until the gallery changes through this object.
   public func index() throws -> FingerprintIndex {
-    if let cachedIndex { return cachedIndex }
+    if let cached = cachedIndex.current { return cached }
     let loaded = try read { db -> FingerprintIndex in
       let dim = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'dimension'").flatMap(Int.init) ?? 1
       let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM models") ?? 0
@@ -304,7 +307,7 @@ public final class Gallery {
       matrix.removeLast((count - names.count) * dim)
       return FingerprintIndex(names: names, matrix: matrix, dimension: dim)
     }
-    cachedIndex = loaded
+    cachedIndex.current = loaded
     return loaded
   }
 

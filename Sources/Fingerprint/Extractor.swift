@@ -20,8 +20,12 @@ public final class Extractor {
   }
 
   /// Embeddings [N, embedding width] of standardised inputs, batch by batch, in eval mode.
+  ///
+  /// Several threads may embed with one extractor at once (a server's requests): the network is left
+  /// in eval mode after loading, so concurrent calls only read it. A network in training mode is put in
+  /// eval mode first, which must not happen while another thread uses it.
   public func embed(spectra: Tensor, batch: Int = 256) -> [[Float]] {
-    network.eval()
+    if network.isTraining { network.eval() }
     let n = spectra.shape[0]
     let per = spectra.count / n
     var out: [[Float]] = []

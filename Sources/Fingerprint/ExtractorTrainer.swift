@@ -1,3 +1,4 @@
+import Evaluation
 import Foundation
 import NN
 import Synthesis
@@ -154,10 +155,11 @@ public struct ExtractorTrainer {
     return (extractor, heldClasses)
   }
 
-  /// Zero-shot 1:N over held-out classes: the first `validationTilesPerModel` tiles of each, 10-shot.
-  public func zeroShot(_ extractor: Extractor, _ set: FingerprintedSet, classes: [Int]) -> (
-    accuracy: Double, macroF1: Double
-  ) {
+  /// Zero-shot 1:N over held-out classes: the first `validationTilesPerModel` tiles of each, scored as
+  /// the evaluation protocol scores identification (10-shot).
+  public func zeroShot(_ extractor: Extractor, _ set: FingerprintedSet, classes: [Int])
+    -> EvaluationResult.Identification
+  {
     let m = min(config.validationTilesPerModel, set.perClass)
     var items: [(Int, Int)] = []
     var labels: [Int] = []
@@ -172,7 +174,7 @@ public struct ExtractorTrainer {
       let chunk = Array(items[start..<min(items.count, start + 256)])
       emb += extractor.embed(spectra: set.batch(chunk, input: extractor.input))
     }
-    return oneToN(emb, labels: labels)
+    return EvaluationProtocol.identification(emb, labels: labels)
   }
 }
 

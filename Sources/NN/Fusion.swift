@@ -52,10 +52,14 @@ extension BatchNorm2D {
       conv.weight.version, conv.bias?.version ?? 0, weight.version, bias.version, runningMean.version,
       runningVar.version,
     ]
-    if let c = foldCache, c.conv === conv, c.versions == versions { return (c.weight, c.bias) }
-    let (w, b) = fold(weight: conv.weight, bias: conv.bias)
-    foldCache = FoldCache(conv: conv, versions: versions, weight: w, bias: b)
-    return (w, b)
+    // Folding under the lock: threads that meet a stale cache at once then share one folded tensor
+    // (and its oneDNN weight reorder) instead of each making its own.
+    return foldCache.withLock { cache in
+      if let c = cache, c.conv === conv, c.versions == versions { return (c.weight, c.bias) }
+      let (w, b) = fold(weight: conv.weight, bias: conv.bias)
+      cache = FoldCache(conv: conv, versions: versions, weight: w, bias: b)
+      return (w, b)
+    }
   }
 
   /// A preceding convolution's weight [Cout, …] and bias with this eval-mode batch norm folded in:

@@ -78,8 +78,9 @@ public final class BatchNorm2D: Module {
   public let runningVar: Tensor
   public let momentum: Float
   public let eps: Float
-  /// Folded inference weights of the convolution before this layer (see ``Fusion``).
-  var foldCache: FoldCache?
+  /// Folded inference weights of the convolution before this layer (see ``Fusion``), filled during a
+  /// forward pass; locked because inference may run on several threads with one network.
+  let foldCache = Locked<FoldCache?>(nil)
 
   public init(_ channels: Int, momentum: Float = 0.1, eps: Float = 1e-5) {
     weight = Tensor.full([channels], 1)

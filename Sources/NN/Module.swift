@@ -4,7 +4,9 @@ import Tensor
 /// A network component with named parameters, buffers and children, in PyTorch's naming scheme
 /// (`body.3.conv1.weight`), so checkpoints map one-to-one onto PyTorch state dicts.
 open class Module {
-  /// Training mode (batch statistics, dropout) or evaluation mode.
+  /// Training mode (batch statistics, dropout) or evaluation mode. Switching modes is not safe while
+  /// another thread runs the module; forward passes in evaluation mode may run on several threads at
+  /// once (their only shared state, folded batch-norm weights, is locked).
   public private(set) var isTraining = true
 
   public init() {}
@@ -135,15 +137,25 @@ public final class Residual: Module {
   }
 }
 
-/// Wall time of leaf modules' forward passes by type and input shape, for finding slow layers.
+/// Wall time of leaf modules' forward passes by type and input shape, for finding slow layers. Any
+/// thread may record; passes running at once each add their own time.
 public enum LayerProfiler {
-  nonisolated(unsafe) public static var enabled = false
-  nonisolated(unsafe) public private(set) static var nanoseconds: [String: UInt64] = [:]
+  private static let isOn = Locked(false)
+  private static let totals = Locked<[String: UInt64]>([:])
 
-  static func add(_ key: String, _ ns: UInt64) { nanoseconds[key, default: 0] += ns }
+  /// Whether leaf modules record their forward time.
+  public static var enabled: Bool {
+    get { isOn.current }
+    set { isOn.current = newValue }
+  }
+
+  /// Nanoseconds by module type and input shape.
+  public static var nanoseconds: [String: UInt64] { totals.current }
+
+  static func add(_ key: String, _ ns: UInt64) { totals.withLock { $0[key, default: 0] += ns } }
 
   /// Clears the totals.
-  public static func reset() { nanoseconds = [:] }
+  public static func reset() { totals.withLock { $0 = [:] } }
 
   /// The totals in milliseconds, largest first.
   public static var report: String {

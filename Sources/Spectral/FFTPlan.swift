@@ -52,6 +52,7 @@ final class FFTPlan: @unchecked Sendable {
     }
   }
 
+  // Read and written only with `lock` held.
   nonisolated(unsafe) private static var cache: [Int: FFTPlan] = [:]
   private static let lock = NSLock()
 

@@ -17,7 +17,7 @@ final class Node {
 
 /// Per-thread autodiff mode (a worker thread training one model must not see another's setting).
 enum GradMode {
-  nonisolated(unsafe) private static var key: pthread_key_t = {
+  private static let key: pthread_key_t = {
     var k = pthread_key_t()
     pthread_key_create(&k, nil)
     return k

@@ -123,6 +123,7 @@ final class Primitive {
   /// Runs the primitive on this thread's stream. Each argument is a oneDNN argument id, the memory
   /// descriptor of the buffer and the buffer.
   func execute(_ args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)]) {
+    Threads.prepareCallingThread()
     let context = DNNLContext.current
     var memories: [dnnl_exec_arg_t] = []
     memories.reserveCapacity(args.count)
@@ -157,7 +158,7 @@ final class DNNLContext {
     dnnl_stream_destroy(stream)
   }
 
-  nonisolated(unsafe) private static var key: pthread_key_t = {
+  private static let key: pthread_key_t = {
     var k = pthread_key_t()
     pthread_key_create(&k) { ptr in if let ptr { Unmanaged<DNNLContext>.fromOpaque(ptr).release() } }
     return k
@@ -178,6 +179,8 @@ final class DNNLContext {
       return p
     }
     c.misses += 1
+    // Some implementations balance their work over the team size known when they are created.
+    Threads.prepareCallingThread()
     let p = make()
     c.cache[key] = p
     return p

@@ -10,11 +10,16 @@ import Foundation
 // per weight from the taps that touch the input. That product skips the padding, and the matrix is
 // built in the activations' own memory order, so blocked layouts need no reorder.
 
-/// Engine policy for the dense path.
+/// Engine policy for the dense path. Any thread may change it; the next convolution follows.
 public enum DenseConvPolicy {
+  private static let settings = Locked((enabled: true, minimumBatch: 16))
+
   /// Whether inference convolutions on small inputs may run as a matrix product (off compares them
   /// with oneDNN's kernels).
-  nonisolated(unsafe) public static var enabled = true
+  public static var enabled: Bool {
+    get { settings.current.enabled }
+    set { settings.withLock { $0.enabled = newValue } }
+  }
   /// The dense product is used when it does at most this fraction of the direct convolution's
   /// multiply-adds. Measured on ResNet-18 width 32 at 64 px (one thread): 3 × 3 on 2 × 2 maps
   /// (ratio 0.44) takes 1.7 ms instead of 7; on 4 × 4 maps (ratio 1.8) 6.8 ms instead of 5.7.
@@ -22,7 +27,10 @@ public enum DenseConvPolicy {
   /// Smallest batch that takes the dense path. Unrolling costs once per weight what a batch of a
   /// few samples saves (about 6 ms and 8 MiB per ResNet-18 w32 layer): a single image's 9 windows,
   /// as `identify` embeds them, stay on the direct kernels, batched embedding takes the product.
-  nonisolated(unsafe) public static var minimumBatch = 16
+  public static var minimumBatch: Int {
+    get { settings.current.minimumBatch }
+    set { settings.withLock { $0.minimumBatch = newValue } }
+  }
   /// Largest unrolled matrix, in elements (64 MiB).
   public static let maximumMatrixElements = 16 << 20
   /// Unrolled matrices kept at most, in elements (256 MiB); beyond it the cache starts over.
@@ -104,6 +112,7 @@ final class DenseConvMatrix {
 /// Unrolled matrices by weight, input geometry and layouts; shared by all threads.
 enum DenseConvCache {
   private static let lock = NSLock()
+  // Read and written only with `lock` held.
   nonisolated(unsafe) private static var entries: [String: DenseConvMatrix] = [:]
   nonisolated(unsafe) private static var elements = 0
 

@@ -15,11 +15,17 @@ public enum Layout: Hashable, Sendable {
   case nChw8c
 }
 
-/// Engine-wide layout policy.
+/// Engine-wide layout policy. Any thread may change it; a kernel already running keeps the layout it
+/// chose, the next one follows the new setting.
 public enum LayoutPolicy {
+  private static let blocked = Locked(true)
+
   /// Whether convolutions may pick blocked output layouts (format `any`). Off forces plain NCHW
   /// activations everywhere, for comparisons and debugging.
-  nonisolated(unsafe) public static var allowBlocked = true
+  public static var allowBlocked: Bool {
+    get { blocked.current }
+    set { blocked.current = newValue }
+  }
 }
 
 /// Where a tensor's memory lives. Only the CPU exists today; kernels dispatch on this so that a GPU

@@ -24,14 +24,28 @@ public final class BufferPool: @unchecked Sendable {
   /// The process-wide pool.
   public static let shared = BufferPool()
 
+  // Every stored property below is read and written under `lock`: buffers are taken and given back by
+  // any thread.
   private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
   private var cachedBytes = 0
   private let lock = NSLock()
+  private var limit = 8 << 30
+  private var allocations = 0
+
   /// Bytes kept for reuse at most; buffers beyond it are returned to the system.
-  public var limitBytes = 8 << 30
+  public var limitBytes: Int {
+    get { locked { limit } }
+    set { locked { limit = newValue } }
+  }
 
   /// Counters for tests and benchmarks.
-  public private(set) var systemAllocations = 0
+  public var systemAllocations: Int { locked { allocations } }
+
+  private func locked<R>(_ body: () -> R) -> R {
+    lock.lock()
+    defer { lock.unlock() }
+    return body()
+  }
 
   /// Size classes: exact below 4 Ki elements, else rounded up to 1/8 of the power of two, so that
   /// slightly different shapes share buffers while waste stays under 12.5 %.
@@ -50,7 +64,7 @@ public final class BufferPool: @unchecked Sendable {
       lock.unlock()
       return p
     }
-    systemAllocations += 1
+    allocations += 1
     lock.unlock()
     var raw: UnsafeMutableRawPointer?
     let status = posix_memalign(&raw, 64, max(capacity, 1) * MemoryLayout<Float>.stride)
@@ -60,7 +74,7 @@ public final class BufferPool: @unchecked Sendable {
 
   func give(_ p: UnsafeMutablePointer<Float>, _ capacity: Int) {
     lock.lock()
-    if cachedBytes + capacity * 4 <= limitBytes {
+    if cachedBytes + capacity * 4 <= limit {
       free[capacity, default: []].append(p)
       cachedBytes += capacity * 4
       lock.unlock()

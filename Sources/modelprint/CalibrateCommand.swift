@@ -52,36 +52,3 @@ struct CalibrateCommand: ParsableCommand {
     }
   }
 }
-
-/// The embeddings of a folder-per-model set (ROOT/<model>/<image>), with model labels in folder order
-/// and each model's images in sorted file order (the protocol enrolls the first ones).
-struct LabelledEmbeddings {
-  var models: [String] = []
-  var embeddings: [[Float]] = []
-  var labels: [Int] = []
-  var skipped = 0
-
-  /// Embeds every model folder of `root`, each image perturbed first when `perturbation` is given.
-  init(root: String, embedder: Embedder, perturbation: Perturbation? = nil) throws {
-    let sets = try ImageFiles.models(in: URL(fileURLWithPath: root))
-    guard sets.count >= 2 else {
-      throw ValidationError(
-        "\(root): found \(sets.count) model folders with images; expected ROOT/<model>/<image> with 2 or more models")
-    }
-    let total = sets.reduce(0) { $0 + $1.files.count }
-    Log.info(
-      "\(root): \(sets.count) models, \(total) images, method \(embedder.name)"
-        + (perturbation.map { ", perturbation \($0)" } ?? ""))
-    for (i, set) in sets.enumerated() {
-      let (embedded, failed) = embedder.embed(
-        files: set.files, label: "[\(i + 1)/\(sets.count)] \(set.name)", perturbation: perturbation)
-      skipped += failed
-      guard embedded.count >= 2 else {
-        throw ValidationError("\(root)/\(set.name): \(embedded.count) usable images; every model needs 2 or more")
-      }
-      models.append(set.name)
-      embeddings += embedded.map(\.embedding)
-      labels += [Int](repeating: i, count: embedded.count)
-    }
-  }
-}

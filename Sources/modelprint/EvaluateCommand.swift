@@ -1,5 +1,6 @@
 import ArgumentParser
 import Attribution
+import Evaluation
 import Foundation
 import Imaging
 
@@ -101,8 +102,8 @@ struct EvaluateCommand: ParsableCommand {
   @Argument(help: "A folder of model folders.") var root: String
   @Option(help: "Extractor checkpoint (for --method modelprint).") var extractor = defaultExtractorPath
   @Option(help: "Windows per side of the grid each image is embedded with (--method modelprint).") var windows = 3
-  @Option(help: "Images per model that enroll it; the rest are queries.") var nshot = 10
-  @Option(help: "Verification pairs, half same-model.") var pairs = 10_000
+  @Option(help: "Images per model that enroll it; the rest are queries.") var nshot = EvaluationProtocol.defaultNShot
+  @Option(help: "Verification pairs, half same-model.") var pairs = EvaluationProtocol.defaultPairs
   @Option(help: "Seed of the pairs.") var seed: UInt64 = 0
   @Option(help: "Embedding method: \(Method.allCases.map(\.rawValue).joined(separator: ", ")).")
   var method: Method = .modelprint
@@ -182,26 +183,17 @@ struct EvaluateCommand: ParsableCommand {
   func embedUnknown(
     _ folder: String, embedder: Embedder, perturbation: Perturbation?, known: [String]
   ) throws -> (embeddings: [[Float]], failed: Int) {
-    let sets = try ImageFiles.models(in: URL(fileURLWithPath: folder))
-    guard !sets.isEmpty else {
-      throw ValidationError("--unknown \(folder): no model folders with images; expected ROOT2/<model>/<image>")
-    }
-    let shared = Set(sets.map(\.name)).intersection(known)
+    let folders = try ModelFolders(root: folder, flag: "--unknown", minimumModels: 1)
+    let shared = Set(folders.models.map(\.name)).intersection(known)
     if !shared.isEmpty {
       Log.info(
         "--unknown \(folder): \(shared.sorted().joined(separator: ", ")) also in \(root); their images count as "
           + "unknown all the same")
     }
-    var out: [[Float]] = []
-    var failed = 0
-    for (i, set) in sets.enumerated() {
-      let r = embedder.embed(
-        files: set.files, label: "unknown [\(i + 1)/\(sets.count)] \(set.name)", perturbation: perturbation)
-      out += r.embedded.map(\.embedding)
-      failed += r.failed
-    }
-    guard !out.isEmpty else { throw ValidationError("--unknown \(folder): no image could be read") }
-    return (out, failed)
+    let set = try folders.embedded(
+      by: embedder, perturbation: perturbation, minimumPerModel: 0, progressLabel: "unknown ")
+    guard !set.embeddings.isEmpty else { throw ValidationError("--unknown \(folder): no image could be read") }
+    return (set.embeddings, set.skipped)
   }
 
   func printTable(_ run: EvaluationRun, perturbation: Perturbation?) {

@@ -18,8 +18,8 @@ struct ModelPrint: ParsableCommand {
 
 /// Options every command shares.
 struct CommonOptions: ParsableArguments {
-  @Option(help: "Threads for all kernels (default: every core).")
-  var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+  @Option(help: "Threads for all kernels (default: MODELPRINT_THREADS, else OMP_NUM_THREADS, else every core).")
+  var threads: Int = Threads.defaultCount
 
   func apply() throws {
     guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }

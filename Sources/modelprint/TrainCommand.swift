@@ -1,38 +1,11 @@
 import ArgumentParser
+import Evaluation
 import Fingerprint
 import Foundation
 import Imaging
 import NN
 import Synthesis
 import Tensor
-
-/// Dev-set images as window embeddings, with labels (folder per model).
-struct LabelledImages {
-  var images: [Image] = []
-  var labels: [Int] = []
-  var names: [String] = []
-
-  init(root: String) throws {
-    let decoder = ImageDecoder()
-    for (i, model) in try ImageFiles.models(in: URL(fileURLWithPath: root)).enumerated() {
-      let batch = decoder.decodeAll(model.files)
-      for f in batch.failures { Log.info("  skipped \(f.error)") }
-      names.append(model.name)
-      for e in batch.images {
-        images.append(e.image)
-        labels.append(i)
-      }
-    }
-  }
-
-  /// 1:N (10-shot) and 1:1 (4000 pairs) with the raw mean of the window embeddings.
-  func evaluate(_ extractor: Extractor, grid: Int = 3) -> [String: Double] {
-    let e = extractor.embed(images: images, grid: grid)
-    let (acc, f1) = oneToN(e, labels: labels)
-    let (auc, acc11) = oneToOne(e, labels: labels)
-    return ["acc_1n": acc, "f1_1n": f1, "auc": auc, "acc_11": acc11]
-  }
-}
 
 /// `modelprint train`: the fingerprint extractor, trained on a synthetic pool only (or fine-tuned with
 /// real generators' images as extra classes).
@@ -158,6 +131,8 @@ struct TrainCommand: ParsableCommand {
     }
     var config = try resolvedConfig()
     let initial = try from.map { try Extractor.load(from: URL(fileURLWithPath: $0)) }
+    // Read before the long preparation, so that an unusable dev set stops the run at once.
+    let dev = try eval.map { try ModelFolders(root: $0, flag: "--eval").decoded() }
     let outURL = URL(fileURLWithPath: out)
     let base = outURL.deletingPathExtension()
     try FileManager.default.createDirectory(at: outURL.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -209,7 +184,6 @@ struct TrainCommand: ParsableCommand {
     }
     let prepSeconds = Date().timeIntervalSince(start)
     try saveConfig(config, to: base.appendingPathExtension("config.json"))
-    let dev = try eval.map { try LabelledImages(root: $0) }
     let trainer = ExtractorTrainer(config: config)
     let totalSteps = config.steps
     var log = "step,loss,accuracy,lr\n"
@@ -264,7 +238,7 @@ struct TrainCommand: ParsableCommand {
       onEpoch: { ex, epoch, state in
         var h: [String: Double] = ["epoch": Double(epoch)]
         h["zeroshot_acc"] = trainer.zeroShot(ex, set, classes: heldClasses).accuracy
-        if let dev { h["dev_acc_1n"] = dev.evaluate(ex)["acc_1n"] }
+        if let dev { h["dev_acc_1n"] = dev.evaluate(ex).identification.accuracy }
         h["seconds"] = Date().timeIntervalSince(trainStart)
         history.append(h)
         progress.finish()
@@ -295,7 +269,9 @@ struct TrainCommand: ParsableCommand {
     ]
     let zs = trainer.zeroShot(extractor, set, classes: heldClasses)
     results["zeroshot_heldout_archs"] = ["acc_1n": zs.accuracy, "f1_1n": zs.macroF1]
-    if let dev { results["dev"] = dev.evaluate(extractor) }
+    if let dev {
+      results["dev"] = try JSONSerialization.jsonObject(with: JSONEncoder().encode(dev.evaluate(extractor)))
+    }
     try log.write(to: base.appendingPathExtension("log.csv"), atomically: true, encoding: .utf8)
     let json = try JSONSerialization.data(withJSONObject: results, options: [.prettyPrinted, .sortedKeys])
     try AtomicFile.write(json, to: base.appendingPathExtension("results.json"))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Attribution
+import Evaluation
 import Foundation
 import Imaging
 

@@ -1,4 +1,5 @@
 import Attribution
+import Evaluation
 import Foundation
 import XCTest
 

@@ -1,4 +1,5 @@
 import Attribution
+import Evaluation
 import XCTest
 
 /// Open-set AUROC and the 1:N details, on embeddings whose scores are known by construction.

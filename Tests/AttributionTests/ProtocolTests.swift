@@ -1,4 +1,5 @@
 import Attribution
+import Evaluation
 import Fingerprint
 import Imaging
 import Tensor
@@ -21,21 +22,46 @@ final class ProtocolTests: XCTestCase {
     return (embeddings, labels)
   }
 
-  func testPairsAndScoresEqualFingerprintsOneToOne() {
+  /// The pairs are half same-model, never an image with itself, seeded, and their AUC is the
+  /// Mann–Whitney statistic of their scores (ties counted half).
+  func testPairsAreSeededAndHalfSameModel() {
     let (e, labels) = Self.clustered(classes: 6, per: 9, dim: 12, noise: 1.5, seed: 3)
     for seed: UInt64 in [0, 7] {
-      let reference = oneToOne(e, labels: labels, pairs: 1000, seed: seed)
       let pairs = VerificationPairs.draw(labels: labels, count: 1000, seed: seed)
+      XCTAssertTrue(
+        zip(pairs, VerificationPairs.draw(labels: labels, count: 1000, seed: seed)).allSatisfy {
+          $0.a == $1.a && $0.b == $1.b
+        })
       let scores = VerificationPairs.scores(pairs, normalised: e.map(Vectors.normalised))
       let same = pairs.map(\.same)
-      XCTAssertEqual(ROCCurve(scores: scores, same: same).auc, reference.auc, accuracy: 1e-12)
-      XCTAssertEqual(Metrics.bestThresholdAccuracy(scores: scores, same: same).accuracy, reference.accuracy)
+      var wins = 0.0
+      for (i, s) in scores.enumerated() where same[i] {
+        for (j, t) in scores.enumerated() where !same[j] { wins += s > t ? 1 : s == t ? 0.5 : 0 }
+      }
+      let verification = EvaluationProtocol.verification(e, labels: labels, pairs: 1000, seed: seed)
+      XCTAssertEqual(verification.scores, scores)
+      XCTAssertEqual(verification.result.auc, wins / (500 * 500), accuracy: 1e-12)
       XCTAssertEqual(same.filter { $0 }.count, 500)
       for p in pairs {
         XCTAssertNotEqual(p.a, p.b)
         XCTAssertEqual(labels[p.a] == labels[p.b], p.same)
       }
     }
+  }
+
+  /// An extractor with broken weights gives NaN embeddings; scoring them must finish (a NaN equals
+  /// nothing, so a tie loop that waits for equal scores never advanced) and rank NaN lowest.
+  func testNaNScoresFinishAndRankLowest() {
+    let nan = Float.nan
+    let roc = ROCCurve(scores: [nan, 0.9, nan, 0.2, 0.5], same: [false, true, false, false, true])
+    XCTAssertEqual(roc.thresholds.count, 6, "+inf, 0.9, 0.5, 0.2 and each NaN alone")
+    XCTAssertEqual(roc.auc, 1, accuracy: 1e-12)
+    let best = Metrics.bestThresholdAccuracy(scores: [nan, 0.9, nan, 0.2], same: [false, true, false, true])
+    XCTAssertEqual(best.accuracy, 1)
+    var (e, labels) = Self.clustered(classes: 3, per: 4, dim: 5, noise: 0.1, seed: 6)
+    e[0] = [Float](repeating: nan, count: 5)
+    let r = EvaluationProtocol.evaluate(e, labels: labels, nShot: 2, pairs: 100, seed: 0).result
+    XCTAssertTrue(r.verification.auc.isFinite)
   }
 
   func testEvaluationOfSeparableClustersIsPerfect() {
@@ -49,8 +75,8 @@ final class ProtocolTests: XCTestCase {
     XCTAssertEqual(r.verification.tarAtFar1pct, 1)
     XCTAssertGreaterThan(r.clusters.silhouette, 0.9)
     XCTAssertLessThan(r.clusters.daviesBouldin, 0.2)
-    let identification = oneToN(e, labels: labels, nShot: 10)
-    XCTAssertEqual(r.identification.accuracy, identification.accuracy)
+    let details = IdentificationDetails(e, labels: labels, nShot: 10)
+    XCTAssertEqual(r.identification.accuracy, details.accuracy)
   }
 
   func testEvaluationJSONHasTheDocumentedKeys() throws {

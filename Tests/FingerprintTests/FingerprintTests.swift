@@ -1,3 +1,4 @@
+import Evaluation
 import Fingerprint
 import Foundation
 import Imaging
@@ -27,20 +28,21 @@ final class SamplerAndProtocolTests: XCTestCase {
     }
   }
 
-  func testOneToNAndOneToOneOnHandCheckedEmbeddings() {
+  func testIdentificationAndVerificationOnHandCheckedEmbeddings() {
     // Two classes along orthogonal axes; the third query of class 0 leans to class 1.
     let e: [[Float]] = [[1, 0], [1, 0.1], [0.9, 0], [0.2, 1], [0, 1], [0.1, 1], [0, 0.9], [0, 1.1]]
     let labels = [0, 0, 0, 0, 1, 1, 1, 1]
-    let (acc, f1) = oneToN(e, labels: labels, nShot: 2)
+    let identification = EvaluationProtocol.identification(e, labels: labels, nShot: 2)
     // Queries: 2 (→0 ✓), 3 (→1 ✗), 6 (→1 ✓), 7 (→1 ✓): accuracy 3/4; F1 class 0 = 2/3, class 1 = 4/5.
-    XCTAssertEqual(acc, 0.75, accuracy: 1e-12)
-    XCTAssertEqual(f1, (2.0 / 3 + 0.8) / 2, accuracy: 1e-12)
+    XCTAssertEqual(identification.accuracy, 0.75, accuracy: 1e-12)
+    XCTAssertEqual(identification.macroF1, (2.0 / 3 + 0.8) / 2, accuracy: 1e-12)
+    XCTAssertEqual(identification.queries, 4)
     let separated: [[Float]] = [[1, 0], [1, 0.05], [0.95, 0], [0, 1], [0.05, 1], [0, 0.9]]
-    let (auc, best) = oneToOne(separated, labels: [0, 0, 0, 1, 1, 1], pairs: 200, seed: 1)
-    XCTAssertEqual(auc, 1, accuracy: 1e-12)
-    XCTAssertEqual(best, 1, accuracy: 1e-12)
-    let (auc0, _) = oneToOne([[1, 0], [1, 0], [1, 0], [1, 0]], labels: [0, 0, 1, 1], pairs: 100)
-    XCTAssertEqual(auc0, 0.5, accuracy: 1e-12, "all scores tied")
+    let verification = EvaluationProtocol.verification(separated, labels: [0, 0, 0, 1, 1, 1], pairs: 200, seed: 1)
+    XCTAssertEqual(verification.result.auc, 1, accuracy: 1e-12)
+    XCTAssertEqual(verification.result.accuracy, 1, accuracy: 1e-12)
+    let tied = EvaluationProtocol.verification([[1, 0], [1, 0], [1, 0], [1, 0]], labels: [0, 0, 1, 1], pairs: 100)
+    XCTAssertEqual(tied.result.auc, 0.5, accuracy: 1e-12, "all scores tied")
   }
 
   func testWindowsSpreadFromEdgeToEdgeAndScaleUpSmallImages() {

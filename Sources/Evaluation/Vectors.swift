@@ -1,10 +1,10 @@
 // Embedding vectors: L2 normalisation, cosine scores and model fingerprints.
 //
-// Every score in Attribution is a cosine, so embeddings are normalised once where they enter and the
-// scores become plain dot products. Sums run in Float, in index order, as the protocol's reference
-// scoring (`oneToN`, `oneToOne` in Fingerprint) does, so equal inputs give bit-equal scores.
+// Every score of the protocol, the gallery and the baselines is a cosine, so embeddings are normalised
+// once where they enter and the scores become plain dot products. Sums run in Float, in index order, in
+// this one place, so that equal inputs give bit-equal scores in training, evaluation and the gallery.
 
-/// Vector helpers shared by the gallery, the protocol and the baselines.
+/// Vector helpers shared by the protocol, the gallery and the baselines.
 public enum Vectors {
   /// `v / ‖v‖` (a zero vector stays zero: the norm is floored at 1e-12).
   public static func normalised(_ v: [Float]) -> [Float] {

@@ -42,7 +42,7 @@ public enum Metrics {
     precondition(
       scores.count == same.count && !scores.isEmpty,
       "bestThresholdAccuracy: \(scores.count) scores, \(same.count) labels")
-    let order = scores.indices.sorted { scores[$0] < scores[$1] }
+    let order = scores.indices.sorted { ascending(scores[$0], scores[$1]) }
     let positives = Double(same.filter { $0 }.count)
     var best = -1.0
     var bestThreshold = scores[order[0]]
@@ -56,10 +56,11 @@ public enum Metrics {
         best = accuracy
         bestThreshold = t
       }
-      while i < order.count && scores[order[i]] == t {
+      // `repeat`: a NaN score equals nothing, not even itself, and must still be consumed.
+      repeat {
         if same[order[i]] { positivesBelow += 1 } else { negativesBelow += 1 }
         i += 1
-      }
+      } while i < order.count && scores[order[i]] == t
     }
     return (best, bestThreshold)
   }
@@ -79,7 +80,7 @@ public struct ROCCurve: Sendable {
   /// The curve of `scores` with labels `same`; both classes must occur.
   public init(scores: [Float], same: [Bool]) {
     precondition(scores.count == same.count, "ROCCurve: \(scores.count) scores, \(same.count) labels")
-    let order = scores.indices.sorted { scores[$0] > scores[$1] }
+    let order = scores.indices.sorted { ascending(scores[$1], scores[$0]) }
     var fps = [0.0]
     var tps = [0.0]
     var thresholds = [Float.infinity]
@@ -88,10 +89,10 @@ public struct ROCCurve: Sendable {
       let t = scores[order[i]]
       var f = fps.last!
       var p = tps.last!
-      while i < order.count && scores[order[i]] == t {
+      repeat {
         if same[order[i]] { p += 1 } else { f += 1 }
         i += 1
-      }
+      } while i < order.count && scores[order[i]] == t
       fps.append(f)
       tps.append(p)
       thresholds.append(t)
@@ -140,3 +141,7 @@ public struct ROCCurve: Sendable {
     return (truePositiveRates[k], thresholds[k])
   }
 }
+
+/// `a < b`, with NaN below every number: a strict weak order even when an extractor gave NaN scores, so
+/// that sorting is well defined and every NaN forms a tie group of its own, scored as the lowest score.
+func ascending(_ a: Float, _ b: Float) -> Bool { a < b || (a.isNaN && !b.isNaN) }
