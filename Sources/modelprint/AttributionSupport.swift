@@ -4,8 +4,21 @@ import Fingerprint
 import Foundation
 import Imaging
 
-/// Where `--extractor` points when it is not given and no gallery records one.
-let defaultExtractorPath = "models/extractor.safetensors"
+/// The files ModelPrint ships, relative to a resource root (see `ResourceLocator` for where those are).
+enum Shipped {
+  /// The extractor `--extractor` defaults to when not given and no gallery records one.
+  static let extractor = "models/extractor.safetensors"
+  /// The learned denoiser `--residual denoiser` defaults to.
+  static let denoiser = "weights/denoiser-dncnn-10x32.safetensors"
+  /// The demo's folder of model folders.
+  static let demo = "data/demo"
+
+  /// `explicit` as given when there is one, else the shipped `resource` wherever it is installed.
+  static func path(_ explicit: String?, default resource: String) throws -> String {
+    if let explicit { return explicit }
+    return try ResourceLocator.process.locate(resource).path
+  }
+}
 
 /// Something that turns images into embeddings: the trained extractor or a hand-crafted baseline.
 struct Embedder {
@@ -40,7 +53,7 @@ struct Embedder {
   }
 
   /// The extractor for a command on `gallery`: `--extractor` when given, else the one the gallery
-  /// recorded (when that file still exists), else the default path.
+  /// recorded (when that file still exists), else the shipped one.
   static func resolve(explicit: String?, gallery: URL?) throws -> Embedder {
     if let explicit { return try extractor(at: explicit) }
     if let gallery, let recorded = try Gallery.recordedExtractor(at: gallery)?.path,
@@ -48,7 +61,7 @@ struct Embedder {
     {
       return try extractor(at: recorded)
     }
-    return try extractor(at: defaultExtractorPath)
+    return try extractor(at: Shipped.path(nil, default: Shipped.extractor))
   }
 
   /// Embeddings of image files, decoded (then perturbed, when `perturbation` is given) and embedded in

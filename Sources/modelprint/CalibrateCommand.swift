@@ -17,7 +17,7 @@ struct CalibrateCommand: ParsableCommand {
 
   @Option(help: "Gallery file.") var gallery: String
   @Option(help: "A folder of model folders to calibrate on instead of the gallery's images.") var folder: String?
-  @Option(help: "Extractor checkpoint for --folder (default: the gallery's, else \(defaultExtractorPath)).")
+  @Option(help: "Extractor checkpoint for --folder (default: the gallery's, else the shipped \(Shipped.extractor)).")
   var extractor: String?
   @Option(help: "Verification pairs, half same-model.") var pairs = 10_000
   @Option(help: "Seed of the pairs.") var seed: UInt64 = 0

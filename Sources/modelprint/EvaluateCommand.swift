@@ -99,7 +99,8 @@ struct EvaluateCommand: ParsableCommand {
   }
 
   @Argument(help: "A folder of model folders.") var root: String
-  @Option(help: "Extractor checkpoint (for --method modelprint).") var extractor = defaultExtractorPath
+  @Option(help: "Extractor checkpoint (for --method modelprint; default: the shipped \(Shipped.extractor)).")
+  var extractor: String?
   @Option(help: "Windows per side of the grid each image is embedded with (--method modelprint).") var windows = 3
   @Option(help: "Images per model that enroll it; the rest are queries.") var nshot = 10
   @Option(help: "Verification pairs, half same-model.") var pairs = 10_000
@@ -135,7 +136,8 @@ struct EvaluateCommand: ParsableCommand {
 
   func embedder(_ m: Method) throws -> Embedder {
     switch m {
-    case .modelprint: return try Embedder.extractor(at: extractor, grid: windows)
+    case .modelprint:
+      return try Embedder.extractor(at: Shipped.path(extractor, default: Shipped.extractor), grid: windows)
     case .marra: return Embedder.baseline(.marra)
     case .spectrum: return Embedder.baseline(.spectrum)
     }
@@ -244,7 +246,8 @@ struct EvaluateCommand: ParsableCommand {
       identification: first.result.identification, verification: first.result.verification,
       clusters: first.result.clusters, openSet: first.openSet, method: method.rawValue, root: root,
       unknownRoot: unknown, perturbation: perturbation?.description, models: first.models,
-      images: first.embeddings.count, skipped: skipped, extractor: method == .modelprint ? extractor : nil,
+      images: first.embeddings.count, skipped: skipped,
+      extractor: method == .modelprint ? (extractor ?? embedders[0].identity.path) : nil,
       extractorSHA256: embedders[0].identity.sha256, comparison: compare ? summaries : nil)
     let data = try Self.encode(document)
     if let json {

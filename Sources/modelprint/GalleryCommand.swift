@@ -22,7 +22,7 @@ struct GalleryCommand: ParsableCommand {
     @Option(help: "Gallery file (created if missing).") var gallery: String
     @Option(help: "Model name.") var model: String
     @Option(help: "Notes about the model (replace earlier notes).") var notes: String?
-    @Option(help: "Extractor checkpoint (default: the gallery's, else \(defaultExtractorPath)).")
+    @Option(help: "Extractor checkpoint (default: the gallery's, else the shipped \(Shipped.extractor)).")
     var extractor: String?
     @Argument(help: "Image files or folders.") var images: [String]
     @OptionGroup var common: CommonOptions

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Attribution
 import Foundation
 import Imaging
 import Reports
@@ -116,7 +117,7 @@ struct SpectrumCommand: ParsableCommand {
     try csv.write(to: outDir.appendingPathComponent("spectra.csv"), atomically: true, encoding: .utf8)
     try saveConfig(
       Config(
-        inputs: inputs, residual: residualOptions.residual, denoiser: residualOptions.denoiser, size: size,
+        inputs: inputs, residual: residualOptions.residual, denoiser: try residualOptions.denoiserPath(), size: size,
         perModel: perModel, threads: common.threads),
       to: outDir.appendingPathComponent("config.json"))
     print("wrote \(curves.count) spectra to \(outDir.path): <set>.png, spectra.svg, spectra.csv, config.json")
@@ -128,19 +129,28 @@ struct ResidualOptions: ParsableArguments {
   @Option(help: "Residual: highpass (image − 3×3 box blur) or denoiser (a learned DnCNN, see --denoiser).")
   var residual: String = "highpass"
 
-  @Option(help: "Denoiser weights from `modelprint train-denoiser` (with --residual denoiser).")
+  @Option(
+    help:
+      "Denoiser weights from `modelprint train-denoiser` (with --residual denoiser; default: the shipped \(Shipped.denoiser))."
+  )
   var denoiser: String?
 
   func validate() throws {
     guard ["highpass", "denoiser"].contains(residual) else {
       throw ValidationError("--residual must be highpass or denoiser, got '\(residual)'")
     }
-    if residual == "denoiser" && denoiser == nil {
-      throw ValidationError("--residual denoiser needs --denoiser CKPT (e.g. weights/denoiser-dncnn-10x32.safetensors)")
+    if residual != "denoiser" && denoiser != nil {
+      throw ValidationError("--denoiser is used with --residual denoiser only")
     }
   }
 
+  /// The denoiser checkpoint used (the one given, else the shipped one); nil for the high-pass residual.
+  func denoiserPath() throws -> String? {
+    residual == "denoiser" ? try Shipped.path(denoiser, default: Shipped.denoiser) : nil
+  }
+
   func extractor() throws -> any ResidualExtractor {
-    residual == "denoiser" ? try LearnedDenoiser.load(from: URL(fileURLWithPath: denoiser!)) : HighPassResidual()
+    guard let path = try denoiserPath() else { return HighPassResidual() }
+    return try LearnedDenoiser.load(from: URL(fileURLWithPath: path))
   }
 }

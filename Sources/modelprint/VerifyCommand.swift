@@ -16,7 +16,7 @@ struct VerifyCommand: ParsableCommand {
   @Argument(help: "First image.") var a: String
   @Argument(help: "Second image.") var b: String
   @Option(help: "Gallery whose extractor and calibrated threshold to use.") var gallery: String?
-  @Option(help: "Extractor checkpoint (default: the gallery's, else \(defaultExtractorPath)).")
+  @Option(help: "Extractor checkpoint (default: the gallery's, else the shipped \(Shipped.extractor)).")
   var extractor: String?
   @Option(help: "Decision threshold on the cosine score (same iff score ≥ threshold).") var threshold: Float?
   @Flag(help: "One JSON object (score, threshold, same).") var json = false
