@@ -181,7 +181,7 @@ public struct FingerprintedSet {
 
   private mutating func store8(_ p: UnsafePointer<Float>, count: Int, at offset: Int) {
     tiles.withUnsafeMutableBufferPointer { t in
-      for j in 0..<count { t[offset + j] = UInt8((min(max(p[j], 0), 1) * 255).rounded()) }
+      for j in 0..<count { t[offset + j] = unitToByte(p[j]) }
     }
   }
 

@@ -265,7 +265,7 @@ struct SynthesizeWorkerCommand: ParsableCommand {
       do {
         guard parts.count == 2, let seed = Int(parts[1]) else { throw ValidationError("bad task line '\(line)'") }
         let arch = try Architecture(id: String(parts[0]))
-        let (model, entry) = trainer.train(arch, seed: seed)
+        let (model, entry) = try trainer.train(arch, seed: seed)
         let saved = try PoolStore.save(model, entry: entry, config: config, root: root)
         reply = ["entry": String(decoding: try JSONEncoder().encode(saved), as: UTF8.self)]
       } catch {

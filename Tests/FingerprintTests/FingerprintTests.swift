@@ -75,7 +75,7 @@ final class ExtractorTrainingTests: XCTestCase {
     let store = try PoolStore(root: root, config: c)
     let trainer = ReconstructionTrainer(config: c, tiles: tiles)
     for id in ["000000", "010110", "100200", "111032", "001231"] {
-      let (m, e) = trainer.train(try Architecture(id: id), seed: 0)
+      let (m, e) = try trainer.train(try Architecture(id: id), seed: 0)
       try store.record(try PoolStore.save(m, entry: e, config: c, root: root))
     }
     return (store, tiles, root)

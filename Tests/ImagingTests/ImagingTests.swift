@@ -17,6 +17,19 @@ final class DecodeTests: XCTestCase {
 
   func expected(_ name: String) -> [Float] { Self.expected.tensors[name]!.array }
 
+  func testByteConversionIsNaNSafeRoundedAndClamped() {
+    XCTAssertEqual(unitToByte(.nan), 0)
+    XCTAssertEqual(unitToByte(-.infinity), 0)
+    XCTAssertEqual(unitToByte(.infinity), 255)
+    XCTAssertEqual(unitToByte(-0.2), 0)
+    XCTAssertEqual(unitToByte(1.7), 255)
+    XCTAssertEqual(unitToByte(0.5), 128)  // 127.5 rounds half away from zero
+    XCTAssertEqual(unitToByte(100.0 / 255), 100)
+    let image = Image(width: 1, height: 1, pixels: [.nan, 2, 0.2])
+    XCTAssertEqual(image.interleavedBytes(), [0, 255, 51])
+    XCTAssertEqual(image.quantized().pixels, [0, 1, 51 / 255])
+  }
+
   func testPNGAndLosslessWebPAreExact() throws {
     for name in ["rgb.png", "gray.png", "palette.png", "rgba.png", "rgb-lossless.webp"] {
       let image = try decode(name)
