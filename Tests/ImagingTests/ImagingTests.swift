@@ -158,4 +158,23 @@ final class ImageFilesTests: XCTestCase {
     XCTAssertEqual(models.map(\.name), ["a-model", "b-model"])
     XCTAssertEqual(models[1].files.map(\.lastPathComponent), ["1.jpeg", "2.PNG"])
   }
+  func testFilesAreRecognisedBySignatureWhateverTheirNameAndLinkCyclesEndTheWalk() throws {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("mp-sniff-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: root) }
+    let fm = FileManager.default
+    let sub = root.appendingPathComponent("sub")
+    try fm.createDirectory(at: sub, withIntermediateDirectories: true)
+    let png = try ImageEncoder.png(Image(width: 2, height: 2, pixels: [Float](repeating: 0.5, count: 12)))
+    try png.write(to: root.appendingPathComponent("no-extension"))
+    try png.write(to: root.appendingPathComponent("wrong.txt"))
+    try Data([0xFF, 0xD8, 0xFF, 0xE0]).write(to: sub.appendingPathComponent("jpeg-head"))
+    try Data("RIFF\u{0}\u{0}\u{0}\u{0}WEBPVP8 ".utf8).write(to: sub.appendingPathComponent("webp-head"))
+    try Data("just text".utf8).write(to: root.appendingPathComponent("notes"))
+    try fm.createSymbolicLink(atPath: sub.appendingPathComponent("up").path, withDestinationPath: "..")
+    try fm.createSymbolicLink(atPath: root.appendingPathComponent("self").path, withDestinationPath: "self")
+    let names = try ImageFiles.list(root, recursive: true).map { $0.path.dropFirst(root.path.count + 1) }
+    XCTAssertEqual(names, ["no-extension", "sub/jpeg-head", "sub/webp-head", "wrong.txt"])
+    let decoded = ImageDecoder().decodeAll(try ImageFiles.list(root))
+    XCTAssertEqual(decoded.images.map(\.url.lastPathComponent), ["no-extension", "wrong.txt"])
+  }
 }
