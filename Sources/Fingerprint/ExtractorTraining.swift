@@ -111,7 +111,9 @@ public struct FingerprintedSet {
     store: PoolStore, tiles source: TileSet, perModel: Int, seed: UInt64,
     progress: (Int, Int) -> Void = { _, _ in }
   ) throws {
-    precondition(perModel <= source.count, "FingerprintedSet: \(perModel) tiles per model of \(source.count)")
+    guard perModel >= 1, perModel <= source.count else {
+      throw FingerprintedSetError.tooFewTiles(perModel: perModel, available: source.count)
+    }
     keys = store.manifest.models.map(\.key)
     architectures = store.manifest.models.map(\.architecture)
     perClass = perModel
@@ -305,11 +307,16 @@ public struct Augmentation: Codable, Equatable, Sendable {
 public enum FingerprintedSetError: Error, CustomStringConvertible, Equatable {
   case noModels(String)
   case noImages(String)
+  /// More tiles per model asked for than the tile set holds (or fewer than one).
+  case tooFewTiles(perModel: Int, available: Int)
 
   public var description: String {
     switch self {
     case .noModels(let p): return "\(p): no model folders with images (expected one subfolder of images per model)"
     case .noImages(let m): return "model folder '\(m)': no image could be decoded (see the skipped files above)"
+    case .tooFewTiles(let perModel, let available):
+      return "\(perModel) tiles per model asked for, but the tile set holds \(available); "
+        + "give --tiles-per-model between 1 and \(available)"
     }
   }
 }

@@ -102,11 +102,19 @@ struct Embedder {
   }
 }
 
+/// A problem with the files a command was given, found after parsing (so no usage text follows it).
+struct InputError: Error, CustomStringConvertible {
+  let description: String
+  init(_ description: String) { self.description = description }
+}
+
 /// Image files named on a command line (folders expanded); an empty result is an error.
 func imageFiles(_ paths: [String]) throws -> [URL] {
   let files = try ImageFiles.collect(paths)
   guard !files.isEmpty else {
-    throw ValidationError("no image files (.jpg, .jpeg, .png, .webp) in \(paths.joined(separator: ", "))")
+    throw InputError(
+      "no image files (.jpg, .jpeg, .png, .webp, or a JPEG, PNG or WebP by content) in \(paths.joined(separator: ", ")); "
+        + "give image files or folders holding them")
   }
   return files
 }

@@ -20,7 +20,7 @@ struct EmbedCommand: ParsableCommand {
     try common.apply()
     guard windows >= 1 else { throw ValidationError("--windows must be at least 1") }
     let ex = try Extractor.load(from: URL(fileURLWithPath: try Shipped.path(extractor, default: Shipped.extractor)))
-    let files = try ImageFiles.collect(images)
+    let files = try imageFiles(images)
     let decoded = ImageDecoder().decodeAll(files)
     for f in decoded.failures { Log.info("skipped \(f.error)") }
     let embeddings = ex.embed(images: decoded.images.map(\.image), grid: windows)
@@ -34,6 +34,9 @@ struct EmbedCommand: ParsableCommand {
         print("\(entry.url.path): \(e.count)-d embedding, norm \(String(format: "%.3f", norm))")
       }
     }
-    if !decoded.failures.isEmpty { throw ExitCode(1) }
+    if !decoded.failures.isEmpty {
+      Log.info("\(decoded.failures.count) of \(files.count) files skipped")
+      throw ExitCode(1)
+    }
   }
 }

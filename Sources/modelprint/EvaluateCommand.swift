@@ -130,6 +130,22 @@ struct EvaluateCommand: ParsableCommand {
     if perturb != nil && sweep != nil {
       throw ValidationError("--perturb and --sweep exclude each other: --sweep already perturbs every image")
     }
+    // Listing the folders is quick; embedding them is not, so a model without queries is refused here.
+    if let models = try? ImageFiles.models(in: URL(fileURLWithPath: root)) {
+      try Self.checkQueries(models.map { ($0.name, $0.files.count) }, nshot: nshot, counted: "image files")
+    }
+  }
+
+  /// Refuses a model with no image left as a query after its first `nshot` enroll it: its queries would
+  /// be missing from the scores, and with none anywhere the accuracies would read 0 %.
+  static func checkQueries(_ counts: [(name: String, images: Int)], nshot: Int, counted: String) throws {
+    let short = counts.filter { $0.images <= nshot }
+    guard short.isEmpty else {
+      let list = short.prefix(5).map { "\($0.name) (\($0.images))" }.joined(separator: ", ")
+      throw ValidationError(
+        "--nshot \(nshot): every model needs more than \(nshot) \(counted) (the first \(nshot) enroll it, the rest are "
+          + "queries), but \(short.count) do not: \(list)\(short.count > 5 ? ", …" : ""); lower --nshot")
+    }
   }
 
   var methods: [Method] { compare ? [method] + Method.allCases.filter { $0 != method } : [method] }
@@ -158,9 +174,9 @@ struct EvaluateCommand: ParsableCommand {
   /// Embeds ROOT (and ROOT2) with one method under one perturbation and runs the protocol.
   func evaluate(_ embedder: Embedder, perturbation: Perturbation?) throws -> (run: EvaluationRun, skipped: Int) {
     let set = try LabelledEmbeddings(root: root, embedder: embedder, perturbation: perturbation)
-    for (i, name) in set.models.enumerated() where set.labels.filter({ $0 == i }).count <= nshot {
-      Log.info("\(name): \(set.labels.filter { $0 == i }.count) images, none left as queries after --nshot \(nshot)")
-    }
+    try Self.checkQueries(
+      set.models.enumerated().map { i, name in (name, set.labels.filter { $0 == i }.count) }, nshot: nshot,
+      counted: "readable images")
     var unknownEmbeddings: [[Float]]? = nil
     var skipped = set.skipped
     if let unknown {

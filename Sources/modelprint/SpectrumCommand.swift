@@ -45,8 +45,11 @@ struct SpectrumCommand: ParsableCommand {
 
   @OptionGroup var common: CommonOptions
 
+  /// The smallest crop side a spectrum is taken at; smaller images are reported and left out.
+  static let minimumSide = 8
+
   func validate() throws {
-    guard size >= 8 else { throw ValidationError("--size must be at least 8") }
+    guard size >= Self.minimumSide else { throw ValidationError("--size must be at least \(Self.minimumSide)") }
     guard perModel >= 1 else { throw ValidationError("--per-model must be at least 1") }
   }
 
@@ -87,10 +90,20 @@ struct SpectrumCommand: ParsableCommand {
     guard !sets.isEmpty else { throw ValidationError("no images found in \(inputs.joined(separator: ", "))") }
     var curves: [LineChart.Series] = []
     var csv = "set,radius,frequency,decibels\n"
+    var failures = 0
     let decoder = ImageDecoder()
     for (index, set) in sets.enumerated() {
-      let batch = decoder.decodeAll(Array(set.files.prefix(perModel)))
+      var batch = decoder.decodeAll(Array(set.files.prefix(perModel)))
       for f in batch.failures { Log.info("  skipped \(f.error)") }
+      batch.images = batch.images.filter { e in
+        guard min(e.image.width, e.image.height) < Self.minimumSide else { return true }
+        Log.info(
+          "  skipped \(e.url.path): \(e.image.width)×\(e.image.height), smaller than the \(Self.minimumSide) px a spectrum needs"
+        )
+        failures += 1
+        return false
+      }
+      failures += batch.failures.count
       guard !batch.images.isEmpty else {
         Log.info("[\(index + 1)/\(sets.count)] \(set.name): no readable images, skipped")
         continue
@@ -121,6 +134,11 @@ struct SpectrumCommand: ParsableCommand {
         perModel: perModel, threads: common.threads),
       to: outDir.appendingPathComponent("config.json"))
     print("wrote \(curves.count) spectra to \(outDir.path): <set>.png, spectra.svg, spectra.csv, config.json")
+    // The spectra of the readable images are written; the status says that some files were not.
+    if failures > 0 {
+      Log.info("\(failures) file(s) skipped")
+      throw ExitCode(1)
+    }
   }
 }
 

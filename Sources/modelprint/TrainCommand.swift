@@ -8,27 +8,50 @@ import Tensor
 
 /// Dev-set images as window embeddings, with labels (folder per model).
 struct LabelledImages {
+  /// Images per model that enroll it in the 1:N score; every model needs more (the rest are queries).
+  static let nShot = 10
+
   var images: [Image] = []
   var labels: [Int] = []
   var names: [String] = []
 
+  /// Refuses a set the scores cannot be computed on: fewer than 2 models, or a model with no query
+  /// left after its first ``nShot`` images (which also gives the 1:1 pairs two images of each model).
+  static func check(_ counts: [(name: String, images: Int)], root: String, counted: String) throws {
+    guard counts.count >= 2 else {
+      throw ValidationError(
+        "--eval \(root): \(counts.count) model folder(s) with images; expected ROOT/<model>/<image> with 2 or more models"
+      )
+    }
+    let short = counts.filter { $0.images <= nShot }
+    guard short.isEmpty else {
+      let list = short.prefix(5).map { "\($0.name) (\($0.images))" }.joined(separator: ", ")
+      throw ValidationError(
+        "--eval \(root): every model needs more than \(nShot) \(counted) (\(nShot) enroll it, the rest are queries); "
+          + "too few in \(list)\(short.count > 5 ? ", …" : "")")
+    }
+  }
+
   init(root: String) throws {
     let decoder = ImageDecoder()
+    var counts: [(String, Int)] = []
     for (i, model) in try ImageFiles.models(in: URL(fileURLWithPath: root)).enumerated() {
       let batch = decoder.decodeAll(model.files)
       for f in batch.failures { Log.info("  skipped \(f.error)") }
       names.append(model.name)
+      counts.append((model.name, batch.images.count))
       for e in batch.images {
         images.append(e.image)
         labels.append(i)
       }
     }
+    try Self.check(counts, root: root, counted: "readable images")
   }
 
   /// 1:N (10-shot) and 1:1 (4000 pairs) with the raw mean of the window embeddings.
   func evaluate(_ extractor: Extractor, grid: Int = 3) -> [String: Double] {
     let e = extractor.embed(images: images, grid: grid)
-    let (acc, f1) = oneToN(e, labels: labels)
+    let (acc, f1) = oneToN(e, labels: labels, nShot: Self.nShot)
     let (auc, acc11) = oneToOne(e, labels: labels)
     return ["acc_1n": acc, "f1_1n": f1, "auc": auc, "acc_11": acc11]
   }
@@ -151,11 +174,41 @@ struct TrainCommand: ParsableCommand {
     return config
   }
 
-  func run() throws {
-    try common.apply()
+  /// Checks what can be checked in seconds, so that a bad flag fails before minutes of fingerprinting.
+  func validate() throws {
     if (fineTune == nil) != (from == nil) {
       throw ValidationError("--fine-tune ROOT and --from CKPT go together")
     }
+    let config = try resolvedConfig()
+    if let eval {
+      let models = try ImageFiles.models(in: URL(fileURLWithPath: eval))
+      try LabelledImages.check(models.map { ($0.name, $0.files.count) }, root: eval, counted: "image files")
+    }
+    if let fingerprinted {
+      let models = try ImageFiles.models(in: URL(fileURLWithPath: fingerprinted))
+      let named = models.filter { (try? Architecture(id: String($0.name.prefix { $0 != "_" }))) != nil }
+      let others = models.filter { m in !named.contains { $0.name == m.name } }.map(\.name)
+      guard others.isEmpty else {
+        throw ValidationError(
+          "--fingerprinted \(fingerprinted): folders must be named after their architecture (ARCH_…, ARCH six "
+            + "digits as in `modelprint architectures`); not so: "
+            + others.prefix(5).joined(separator: ", ") + (others.count > 5 ? ", …" : ""))
+      }
+      guard named.count >= 2 else {
+        throw ValidationError(
+          "--fingerprinted \(fingerprinted): \(named.count) model folder(s) with images; training needs 2 or more")
+      }
+    } else if let store = try? PoolStore(existing: URL(fileURLWithPath: pool)),
+      config.tilesPerModel > store.manifest.config.tiles
+    {
+      throw ValidationError(
+        "--tiles-per-model \(config.tilesPerModel): the pool \(pool) has \(store.manifest.config.tiles) real tiles; "
+          + "give at most \(store.manifest.config.tiles)")
+    }
+  }
+
+  func run() throws {
+    try common.apply()
     var config = try resolvedConfig()
     let initial = try from.map { try Extractor.load(from: URL(fileURLWithPath: $0)) }
     let outURL = URL(fileURLWithPath: out)

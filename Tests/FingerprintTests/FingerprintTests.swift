@@ -213,6 +213,8 @@ final class ExtractorTrainingTests: XCTestCase {
     let trainer = ExtractorTrainer(config: config)
     // The real generator is never held out; the synthetic split is unchanged.
     XCTAssertEqual(trainer.heldOutArchitectures(combined), trainer.heldOutArchitectures(set))
+    // Real generators alone have no architecture to hold out (this drew from an empty range before).
+    XCTAssertEqual(trainer.heldOutArchitectures(gans), [])
     var tiny = config
     tiny.steps = 1
     tiny.learningRate = 1e-12
@@ -227,6 +229,18 @@ final class ExtractorTrainingTests: XCTestCase {
     var deeper = tiny
     deeper.depth = 34
     XCTAssertThrowsError(try ExtractorTrainer(config: deeper).train(combined, initial: initial))
+  }
+
+  func testMoreTilesPerModelThanThePoolHoldsIsATypedError() throws {
+    let (store, tiles, root) = try Self.tinyPool()
+    defer { try? FileManager.default.removeItem(at: root) }
+    for perModel in [tiles.count + 1, 0] {
+      XCTAssertThrowsError(try FingerprintedSet(store: store, tiles: tiles, perModel: perModel, seed: 0)) { error in
+        XCTAssertEqual(
+          error as? FingerprintedSetError, .tooFewTiles(perModel: perModel, available: tiles.count))
+        XCTAssertTrue("\(error)".contains("--tiles-per-model between 1 and \(tiles.count)"), "\(error)")
+      }
+    }
   }
 
   func testConfigDecodesPartialFilesWithDefaults() throws {

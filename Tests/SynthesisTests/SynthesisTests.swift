@@ -190,7 +190,8 @@ final class PoolTests: XCTestCase {
   func testResidualTargetStopsTrainingEarly() throws {
     var c = Self.config
     c.residualTarget = 10  // any model's MSE on [−1, 1] inputs is below this
-    let (_, e) = try ReconstructionTrainer(config: c, tiles: Self.tiles()).train(try Architecture(id: "000000"), seed: 0)
+    let (_, e) = try ReconstructionTrainer(config: c, tiles: Self.tiles()).train(
+      try Architecture(id: "000000"), seed: 0)
     XCTAssertTrue(e.reachedTarget)
     XCTAssertEqual(e.steps, 10)
   }
