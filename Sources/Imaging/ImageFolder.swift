@@ -51,7 +51,7 @@ public enum ImageFiles {
     for name in names.sorted() where !name.hasPrefix(".") {
       let url = folder.appendingPathComponent(name)
       var sub: ObjCBool = false
-      fm.fileExists(atPath: url.path, isDirectory: &sub)
+      _ = fm.fileExists(atPath: url.path, isDirectory: &sub)
       if isImageName(name) {
         out.append(url)
       } else if sub.boolValue {
@@ -88,6 +88,21 @@ public enum ImageFiles {
     }
     return out
   }
+
+  /// Why `url` cannot be opened at all, when the reason lies in its name rather than its bytes: a name
+  /// that is not UTF-8 (Foundation lists it with U+FFFD, a path that no longer names the file), or a
+  /// symbolic link that leads nowhere (a loop, or a missing target). Nil otherwise.
+  public static func unopenableReason(_ url: URL) -> String? {
+    let fm = FileManager.default
+    guard !fm.fileExists(atPath: url.path) else { return nil }
+    if url.lastPathComponent.contains("\u{FFFD}") {
+      return "the file name is not valid UTF-8, so it cannot be opened by name; rename the file"
+    }
+    if let target = try? fm.destinationOfSymbolicLink(atPath: url.path) {
+      return "a symbolic link to '\(target)' that leads nowhere (a loop or a missing file); fix or remove the link"
+    }
+    return nil
+  }
 }
 
 /// The outcome of decoding a batch: one bad file never stops the batch.
@@ -103,6 +118,10 @@ extension ImageDecoder {
   public func decodeAll(_ urls: [URL]) -> DecodedBatch {
     var batch = DecodedBatch()
     for url in urls {
+      if let reason = ImageFiles.unopenableReason(url) {
+        batch.failures.append((url, .unreadable(path: url.path, reason: reason)))
+        continue
+      }
       do { batch.images.append((url, try decode(contentsOf: url))) } catch let e as ImageError {
         batch.failures.append((url, e))
       } catch {

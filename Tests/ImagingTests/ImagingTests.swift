@@ -176,5 +176,10 @@ final class ImageFilesTests: XCTestCase {
     XCTAssertEqual(names, ["no-extension", "sub/jpeg-head", "sub/webp-head", "wrong.txt"])
     let decoded = ImageDecoder().decodeAll(try ImageFiles.list(root))
     XCTAssertEqual(decoded.images.map(\.url.lastPathComponent), ["no-extension", "wrong.txt"])
+    let loop = root.appendingPathComponent("self")
+    XCTAssertTrue(ImageFiles.unopenableReason(loop)?.contains("symbolic link") ?? false)
+    let failure = ImageDecoder().decodeAll([loop]).failures.first?.error.description ?? ""
+    XCTAssertTrue(failure.contains("leads nowhere"), failure)
+    XCTAssertNil(ImageFiles.unopenableReason(root.appendingPathComponent("notes")))
   }
 }
