@@ -280,7 +280,11 @@ struct EvaluateCommand: ParsableCommand {
       }
       try writeReport(EvaluationReport(title: "ModelPrint evaluation", notes: notes, runs: runs), json: data)
     }
-    if skipped > 0 { Log.info("\(skipped) files skipped") }
+    // As every batch command: the results of the readable files are out; the status says some were not.
+    if skipped > 0 {
+      Log.info("\(skipped) files skipped")
+      throw ExitCode(1)
+    }
   }
 
   func runSweep(_ kind: Perturbation.Kind, embedders: [Embedder]) throws {

@@ -27,7 +27,11 @@ struct VerifyCommand: ParsableCommand {
     let galleryURL = gallery.map { URL(fileURLWithPath: $0) }
     let embedder = try Embedder.resolve(explicit: extractor, gallery: galleryURL)
     let decoder = ImageDecoder()
-    let images = try [a, b].map { try decoder.decode(contentsOf: URL(fileURLWithPath: $0)) }
+    let images = try [a, b].map { path in
+      let url = URL(fileURLWithPath: path)
+      if let reason = ImageFiles.unopenableReason(url) { throw ImageError.unreadable(path: path, reason: reason) }
+      return try decoder.decode(contentsOf: url)
+    }
     let e = embedder.embed(images)
     let v: Verification
     if let galleryURL {

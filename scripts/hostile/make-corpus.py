@@ -152,12 +152,32 @@ def main() -> int:
     (files / "random.safetensors").write_bytes(bytes(rng.getrandbits(8) for _ in range(65536)))
     (files / "truncated.safetensors").write_bytes(extractor[: len(extractor) // 3])
     (files / "header-only.safetensors").write_bytes(extractor[:4096])
+    for k in range(6):  # a plausible header length, then random bytes (the reader must bound-check both)
+        n = rng.randrange(2, 600)
+        (files / f"random-header-{k}.safetensors").write_bytes(
+            struct.pack("<Q", n) + bytes(rng.getrandbits(8) for _ in range(n + 256)))
+    (files / "length-overflow.safetensors").write_bytes(b"\xff" * 8 + b"{}")
+    for name, header in [
+        ("offsets-overflow", '{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,18446744073709551615]}}'),
+        ("shape-overflow", '{"w":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,8]}}'),
+        ("negative-shape", '{"w":{"dtype":"F32","shape":[-1,2],"data_offsets":[0,8]}}'),
+        ("offsets-reversed", '{"w":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}'),
+        ("not-an-extractor", '{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}'),
+    ]:
+        h = header.encode()
+        (files / f"{name}.safetensors").write_bytes(struct.pack("<Q", len(h)) + h + b"\x00" * 8)
     (files / "random.sqlite").write_bytes(bytes(rng.getrandbits(8) for _ in range(65536)))
     (files / "empty.sqlite").write_bytes(b"")
     for name, manifest in [("random-manifest", bytes(rng.getrandbits(8) for _ in range(2048))),
                            ("empty-manifest", b""), ("truncated-manifest", b'{"config": {"steps": 15')]:
         (files / name).mkdir()
         (files / name / "manifest.json").write_bytes(manifest)
+    # A well-formed manifest of an empty pool whose tile cache is random bytes.
+    (files / "random-tiles").mkdir()
+    (files / "random-tiles" / "manifest.json").write_text(
+        '{"formatVersion":1,"models":[],"config":{"steps":150,"batch":8,"size":64,"learningRate":0.001,'
+        '"residualTarget":0.002,"seeds":1,"tiles":6000,"tileSeed":0}}')
+    (files / "random-tiles" / "tiles-64.bin").write_bytes(bytes(rng.getrandbits(8) for _ in range(5000)))
 
     with open(args.out / "expect.tsv", "wb") as f:
         for path, kind in expect:
