@@ -43,6 +43,14 @@ final class SamplerAndProtocolTests: XCTestCase {
     XCTAssertEqual(auc0, 0.5, accuracy: 1e-12, "all scores tied")
   }
 
+  func testWindowsOfAThinStripStayWithinTheAspectCap() {
+    let input = SpectralInput()
+    let strip = Image(width: 60000, height: 1, pixels: [Float](repeating: 0.5, count: 3 * 60000))
+    let windows = input.windows(strip, grid: 3)
+    XCTAssertEqual(windows.count, 9)
+    XCTAssertTrue(windows.allSatisfy { $0.width == input.size && $0.height == input.size })
+  }
+
   func testWindowsSpreadFromEdgeToEdgeAndScaleUpSmallImages() {
     var input = SpectralInput()
     input.size = 64

@@ -17,6 +17,15 @@ final class DecodeTests: XCTestCase {
 
   func expected(_ name: String) -> [Float] { Self.expected.tensors[name]!.array }
 
+  func testAThinStripIsCutBeforeScalingUp() {
+    // 1 × 60000: scaled whole to a 64 px short side it would be 64 × 3 840 000 pixels.
+    let strip = Image(width: 1, height: 60000, pixels: (0..<(3 * 60000)).map { Float($0 % 60000) / 60000 })
+    let square = strip.centerSquare(64)
+    XCTAssertEqual([square.width, square.height], [64, 64])
+    // Its centre is the strip's centre, about half-way up the ramp.
+    XCTAssertEqual(square.pixels[32 * 64 + 32], 0.5, accuracy: 0.001)
+  }
+
   func testByteConversionIsNaNSafeRoundedAndClamped() {
     XCTAssertEqual(unitToByte(.nan), 0)
     XCTAssertEqual(unitToByte(-.infinity), 0)
