@@ -87,7 +87,7 @@ public struct DenoiserTrainingConfig: Codable, Sendable, Equatable {
       return "depth must be at least 3 (a first and a last convolution around depth − 2 layers), got \(depth)"
     }
     if width < 1 { return "width must be at least 1, got \(width)" }
-    if tile < 8 { return "tile must be at least 8 pixels, got \(tile)" }
+    if tile < 8 || tile > 1024 { return "tile must be 8 to 1024 pixels, got \(tile)" }
     if batch < 1 { return "batch must be at least 1, got \(batch)" }
     if steps < 1 { return "steps must be at least 1, got \(steps)" }
     if !(learningRate > 0) || !learningRate.isFinite { return "lr must be a positive number, got \(learningRate)" }

@@ -102,6 +102,10 @@ struct Embedder {
   }
 }
 
+/// The most embedding windows per side a command accepts: each image costs N² network passes, so a
+/// mistyped 300 would run for days.
+let maxWindowsPerSide = 16
+
 /// A problem with the files a command was given, found after parsing (so no usage text follows it).
 struct InputError: Error, CustomStringConvertible {
   let description: String

@@ -16,9 +16,14 @@ struct EmbedCommand: ParsableCommand {
   @Flag(help: "One JSON object per image (path, embedding) instead of a summary line.") var json = false
   @OptionGroup var common: CommonOptions
 
+  func validate() throws {
+    guard (1...maxWindowsPerSide).contains(windows) else {
+      throw ValidationError("--windows must be between 1 and \(maxWindowsPerSide), got \(windows)")
+    }
+  }
+
   func run() throws {
     try common.apply()
-    guard windows >= 1 else { throw ValidationError("--windows must be at least 1") }
     let ex = try Extractor.load(from: URL(fileURLWithPath: try Shipped.path(extractor, default: Shipped.extractor)))
     let files = try imageFiles(images)
     let decoded = ImageDecoder().decodeAll(files)

@@ -119,6 +119,9 @@ struct EvaluateCommand: ParsableCommand {
 
   func validate() throws {
     guard nshot >= 1 else { throw ValidationError("--nshot must be at least 1") }
+    guard (1...maxWindowsPerSide).contains(windows) else {
+      throw ValidationError("--windows must be between 1 and \(maxWindowsPerSide), got \(windows)")
+    }
     guard pairs >= 2 else { throw ValidationError("--pairs must be at least 2") }
     if let perturb {
       do {
@@ -161,7 +164,6 @@ struct EvaluateCommand: ParsableCommand {
 
   func run() throws {
     try common.apply()
-    guard windows >= 1 else { throw ValidationError("--windows must be at least 1, got \(windows)") }
     // Loading every embedder first makes a missing checkpoint fail before minutes of embedding.
     let embedders = try methods.map(embedder)
     if let sweep {

@@ -58,7 +58,9 @@ struct GenerateCommand: ParsableCommand {
   @OptionGroup var common: CommonOptions
 
   func validate() throws {
-    guard size >= 8, size % 4 == 0 else { throw ValidationError("--size must be a multiple of 4, at least 8") }
+    guard size >= 8, size <= 2048, size % 4 == 0 else {
+      throw ValidationError("--size must be a multiple of 4 from 8 to 2048, got \(size)")
+    }
     guard perModel >= 1, columns >= 1 else { throw ValidationError("--per-model and --columns must be at least 1") }
   }
 

@@ -125,7 +125,9 @@ struct SynthesizeCommand: ParsableCommand {
     guard c.seeds >= 1, c.steps >= 1, c.batch >= 1, c.tiles >= 1 else {
       throw ValidationError("--seeds, --steps, --batch and --tiles must be at least 1")
     }
-    guard c.size >= 8, c.size % 4 == 0 else { throw ValidationError("--size must be a multiple of 4, at least 8") }
+    guard c.size >= 8, c.size <= 1024, c.size % 4 == 0 else {
+      throw ValidationError("--size must be a multiple of 4 from 8 to 1024, got \(c.size)")
+    }
     guard c.learningRate > 0, c.residualTarget >= 0 else {
       throw ValidationError("--lr must be positive and --residual-target not negative")
     }
