@@ -32,10 +32,12 @@ struct CalibrateCommand: ParsableCommand {
     let url = URL(fileURLWithPath: gallery)
     let c: Calibration
     let g: Gallery
+    var skipped = 0
     if let folder {
       let embedder = try Embedder.resolve(explicit: extractor, gallery: url)
       g = try Gallery(at: url, extractor: embedder.identity, create: false)
       let set = try LabelledEmbeddings(root: folder, embedder: embedder)
+      skipped = set.skipped
       c = try Calibration(embeddings: set.embeddings, labels: set.labels, pairs: pairs, seed: seed, source: folder)
       try g.store(c)
     } else {
@@ -49,6 +51,10 @@ struct CalibrateCommand: ParsableCommand {
       print(
         name.padding(toLength: 13, withPad: " ", startingAt: 0)
           + String(format: "  %6.2f%%  %13.4f  %8.2f%%  ", p.eer * 100, p.eerThreshold, p.tarAtFar1pct * 100) + far)
+    }
+    if skipped > 0 {
+      Log.info("\(skipped) files skipped")
+      throw ExitCode(1)
     }
   }
 }
