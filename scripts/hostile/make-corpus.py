@@ -13,6 +13,7 @@ Everything is derived from the seed, so a failing run can be reproduced.
 """
 import argparse
 import io
+import json
 import os
 import random
 import shutil
@@ -164,8 +165,19 @@ def main() -> int:
         ("offsets-reversed", '{"w":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}'),
         ("not-an-extractor", '{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}'),
     ]:
-        h = header.encode()
+        h = (header[:-1] + ',"__metadata__":{"format_version":"1"}}').encode()
         (files / f"{name}.safetensors").write_bytes(struct.pack("<Q", len(h)) + h + b"\x00" * 8)
+    # The shipped extractor with one metadata value damaged: the loader must refuse it, not trap.
+    n = struct.unpack("<Q", extractor[:8])[0]
+    header = json.loads(extractor[8:8 + n])
+    for key, value in [("width", "0"), ("width", "-5"), ("width", "999999999999"), ("projection", "x"),
+                       ("classes", "[]"), ("input", '{"size":0}'), ("architecture", "resnet7")]:
+        h = json.loads(json.dumps(header))
+        h["__metadata__"][key] = value
+        encoded = json.dumps(h).encode()
+        tag = "".join(ch for ch in value if ch.isalnum() or ch == "-")[:8] or "empty"
+        name = f"meta-{key}-{tag}.safetensors"
+        (files / name).write_bytes(struct.pack("<Q", len(encoded)) + encoded + extractor[8 + n:])
     (files / "random.sqlite").write_bytes(bytes(rng.getrandbits(8) for _ in range(65536)))
     (files / "empty.sqlite").write_bytes(b"")
     for name, manifest in [("random-manifest", bytes(rng.getrandbits(8) for _ in range(2048))),
