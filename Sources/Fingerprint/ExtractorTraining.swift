@@ -66,7 +66,20 @@ public struct ExtractorConfig: Codable, Equatable, Sendable {
     if width < 1 || projection < 1 { return "width and projection must be positive" }
     if modelsPerBatch < 2 || tilesPerClass < 2 { return "P and K must be at least 2 (triplets need both)" }
     if tilesPerClass > tilesPerModel { return "K = \(tilesPerClass) exceeds tiles per model \(tilesPerModel)" }
-    if steps < 1 || learningRate <= 0 { return "steps and the learning rate must be positive" }
+    if steps < 1 || !(learningRate > 0) || !learningRate.isFinite {
+      return "steps and the learning rate must be positive"
+    }
+    if width > 1024 || projection > 4096 {
+      return "width \(width) or projection \(projection) is beyond any usable network"
+    }
+    if !(weightDecay >= 0) || !(clipNorm > 0) || !(margin >= 0)
+      || ![weightDecay, clipNorm, margin].allSatisfy(\.isFinite)
+    {
+      return "weight decay and margin must be finite and not negative, the clip norm finite and positive"
+    }
+    // A fraction above 1 would draw more architectures than there are; no held-out tile leaves 1:N empty.
+    if !(0...1).contains(heldOutFraction) { return "held-out fraction \(heldOutFraction) must lie in [0, 1]" }
+    if validationTilesPerModel < 1 { return "validation tiles per model must be at least 1" }
     let a = augmentation
     if !(0...1).contains(a.jpegProbability) || !(0...1).contains(a.cropProbability) {
       return "augmentation probabilities must lie in [0, 1]"

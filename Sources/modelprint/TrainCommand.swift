@@ -198,12 +198,19 @@ struct TrainCommand: ParsableCommand {
         throw ValidationError(
           "--fingerprinted \(fingerprinted): \(named.count) model folder(s) with images; training needs 2 or more")
       }
-    } else if let store = try? PoolStore(existing: URL(fileURLWithPath: pool)),
-      config.tilesPerModel > store.manifest.config.tiles
-    {
-      throw ValidationError(
-        "--tiles-per-model \(config.tilesPerModel): the pool \(pool) has \(store.manifest.config.tiles) real tiles; "
-          + "give at most \(store.manifest.config.tiles)")
+    } else if let store = try? PoolStore(existing: URL(fileURLWithPath: pool)) {
+      let tiles = store.manifest.config.tiles
+      guard config.tilesPerModel <= tiles else {
+        throw ValidationError(
+          "--tiles-per-model \(config.tilesPerModel): the pool \(pool) has \(tiles) real tiles; give at most \(tiles)")
+      }
+      // Held-out architectures leave even fewer; the trainer says exactly how many once it has split.
+      let models = store.manifest.models.count
+      guard config.modelsPerBatch <= models else {
+        throw ValidationError(
+          "--P \(config.modelsPerBatch): the pool \(pool) has \(models) models; give --P below that (each batch draws P models)"
+        )
+      }
     }
   }
 

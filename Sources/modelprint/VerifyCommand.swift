@@ -22,6 +22,12 @@ struct VerifyCommand: ParsableCommand {
   @Flag(help: "One JSON object (score, threshold, same).") var json = false
   @OptionGroup var common: CommonOptions
 
+  func validate() throws {
+    if let threshold, !threshold.isFinite {
+      throw ValidationError("--threshold must be a number (a cosine score, -1 to 1), got \(threshold)")
+    }
+  }
+
   func run() throws {
     try common.apply()
     let galleryURL = gallery.map { URL(fileURLWithPath: $0) }

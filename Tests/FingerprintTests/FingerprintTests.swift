@@ -251,6 +251,20 @@ final class ExtractorTrainingTests: XCTestCase {
     }
   }
 
+  func testSettingsThatWouldTrapOrNeverTrainAreProblems() {
+    XCTAssertNil(ExtractorConfig().problem)
+    let broken: [(String, (inout ExtractorConfig) -> Void)] = [
+      ("held-out fraction", { $0.heldOutFraction = 5 }), ("validation tiles", { $0.validationTilesPerModel = 0 }),
+      ("learning rate", { $0.learningRate = .nan }), ("clip norm", { $0.clipNorm = 0 }),
+      ("margin", { $0.margin = -1 }), ("beyond any usable network", { $0.width = 100_000 }),
+    ]
+    for (words, change) in broken {
+      var c = ExtractorConfig()
+      change(&c)
+      XCTAssertTrue(c.problem?.contains(words) ?? false, "\(words): \(c.problem ?? "nil")")
+    }
+  }
+
   func testConfigDecodesPartialFilesWithDefaults() throws {
     let json = #"{"steps": 5, "depth": 34, "augmentation": {"jpegProbability": 0.5}}"#
     let c = try JSONDecoder().decode(ExtractorConfig.self, from: Data(json.utf8))
