@@ -108,6 +108,10 @@ struct GenerateCommand: ParsableCommand {
     print(
       "wrote \(inputs.count) images for each of \(selected.count) model(s) to \(outDir.path)"
         + (contactSheet.map { "; contact sheet \($0)" } ?? ""))
+    if !decoded.failures.isEmpty {
+      Log.info("\(decoded.failures.count) of \(files.count) files skipped")
+      throw ExitCode(1)
+    }
   }
 
   func write(_ images: [Image], to dir: URL) throws {

@@ -206,7 +206,8 @@ struct TrainCommand: ParsableCommand {
       }
       // Held-out architectures leave even fewer; the trainer says exactly how many once it has split.
       let models = store.manifest.models.count
-      guard config.modelsPerBatch <= models else {
+      // An empty pool is a problem of the pool, not of the flag: run() names it (exit 1).
+      guard models == 0 || config.modelsPerBatch <= models else {
         throw ValidationError(
           "--P \(config.modelsPerBatch): the pool \(pool) has \(models) models; give --P below that (each batch draws P models)"
         )
@@ -234,6 +235,9 @@ struct TrainCommand: ParsableCommand {
     } else {
       let store = try PoolStore(existing: URL(fileURLWithPath: pool))
       var tiles = try TileSet.read(store.tilesURL)
+      guard !store.manifest.models.isEmpty else {
+        throw InputError("\(pool): the pool has no trained models yet; run `modelprint synthesize --out \(pool)`")
+      }
       if let images {
         let files = try ImageFiles.collect([images])
         guard !files.isEmpty else { throw ValidationError("no images under \(images)") }

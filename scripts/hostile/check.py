@@ -144,6 +144,12 @@ def main() -> int:
     c.batch("train-denoiser", ["train-denoiser", "--images", batch_dir, "-o", str(work / "d.safetensors"), "--depth",
                                "3", "--width", "4", "--steps", "2", "--batch", "2", "--tile", "16"], batch,
             good_in_stdout=False, skipped_fails=False, allow_failure=False)
+    pool = str(work / "pool")
+    c.batch("synthesize", ["synthesize", "--images", batch_dir, "--out", pool, "--archs", "000000,110011",
+                           "--steps", "2", "--batch", "2", "--size", "16", "--tiles", "32", "--workers", "1"],
+            batch, good_in_stdout=False, skipped_fails=False, allow_failure=False)
+    c.batch("generate", ["generate", "--pool", pool, "--images", batch_dir, "--out", str(work / "generated"),
+                         "--per-model", "100", "--size", "16"], batch, good_in_stdout=False)
     c.batch("calibrate --folder", ["calibrate", "--gallery", gallery, "--folder", str(corpus / "models"), "--pairs",
                                    "200", *ex], models, good_in_stdout=False)
     c.batch("verify good good", ["verify", goods[0], goods[1], *ex], {}, good_in_stdout=False, allow_failure=False)
