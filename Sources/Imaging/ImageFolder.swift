@@ -56,7 +56,9 @@ public enum ImageFiles {
         out.append(url)
       } else if sub.boolValue {
         if recursive { out += try list(url, recursive: true, visited: &visited) }
-      } else if hasImageSignature(url) {
+      } else if hasImageSignature(url) || unopenableReason(url) != nil {
+        // Kept when it cannot even be opened (a dangling link, a name that is not UTF-8), so that decoding
+        // reports it instead of the walk dropping it without a word.
         out.append(url)
       }
     }
