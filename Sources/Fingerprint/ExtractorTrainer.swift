@@ -18,8 +18,12 @@ public struct ExtractorTrainer {
     if let given = config.heldOut { return Set(given) }
     // Only synthetic architectures: real generators added for fine-tuning are never held out.
     var archs = Array(Set(set.architectures.filter { (try? Architecture(id: $0)) != nil })).sorted()
+    // A set of real generators only (no folder named after an architecture) has nothing to hold out.
+    guard !archs.isEmpty else { return [] }
     var rng = RNG(seed: config.seed &+ 17)
-    let n = max(1, Int((config.heldOutFraction * Double(archs.count)).rounded()))
+    // Clamped as `ExtractorConfig.problem` requires, so that a library caller cannot draw out of range.
+    let fraction = config.heldOutFraction.isFinite ? min(max(config.heldOutFraction, 0), 1) : 0
+    let n = max(1, Int((fraction * Double(archs.count)).rounded()))
     for j in 0..<n { archs.swapAt(j, j + rng.int(archs.count - j)) }
     return Set(archs.prefix(n))
   }

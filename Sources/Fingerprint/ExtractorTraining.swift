@@ -66,7 +66,20 @@ public struct ExtractorConfig: Codable, Equatable, Sendable {
     if width < 1 || projection < 1 { return "width and projection must be positive" }
     if modelsPerBatch < 2 || tilesPerClass < 2 { return "P and K must be at least 2 (triplets need both)" }
     if tilesPerClass > tilesPerModel { return "K = \(tilesPerClass) exceeds tiles per model \(tilesPerModel)" }
-    if steps < 1 || learningRate <= 0 { return "steps and the learning rate must be positive" }
+    if steps < 1 || !(learningRate > 0) || !learningRate.isFinite {
+      return "steps and the learning rate must be positive"
+    }
+    if width > 1024 || projection > 4096 {
+      return "width \(width) or projection \(projection) is beyond any usable network"
+    }
+    if !(weightDecay >= 0) || !(clipNorm > 0) || !(margin >= 0)
+      || ![weightDecay, clipNorm, margin].allSatisfy(\.isFinite)
+    {
+      return "weight decay and margin must be finite and not negative, the clip norm finite and positive"
+    }
+    // A fraction above 1 would draw more architectures than there are; no held-out tile leaves 1:N empty.
+    if !(0...1).contains(heldOutFraction) { return "held-out fraction \(heldOutFraction) must lie in [0, 1]" }
+    if validationTilesPerModel < 1 { return "validation tiles per model must be at least 1" }
     let a = augmentation
     if !(0...1).contains(a.jpegProbability) || !(0...1).contains(a.cropProbability) {
       return "augmentation probabilities must lie in [0, 1]"
@@ -111,7 +124,9 @@ public struct FingerprintedSet {
     store: PoolStore, tiles source: TileSet, perModel: Int, seed: UInt64,
     progress: (Int, Int) -> Void = { _, _ in }
   ) throws {
-    precondition(perModel <= source.count, "FingerprintedSet: \(perModel) tiles per model of \(source.count)")
+    guard perModel >= 1, perModel <= source.count else {
+      throw FingerprintedSetError.tooFewTiles(perModel: perModel, available: source.count)
+    }
     keys = store.manifest.models.map(\.key)
     architectures = store.manifest.models.map(\.architecture)
     perClass = perModel
@@ -181,7 +196,7 @@ public struct FingerprintedSet {
 
   private mutating func store8(_ p: UnsafePointer<Float>, count: Int, at offset: Int) {
     tiles.withUnsafeMutableBufferPointer { t in
-      for j in 0..<count { t[offset + j] = UInt8((min(max(p[j], 0), 1) * 255).rounded()) }
+      for j in 0..<count { t[offset + j] = unitToByte(p[j]) }
     }
   }
 
@@ -305,11 +320,16 @@ public struct Augmentation: Codable, Equatable, Sendable {
 public enum FingerprintedSetError: Error, CustomStringConvertible, Equatable {
   case noModels(String)
   case noImages(String)
+  /// More tiles per model asked for than the tile set holds (or fewer than one).
+  case tooFewTiles(perModel: Int, available: Int)
 
   public var description: String {
     switch self {
     case .noModels(let p): return "\(p): no model folders with images (expected one subfolder of images per model)"
     case .noImages(let m): return "model folder '\(m)': no image could be decoded (see the skipped files above)"
+    case .tooFewTiles(let perModel, let available):
+      return "\(perModel) tiles per model asked for, but the tile set holds \(available); "
+        + "give --tiles-per-model between 1 and \(available)"
     }
   }
 }

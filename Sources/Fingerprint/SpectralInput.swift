@@ -62,14 +62,17 @@ public struct SpectralInput: Codable, Equatable, Sendable {
     return ys.flatMap { y in xs.map { (x: $0, y: y) } }
   }
 
-  /// The n × n windows of an image (scaled up first, bicubic, when its shorter side is below `size`).
+  /// The n × n windows of an image (scaled up first, bicubic, when its shorter side is below `size`;
+  /// the longer side then stops at `Image.maxUpscaledAspect` times `size`, so that a thin strip cannot
+  /// take gigabytes).
   public func windows(_ image: Image, grid n: Int) -> [Image] {
     var img = image
     if min(img.width, img.height) < size {
       let f = Double(size) / Double(min(img.width, img.height))
+      let cap = Image.maxUpscaledAspect * size
       img = img.resized(
-        width: max(size, Int((Double(img.width) * f).rounded())),
-        height: max(size, Int((Double(img.height) * f).rounded())),
+        width: min(cap, max(size, Int((Double(img.width) * f).rounded()))),
+        height: min(cap, max(size, Int((Double(img.height) * f).rounded()))),
         filter: .bicubic)
     }
     return windowOrigins(width: img.width, height: img.height, grid: n).map {

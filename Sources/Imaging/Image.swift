@@ -55,7 +55,7 @@ public struct Image: Sendable, Equatable {
     let plane = width * height
     var out = [UInt8](repeating: 0, count: 3 * plane)
     for i in 0..<plane {
-      for c in 0..<3 { out[3 * i + c] = UInt8((min(max(pixels[c * plane + i], 0), 1) * 255).rounded()) }
+      for c in 0..<3 { out[3 * i + c] = unitToByte(pixels[c * plane + i]) }
     }
     return out
   }
@@ -78,9 +78,9 @@ public struct Image: Sendable, Equatable {
     return Image(width: w, height: h, pixels: out)
   }
 
-  /// Values quantised to 8 bits, as a generated image saved to a file would be.
+  /// Values quantised to 8 bits, as a generated image saved to a file would be (NaN becomes 0).
   public func quantized() -> Image {
-    Image(width: width, height: height, pixels: pixels.map { (min(max($0, 0), 1) * 255).rounded() / 255 })
+    Image(width: width, height: height, pixels: pixels.map { Float(unitToByte($0)) / 255 })
   }
 
   /// The image as a plain [1, 3, H, W] tensor.

@@ -2,7 +2,9 @@ import Foundation
 
 /// Image files on disk: folder-per-model datasets (`ROOT/<model>/<image>`) and lists of files or
 /// folders from the command line. Files are recognised by extension (case-insensitive: .jpg, .jpeg,
-/// .png, .webp), hidden files are skipped, and everything is sorted so runs are reproducible.
+/// .png, .webp) or, for any other name (none, or a wrong one), by the signature of their first bytes, as
+/// the decoder recognises formats; hidden files are skipped, and everything is sorted so runs are
+/// reproducible.
 public enum ImageFiles {
   /// The extensions treated as images.
   public static let extensions: Set<String> = ["jpg", "jpeg", "png", "webp"]
@@ -11,16 +13,36 @@ public enum ImageFiles {
     !name.hasPrefix(".") && extensions.contains((name as NSString).pathExtension.lowercased())
   }
 
+  /// Whether the regular file at `url` starts with a JPEG, PNG or WebP signature (12 bytes read).
+  static func hasImageSignature(_ url: URL) -> Bool {
+    guard let handle = try? FileHandle(forReadingFrom: url) else { return false }
+    defer { try? handle.close() }
+    guard let head = try? handle.read(upToCount: 12) else { return false }
+    let b = [UInt8](head)
+    if b.starts(with: [0xFF, 0xD8, 0xFF]) { return true }
+    if b.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return true }
+    return b.count == 12 && b.starts(with: Array("RIFF".utf8)) && Array(b[8..<12]) == Array("WEBP".utf8)
+  }
+
   /// Image files directly inside `folder` (`recursive` to descend), sorted by path. Entries with an
   /// image extension that are not regular files (a directory named `x.jpg`) are kept, so that
   /// decoding reports them instead of silently skipping them.
   public static func list(_ folder: URL, recursive: Bool = false) throws -> [URL] {
+    var visited: Set<String> = []
+    return try list(folder, recursive: recursive, visited: &visited)
+  }
+
+  /// ``list(_:recursive:)``, entering each real folder once: a symbolic link to a folder above would
+  /// otherwise recurse without end.
+  private static func list(_ folder: URL, recursive: Bool, visited: inout Set<String>) throws -> [URL] {
     let fm = FileManager.default
     var isDir: ObjCBool = false
     guard fm.fileExists(atPath: folder.path, isDirectory: &isDir) else {
       throw ImageError.unreadable(path: folder.path, reason: "no such file or folder")
     }
-    guard isDir.boolValue else { return isImageName(folder.lastPathComponent) ? [folder] : [] }
+    // A file named explicitly is kept whatever its name: decoding says what is wrong with it.
+    guard isDir.boolValue else { return [folder] }
+    guard visited.insert(folder.resolvingSymlinksInPath().path).inserted else { return [] }
     let names: [String]
     do { names = try fm.contentsOfDirectory(atPath: folder.path) } catch {
       throw ImageError.unreadable(path: folder.path, reason: (error as NSError).localizedDescription)
@@ -29,11 +51,15 @@ public enum ImageFiles {
     for name in names.sorted() where !name.hasPrefix(".") {
       let url = folder.appendingPathComponent(name)
       var sub: ObjCBool = false
-      fm.fileExists(atPath: url.path, isDirectory: &sub)
+      _ = fm.fileExists(atPath: url.path, isDirectory: &sub)
       if isImageName(name) {
         out.append(url)
-      } else if sub.boolValue && recursive {
-        out += try list(url, recursive: true)
+      } else if sub.boolValue {
+        if recursive { out += try list(url, recursive: true, visited: &visited) }
+      } else if hasImageSignature(url) || unopenableReason(url) != nil {
+        // Kept when it cannot even be opened (a dangling link, a name that is not UTF-8), so that decoding
+        // reports it instead of the walk dropping it without a word.
+        out.append(url)
       }
     }
     return out.sorted { $0.path < $1.path }
@@ -64,6 +90,21 @@ public enum ImageFiles {
     }
     return out
   }
+
+  /// Why `url` cannot be opened at all, when the reason lies in its name rather than its bytes: a name
+  /// that is not UTF-8 (Foundation lists it with U+FFFD, a path that no longer names the file), or a
+  /// symbolic link that leads nowhere (a loop, or a missing target). Nil otherwise.
+  public static func unopenableReason(_ url: URL) -> String? {
+    let fm = FileManager.default
+    guard !fm.fileExists(atPath: url.path) else { return nil }
+    if url.lastPathComponent.contains("\u{FFFD}") {
+      return "the file name is not valid UTF-8, so it cannot be opened by name; rename the file"
+    }
+    if let target = try? fm.destinationOfSymbolicLink(atPath: url.path) {
+      return "a symbolic link to '\(target)' that leads nowhere (a loop or a missing file); fix or remove the link"
+    }
+    return nil
+  }
 }
 
 /// The outcome of decoding a batch: one bad file never stops the batch.
@@ -79,6 +120,10 @@ extension ImageDecoder {
   public func decodeAll(_ urls: [URL]) -> DecodedBatch {
     var batch = DecodedBatch()
     for url in urls {
+      if let reason = ImageFiles.unopenableReason(url) {
+        batch.failures.append((url, .unreadable(path: url.path, reason: reason)))
+        continue
+      }
       do { batch.images.append((url, try decode(contentsOf: url))) } catch let e as ImageError {
         batch.failures.append((url, e))
       } catch {

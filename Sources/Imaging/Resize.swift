@@ -88,17 +88,27 @@ enum Resampling {
 }
 
 extension Image {
+  /// The longest side, as a multiple of the shorter, that scaling up keeps: a 1 × 60000 strip scaled
+  /// until its shorter side is 64 px would take 64 × 3 840 000 pixels (3 GB of floats).
+  public static let maxUpscaledAspect = 16
+
   /// The centred `side`×`side` square, without resampling when the image is large enough, so that a
   /// generator's pixel-level artifacts survive; a smaller image is first scaled up (bicubic) until its
-  /// shorter side is `side`.
+  /// shorter side is `side` (a strip longer than ``maxUpscaledAspect`` times its width is first cut to
+  /// that length around its centre, which the square lies in anyway).
   public func centerSquare(_ side: Int) -> Image {
     precondition(side > 0, "centerSquare: side must be positive, got \(side)")
     var img = self
-    if min(width, height) < side {
-      let f = Double(side) / Double(min(width, height))
-      img = resized(
-        width: max(side, Int((Double(width) * f).rounded())), height: max(side, Int((Double(height) * f).rounded())),
-        filter: .bicubic)
+    let short = min(width, height)
+    if short < side, max(width, height) > Self.maxUpscaledAspect * short {
+      let (w, h) = (min(width, Self.maxUpscaledAspect * short), min(height, Self.maxUpscaledAspect * short))
+      img = cropped(x: (width - w) / 2, y: (height - h) / 2, width: w, height: h)
+    }
+    if min(img.width, img.height) < side {
+      let f = Double(side) / Double(min(img.width, img.height))
+      img = img.resized(
+        width: max(side, Int((Double(img.width) * f).rounded())),
+        height: max(side, Int((Double(img.height) * f).rounded())), filter: .bicubic)
     }
     return img.cropped(x: (img.width - side) / 2, y: (img.height - side) / 2, width: side, height: side)
   }

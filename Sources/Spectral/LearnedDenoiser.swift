@@ -80,6 +80,40 @@ public struct DenoiserTrainingConfig: Codable, Sendable, Equatable {
   public var seed: UInt64 = 0
 
   public init() {}
+
+  /// Why these settings cannot train, named as `modelprint train-denoiser`'s flags; nil when they can.
+  public var problem: String? {
+    if depth < 3 {
+      return "depth must be at least 3 (a first and a last convolution around depth − 2 layers), got \(depth)"
+    }
+    if width < 1 { return "width must be at least 1, got \(width)" }
+    if tile < 8 || tile > 1024 { return "tile must be 8 to 1024 pixels, got \(tile)" }
+    if batch < 1 { return "batch must be at least 1, got \(batch)" }
+    if steps < 1 { return "steps must be at least 1, got \(steps)" }
+    if !(learningRate > 0) || !learningRate.isFinite { return "lr must be a positive number, got \(learningRate)" }
+    if !(sigmaMin >= 0) || !(sigmaMax >= sigmaMin) || !sigmaMax.isFinite {
+      return "sigma-min and sigma-max must satisfy 0 ≤ sigma-min ≤ sigma-max, got \(sigmaMin) and \(sigmaMax)"
+    }
+    if trainTiles < 1 || validationTiles < 1 { return "trainTiles and validationTiles must be at least 1" }
+    return nil
+  }
+}
+
+/// Why a denoiser could not be trained.
+public enum DenoiserTrainingError: Error, CustomStringConvertible, Equatable {
+  /// The settings are unusable (``DenoiserTrainingConfig/problem``).
+  case invalidConfig(String)
+  /// No photo has a textured tile of the training size (all flat, or all smaller than a tile).
+  case noTexturedTiles(photos: Int, tile: Int)
+
+  public var description: String {
+    switch self {
+    case .invalidConfig(let problem): return "denoiser settings: \(problem)"
+    case .noTexturedTiles(let photos, let tile):
+      return "no textured \(tile)×\(tile) tiles in \(photos) photo(s): they are flat or smaller than a tile; "
+        + "give real photographs (e.g. data/photos) or a smaller tile"
+    }
+  }
 }
 
 /// Trains a DnCNN on photo tiles with synthetic Gaussian noise (residual learning).
@@ -97,18 +131,24 @@ public struct DenoiserTrainer {
   }
 
   /// Trains on tiles from `photos`; `progress(step, loss)` is called every step. Every tenth photo
-  /// (with at least ten) is held out and gives the validation tiles.
+  /// (with at least ten) is held out and gives the validation tiles (from all photos when the held-out
+  /// ones have no textured tile).
+  /// - Throws: ``DenoiserTrainingError`` for unusable settings or photos without texture.
   public func train(
     photos: [Image], resume: DnCNN? = nil, startStep: Int = 0, progress: (Int, Float) -> Void = { _, _ in }
-  ) -> (LearnedDenoiser, validation: [Image]) {
+  ) throws -> (LearnedDenoiser, validation: [Image]) {
+    if let problem = config.problem { throw DenoiserTrainingError.invalidConfig(problem) }
     var rng = RNG(seed: config.seed)
     let sampler = TileSampler(size: config.tile)
     // Every tenth photo is held out whole, so validation tiles show scenes the network never saw.
     let heldOut = photos.count >= 10 ? photos.enumerated().filter { $0.offset % 10 == 9 }.map(\.element) : []
     let trainPhotos = photos.count >= 10 ? photos.enumerated().filter { $0.offset % 10 != 9 }.map(\.element) : photos
     let training = sampler.tiles(from: trainPhotos, count: config.trainTiles, rng: &rng)
-    let validation = sampler.tiles(from: heldOut.isEmpty ? photos : heldOut, count: config.validationTiles, rng: &rng)
-    precondition(!training.isEmpty, "no textured training tiles in the photos")
+    var validation = sampler.tiles(from: heldOut.isEmpty ? photos : heldOut, count: config.validationTiles, rng: &rng)
+    if validation.isEmpty { validation = sampler.tiles(from: photos, count: config.validationTiles, rng: &rng) }
+    guard !training.isEmpty, !validation.isEmpty else {
+      throw DenoiserTrainingError.noTexturedTiles(photos: photos.count, tile: config.tile)
+    }
     var initRNG = RNG(seed: config.seed &+ 1)
     let net = resume ?? DnCNN(depth: config.depth, width: config.width, rng: &initRNG)
     net.train()

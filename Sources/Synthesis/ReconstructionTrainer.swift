@@ -11,7 +11,8 @@ public struct SynthesisConfig: Codable, Equatable, Sendable {
   public var batch = 8
   /// Tile side in pixels (a multiple of 4, so both block counts apply).
   public var size = 64
-  /// Adam learning rate; a model that diverges (NaN or loss > 1000) restarts once at a tenth of it.
+  /// Adam learning rate; a model that diverges (a non-finite loss or weight, or loss > 1000) restarts at
+  /// a tenth of it, then at a hundredth (``ReconstructionTrainer/attemptsAtMost`` attempts in all).
   public var learningRate: Float = 1e-3
   /// Training stops early once the mean MSE (in [−1, 1]) of the last 10 steps is at or below this;
   /// 0 trains every model for the full step budget. The default, 0.002 (RMS error ≈ 6 grey levels),
@@ -61,8 +62,11 @@ public struct PoolEntry: Codable, Equatable, Sendable {
   public var finalResidual: Float
   /// MSE of the first step.
   public var firstLoss: Float
-  /// Learning rate that trained it (the configured one, or a tenth after divergence).
+  /// Learning rate that trained it (the configured one, or a tenth per restart after divergence).
   public var learningRate: Float
+  /// Training attempts: 1 when the first converged, more after restarts (absent in pools written
+  /// before restarts were recorded, which means 1 or 2: compare `learningRate` with the config's).
+  public var attempts: Int?
   /// Whether the residual target stopped training before the step budget.
   public var reachedTarget: Bool
   /// Wall seconds of training (excluding saving).
@@ -105,11 +109,20 @@ public struct ReconstructionTrainer {
     UInt64(seed) &* 7919 &+ UInt64(Int(architecture.id)!) &+ 0x5EED_0000
   }
 
+  /// Attempts per model: the configured learning rate, then a tenth of it, then a hundredth.
+  public static let attemptsAtMost = 3
+
   /// Trains (`architecture`, `seed`); returns the model in eval mode and its record (file fields empty).
-  public func train(_ architecture: Architecture, seed: Int) -> (SyntheticModel, PoolEntry) {
+  /// The loss is checked before each optimizer step, and the weights after the last, so a model whose
+  /// training diverges is never returned: it restarts from its initial weights at a tenth of the
+  /// learning rate, up to ``attemptsAtMost`` attempts.
+  /// - Throws: ``SynthesisError/diverged(key:learningRates:)`` when every attempt diverged.
+  public func train(_ architecture: Architecture, seed: Int) throws -> (SyntheticModel, PoolEntry) {
     let start = DispatchTime.now().uptimeNanoseconds
-    var lr = config.learningRate
-    while true {
+    var tried: [Float] = []
+    for attempt in 1...Self.attemptsAtMost {
+      let lr = config.learningRate / Float(pow(10, Double(attempt - 1)))
+      tried.append(lr)
       let model = SyntheticModel(architecture, seed: Self.initSeed(architecture, seed: seed))
       model.train()
       var rng = RNG(seed: Self.dataSeed(architecture, seed: seed))
@@ -128,16 +141,18 @@ public struct ReconstructionTrainer {
         }
         opt.zeroGrad()
         let loss = mseLoss(model(x), x)
+        let v = loss.item
+        // Checked before the step: a step on a non-finite loss would write NaN into every weight.
+        guard v.isFinite, v <= 1000 else {
+          if counted { KernelStats.enabled = false }
+          diverged = true
+          break
+        }
         loss.backward()
         opt.step()
         if counted {
           KernelStats.enabled = false
           gflop = KernelStats.total("conv").flops / 1e9
-        }
-        let v = loss.item
-        guard v.isFinite, v <= 1000 else {
-          diverged = true
-          break
         }
         losses.append(v)
         if config.residualTarget > 0, losses.count >= 10, mean(losses.suffix(10)) <= config.residualTarget {
@@ -145,21 +160,41 @@ public struct ReconstructionTrainer {
           break
         }
       }
-      if diverged && lr == config.learningRate {
-        lr /= 10
-        continue
-      }
+      // The last step can overflow even after a finite loss; such weights must not be saved.
+      if diverged || !Self.isFinite(model) { continue }
       model.eval()
       let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
       let entry = PoolEntry(
         architecture: architecture.id, seed: seed, steps: losses.count,
         finalResidual: losses.isEmpty ? .nan : mean(losses.suffix(10)), firstLoss: losses.first ?? .nan,
-        learningRate: lr, reachedTarget: reached, seconds: seconds, convGFLOPPerStep: gflop, file: "", checksum: "")
+        learningRate: lr, attempts: attempt, reachedTarget: reached, seconds: seconds, convGFLOPPerStep: gflop,
+        file: "", checksum: "")
       return (model, entry)
     }
+    throw SynthesisError.diverged(key: PoolEntry.key(architecture.id, seed), learningRates: tried)
+  }
+
+  /// Whether every parameter and buffer (batch-norm statistics too) of `model` is finite.
+  static func isFinite(_ model: SyntheticModel) -> Bool {
+    model.stateDict().values.allSatisfy { t in t.array.allSatisfy(\.isFinite) }
   }
 
   private func mean<C: Collection>(_ v: C) -> Float where C.Element == Float {
     v.reduce(0, +) / Float(v.count)
+  }
+}
+
+/// Why a synthetic model could not be trained.
+public enum SynthesisError: Error, CustomStringConvertible, Equatable {
+  /// Every attempt diverged (a non-finite or exploding loss, or non-finite weights), at these rates.
+  case diverged(key: String, learningRates: [Float])
+
+  public var description: String {
+    switch self {
+    case .diverged(let key, let rates):
+      return "\(key): training diverged at every learning rate tried ("
+        + rates.map { String(format: "%.0e", $0) }.joined(separator: ", ")
+        + "); nothing was saved. Lower the pool's learning rate or leave this model out"
+    }
   }
 }

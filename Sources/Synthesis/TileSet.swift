@@ -44,7 +44,7 @@ public struct TileSet: Sendable {
         continue
       }
       for tile in sampler.tiles(of: photo, count: per, rng: &rng) {
-        tiles.append(tile.pixels.map { UInt8(($0 * 255).rounded().clamped(0, 255)) })
+        tiles.append(tile.pixels.map(unitToByte))
       }
     }
     guard !tiles.isEmpty else { throw TileSetError.noTiles(count: urls.count) }
@@ -157,8 +157,4 @@ public enum Checksum {
     let h = data.withUnsafeBytes { fnv1a($0.bindMemory(to: UInt8.self)) }
     return String(format: "%016llx", h)
   }
-}
-
-extension Float {
-  fileprivate func clamped(_ lo: Float, _ hi: Float) -> Float { Swift.min(Swift.max(self, lo), hi) }
 }

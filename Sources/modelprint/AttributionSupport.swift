@@ -4,8 +4,21 @@ import Fingerprint
 import Foundation
 import Imaging
 
-/// Where `--extractor` points when it is not given and no gallery records one.
-let defaultExtractorPath = "models/extractor.safetensors"
+/// The files ModelPrint ships, relative to a resource root (see `ResourceLocator` for where those are).
+enum Shipped {
+  /// The extractor `--extractor` defaults to when not given and no gallery records one.
+  static let extractor = "models/extractor.safetensors"
+  /// The learned denoiser `--residual denoiser` defaults to.
+  static let denoiser = "weights/denoiser-dncnn-10x32.safetensors"
+  /// The demo's folder of model folders.
+  static let demo = "data/demo"
+
+  /// `explicit` as given when there is one, else the shipped `resource` wherever it is installed.
+  static func path(_ explicit: String?, default resource: String) throws -> String {
+    if let explicit { return explicit }
+    return try ResourceLocator.process.locate(resource).path
+  }
+}
 
 /// Something that turns images into embeddings: the trained extractor or a hand-crafted baseline.
 struct Embedder {
@@ -40,7 +53,7 @@ struct Embedder {
   }
 
   /// The extractor for a command on `gallery`: `--extractor` when given, else the one the gallery
-  /// recorded (when that file still exists), else the default path.
+  /// recorded (when that file still exists), else the shipped one.
   static func resolve(explicit: String?, gallery: URL?) throws -> Embedder {
     if let explicit { return try extractor(at: explicit) }
     if let gallery, let recorded = try Gallery.recordedExtractor(at: gallery)?.path,
@@ -48,7 +61,7 @@ struct Embedder {
     {
       return try extractor(at: recorded)
     }
-    return try extractor(at: defaultExtractorPath)
+    return try extractor(at: Shipped.path(nil, default: Shipped.extractor))
   }
 
   /// Embeddings of image files, decoded (then perturbed, when `perturbation` is given) and embedded in
@@ -89,11 +102,23 @@ struct Embedder {
   }
 }
 
+/// The most embedding windows per side a command accepts: each image costs N² network passes, so a
+/// mistyped 300 would run for days.
+let maxWindowsPerSide = 16
+
+/// A problem with the files a command was given, found after parsing (so no usage text follows it).
+struct InputError: Error, CustomStringConvertible {
+  let description: String
+  init(_ description: String) { self.description = description }
+}
+
 /// Image files named on a command line (folders expanded); an empty result is an error.
 func imageFiles(_ paths: [String]) throws -> [URL] {
   let files = try ImageFiles.collect(paths)
   guard !files.isEmpty else {
-    throw ValidationError("no image files (.jpg, .jpeg, .png, .webp) in \(paths.joined(separator: ", "))")
+    throw InputError(
+      "no image files (.jpg, .jpeg, .png, .webp, or a JPEG, PNG or WebP by content) in \(paths.joined(separator: ", ")); "
+        + "give image files or folders holding them")
   }
   return files
 }

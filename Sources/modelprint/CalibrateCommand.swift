@@ -17,7 +17,7 @@ struct CalibrateCommand: ParsableCommand {
 
   @Option(help: "Gallery file.") var gallery: String
   @Option(help: "A folder of model folders to calibrate on instead of the gallery's images.") var folder: String?
-  @Option(help: "Extractor checkpoint for --folder (default: the gallery's, else \(defaultExtractorPath)).")
+  @Option(help: "Extractor checkpoint for --folder (default: the gallery's, else the shipped \(Shipped.extractor)).")
   var extractor: String?
   @Option(help: "Verification pairs, half same-model.") var pairs = 10_000
   @Option(help: "Seed of the pairs.") var seed: UInt64 = 0
@@ -32,10 +32,12 @@ struct CalibrateCommand: ParsableCommand {
     let url = URL(fileURLWithPath: gallery)
     let c: Calibration
     let g: Gallery
+    var skipped = 0
     if let folder {
       let embedder = try Embedder.resolve(explicit: extractor, gallery: url)
       g = try Gallery(at: url, extractor: embedder.identity, create: false)
       let set = try LabelledEmbeddings(root: folder, embedder: embedder)
+      skipped = set.skipped
       c = try Calibration(embeddings: set.embeddings, labels: set.labels, pairs: pairs, seed: seed, source: folder)
       try g.store(c)
     } else {
@@ -49,6 +51,10 @@ struct CalibrateCommand: ParsableCommand {
       print(
         name.padding(toLength: 13, withPad: " ", startingAt: 0)
           + String(format: "  %6.2f%%  %13.4f  %8.2f%%  ", p.eer * 100, p.eerThreshold, p.tarAtFar1pct * 100) + far)
+    }
+    if skipped > 0 {
+      Log.info("\(skipped) files skipped")
+      throw ExitCode(1)
     }
   }
 }

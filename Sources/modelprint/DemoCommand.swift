@@ -16,8 +16,8 @@ struct DemoCommand: ParsableCommand {
       outside the gallery. Nothing was trained on these images.
       """)
 
-  @Option(help: "Extractor checkpoint.") var extractor: String = defaultExtractorPath
-  @Option(help: "Folder of model folders.") var images: String = "data/demo"
+  @Option(help: "Extractor checkpoint (default: the shipped \(Shipped.extractor)).") var extractor: String?
+  @Option(help: "Folder of model folders (default: the shipped \(Shipped.demo)).") var images: String?
   @Option(help: "Images per model to enroll.") var enroll: Int = 4
   @Option(help: "Gallery file to keep (default: a temporary one, removed at the end).") var gallery: String?
   @OptionGroup var common: CommonOptions
@@ -25,11 +25,12 @@ struct DemoCommand: ParsableCommand {
   func run() throws {
     try common.apply()
     guard enroll >= 1 else { throw ValidationError("--enroll must be at least 1") }
+    let images = try Shipped.path(self.images, default: Shipped.demo)
     let models = try ImageFiles.models(in: URL(fileURLWithPath: images))
     guard models.count >= 3 else {
       throw ValidationError("\(images): the demo needs at least 3 model folders, found \(models.count)")
     }
-    let embedder = try Embedder.extractor(at: extractor)
+    let embedder = try Embedder.extractor(at: Shipped.path(extractor, default: Shipped.extractor))
     let temporary = gallery == nil
     let url =
       gallery.map { URL(fileURLWithPath: $0) }

@@ -10,16 +10,22 @@ struct EmbedCommand: ParsableCommand {
     abstract: "Fingerprint embeddings of images: the mean over an N × N grid of windows spread edge to edge.")
 
   @Argument(help: "Image files or folders.") var images: [String]
-  @Option(help: "Extractor checkpoint from `modelprint train`.") var extractor: String = defaultExtractorPath
+  @Option(help: "Extractor checkpoint from `modelprint train` (default: the shipped \(Shipped.extractor)).")
+  var extractor: String?
   @Option(help: "Windows per side (N × N windows; smaller images are scaled up first).") var windows: Int = 3
   @Flag(help: "One JSON object per image (path, embedding) instead of a summary line.") var json = false
   @OptionGroup var common: CommonOptions
 
+  func validate() throws {
+    guard (1...maxWindowsPerSide).contains(windows) else {
+      throw ValidationError("--windows must be between 1 and \(maxWindowsPerSide), got \(windows)")
+    }
+  }
+
   func run() throws {
     try common.apply()
-    guard windows >= 1 else { throw ValidationError("--windows must be at least 1") }
-    let ex = try Extractor.load(from: URL(fileURLWithPath: extractor))
-    let files = try ImageFiles.collect(images)
+    let ex = try Extractor.load(from: URL(fileURLWithPath: try Shipped.path(extractor, default: Shipped.extractor)))
+    let files = try imageFiles(images)
     let decoded = ImageDecoder().decodeAll(files)
     for f in decoded.failures { Log.info("skipped \(f.error)") }
     let embeddings = ex.embed(images: decoded.images.map(\.image), grid: windows)
@@ -33,6 +39,9 @@ struct EmbedCommand: ParsableCommand {
         print("\(entry.url.path): \(e.count)-d embedding, norm \(String(format: "%.3f", norm))")
       }
     }
-    if !decoded.failures.isEmpty { throw ExitCode(1) }
+    if !decoded.failures.isEmpty {
+      Log.info("\(decoded.failures.count) of \(files.count) files skipped")
+      throw ExitCode(1)
+    }
   }
 }

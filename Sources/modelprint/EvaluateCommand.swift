@@ -100,7 +100,8 @@ struct EvaluateCommand: ParsableCommand {
   }
 
   @Argument(help: "A folder of model folders.") var root: String
-  @Option(help: "Extractor checkpoint (for --method modelprint).") var extractor = defaultExtractorPath
+  @Option(help: "Extractor checkpoint (for --method modelprint; default: the shipped \(Shipped.extractor)).")
+  var extractor: String?
   @Option(help: "Windows per side of the grid each image is embedded with (--method modelprint).") var windows = 3
   @Option(help: "Images per model that enroll it; the rest are queries.") var nshot = EvaluationProtocol.defaultNShot
   @Option(help: "Verification pairs, half same-model.") var pairs = EvaluationProtocol.defaultPairs
@@ -119,6 +120,9 @@ struct EvaluateCommand: ParsableCommand {
 
   func validate() throws {
     guard nshot >= 1 else { throw ValidationError("--nshot must be at least 1") }
+    guard (1...maxWindowsPerSide).contains(windows) else {
+      throw ValidationError("--windows must be between 1 and \(maxWindowsPerSide), got \(windows)")
+    }
     guard pairs >= 2 else { throw ValidationError("--pairs must be at least 2") }
     if let perturb {
       do {
@@ -130,13 +134,30 @@ struct EvaluateCommand: ParsableCommand {
     if perturb != nil && sweep != nil {
       throw ValidationError("--perturb and --sweep exclude each other: --sweep already perturbs every image")
     }
+    // Listing the folders is quick; embedding them is not, so a model without queries is refused here.
+    if let models = try? ImageFiles.models(in: URL(fileURLWithPath: root)) {
+      try Self.checkQueries(models.map { ($0.name, $0.files.count) }, nshot: nshot, counted: "image files")
+    }
+  }
+
+  /// Refuses a model with no image left as a query after its first `nshot` enroll it: its queries would
+  /// be missing from the scores, and with none anywhere the accuracies would read 0 %.
+  static func checkQueries(_ counts: [(name: String, images: Int)], nshot: Int, counted: String) throws {
+    let short = counts.filter { $0.images <= nshot }
+    guard short.isEmpty else {
+      let list = short.prefix(5).map { "\($0.name) (\($0.images))" }.joined(separator: ", ")
+      throw ValidationError(
+        "--nshot \(nshot): every model needs more than \(nshot) \(counted) (the first \(nshot) enroll it, the rest are "
+          + "queries), but \(short.count) do not: \(list)\(short.count > 5 ? ", …" : ""); lower --nshot")
+    }
   }
 
   var methods: [Method] { compare ? [method] + Method.allCases.filter { $0 != method } : [method] }
 
   func embedder(_ m: Method) throws -> Embedder {
     switch m {
-    case .modelprint: return try Embedder.extractor(at: extractor, grid: windows)
+    case .modelprint:
+      return try Embedder.extractor(at: Shipped.path(extractor, default: Shipped.extractor), grid: windows)
     case .marra: return Embedder.baseline(.marra)
     case .spectrum: return Embedder.baseline(.spectrum)
     }
@@ -144,7 +165,6 @@ struct EvaluateCommand: ParsableCommand {
 
   func run() throws {
     try common.apply()
-    guard windows >= 1 else { throw ValidationError("--windows must be at least 1, got \(windows)") }
     // Loading every embedder first makes a missing checkpoint fail before minutes of embedding.
     let embedders = try methods.map(embedder)
     if let sweep {
@@ -157,9 +177,9 @@ struct EvaluateCommand: ParsableCommand {
   /// Embeds ROOT (and ROOT2) with one method under one perturbation and runs the protocol.
   func evaluate(_ embedder: Embedder, perturbation: Perturbation?) throws -> (run: EvaluationRun, skipped: Int) {
     let set = try LabelledEmbeddings(root: root, embedder: embedder, perturbation: perturbation)
-    for (i, name) in set.models.enumerated() where set.labels.filter({ $0 == i }).count <= nshot {
-      Log.info("\(name): \(set.labels.filter { $0 == i }.count) images, none left as queries after --nshot \(nshot)")
-    }
+    try Self.checkQueries(
+      set.models.enumerated().map { i, name in (name, set.labels.filter { $0 == i }.count) }, nshot: nshot,
+      counted: "readable images")
     var unknownEmbeddings: [[Float]]? = nil
     var skipped = set.skipped
     if let unknown {
@@ -236,7 +256,8 @@ struct EvaluateCommand: ParsableCommand {
       identification: first.result.identification, verification: first.result.verification,
       clusters: first.result.clusters, openSet: first.openSet, method: method.rawValue, root: root,
       unknownRoot: unknown, perturbation: perturbation?.description, models: first.models,
-      images: first.embeddings.count, skipped: skipped, extractor: method == .modelprint ? extractor : nil,
+      images: first.embeddings.count, skipped: skipped,
+      extractor: method == .modelprint ? (extractor ?? embedders[0].identity.path) : nil,
       extractorSHA256: embedders[0].identity.sha256, comparison: compare ? summaries : nil)
     let data = try Self.encode(document)
     if let json {
@@ -253,7 +274,11 @@ struct EvaluateCommand: ParsableCommand {
       }
       try writeReport(EvaluationReport(title: "ModelPrint evaluation", notes: notes, runs: runs), json: data)
     }
-    if skipped > 0 { Log.info("\(skipped) files skipped") }
+    // As every batch command: the results of the readable files are out; the status says some were not.
+    if skipped > 0 {
+      Log.info("\(skipped) files skipped")
+      throw ExitCode(1)
+    }
   }
 
   func runSweep(_ kind: Perturbation.Kind, embedders: [Embedder]) throws {

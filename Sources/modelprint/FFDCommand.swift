@@ -52,7 +52,9 @@ struct FFDCommand: ParsableCommand {
   @OptionGroup var common: CommonOptions
 
   func validate() throws {
-    guard size >= 8, size % 4 == 0 else { throw ValidationError("--size must be a multiple of 4, at least 8") }
+    guard size >= 8, size <= 2048, size % 4 == 0 else {
+      throw ValidationError("--size must be a multiple of 4 from 8 to 2048, got \(size)")
+    }
     guard perModel >= 2 else { throw ValidationError("--per-model must be at least 2") }
   }
 

@@ -22,7 +22,7 @@ struct GalleryCommand: ParsableCommand {
     @Option(help: "Gallery file (created if missing).") var gallery: String
     @Option(help: "Model name.") var model: String
     @Option(help: "Notes about the model (replace earlier notes).") var notes: String?
-    @Option(help: "Extractor checkpoint (default: the gallery's, else \(defaultExtractorPath)).")
+    @Option(help: "Extractor checkpoint (default: the gallery's, else the shipped \(Shipped.extractor)).")
     var extractor: String?
     @Argument(help: "Image files or folders.") var images: [String]
     @OptionGroup var common: CommonOptions
@@ -34,9 +34,15 @@ struct GalleryCommand: ParsableCommand {
       let g = try Gallery(at: url, extractor: embedder.identity)
       let files = try imageFiles(images)
       let (embedded, failed) = embedder.embed(files: files, label: "enroll \(model)")
+      guard !embedded.isEmpty else {
+        throw InputError("none of the \(files.count) files could be read; nothing was enrolled into '\(model)'")
+      }
       let m = try g.enroll(model: model, notes: notes, images: embedded.map { ($0.url.path, $0.embedding) })
       print("enrolled \(embedded.count) images into '\(m.name)' (\(m.images) in all) in \(gallery)")
-      if failed > 0 { Log.info("\(failed) of \(files.count) files skipped") }
+      if failed > 0 {
+        Log.info("\(failed) of \(files.count) files skipped")
+        throw ExitCode(1)
+      }
     }
   }
 

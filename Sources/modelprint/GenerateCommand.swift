@@ -58,7 +58,9 @@ struct GenerateCommand: ParsableCommand {
   @OptionGroup var common: CommonOptions
 
   func validate() throws {
-    guard size >= 8, size % 4 == 0 else { throw ValidationError("--size must be a multiple of 4, at least 8") }
+    guard size >= 8, size <= 2048, size % 4 == 0 else {
+      throw ValidationError("--size must be a multiple of 4 from 8 to 2048, got \(size)")
+    }
     guard perModel >= 1, columns >= 1 else { throw ValidationError("--per-model and --columns must be at least 1") }
   }
 
@@ -106,6 +108,10 @@ struct GenerateCommand: ParsableCommand {
     print(
       "wrote \(inputs.count) images for each of \(selected.count) model(s) to \(outDir.path)"
         + (contactSheet.map { "; contact sheet \($0)" } ?? ""))
+    if !decoded.failures.isEmpty {
+      Log.info("\(decoded.failures.count) of \(files.count) files skipped")
+      throw ExitCode(1)
+    }
   }
 
   func write(_ images: [Image], to dir: URL) throws {

@@ -14,7 +14,7 @@ struct IdentifyCommand: ParsableCommand {
       """)
 
   @Option(help: "Gallery file.") var gallery: String
-  @Option(help: "Extractor checkpoint (default: the gallery's, else \(defaultExtractorPath)).")
+  @Option(help: "Extractor checkpoint (default: the gallery's, else the shipped \(Shipped.extractor)).")
   var extractor: String?
   @Option(help: "Models to list per image.") var top = 5
   @Flag(help: "One JSON object per image (path, unknown, threshold, candidates).") var json = false

@@ -22,7 +22,10 @@ struct CommonOptions: ParsableArguments {
   var threads: Int = Threads.defaultCount
 
   func apply() throws {
-    guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    // Far more threads than cores only adds overhead, and OpenMP aborts when it cannot start them.
+    guard (1...1024).contains(threads) else {
+      throw ValidationError("--threads must be between 1 and 1024, got \(threads)")
+    }
     Threads.set(threads)
   }
 }

@@ -38,6 +38,8 @@ final class Progress {
 
   /// `1h02m`, `3m05s` or `42s`.
   static func clock(_ t: TimeInterval) -> String {
+    // Int(_:) traps on NaN and infinities; an estimate from no progress is not worth a crash.
+    guard t.isFinite, abs(t) < 1e9 else { return "?" }
     let s = Int(t.rounded())
     if s >= 3600 { return String(format: "%dh%02dm", s / 3600, s % 3600 / 60) }
     if s >= 60 { return String(format: "%dm%02ds", s / 60, s % 60) }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Attribution
 import Foundation
 import Imaging
 import Reports
@@ -44,8 +45,11 @@ struct SpectrumCommand: ParsableCommand {
 
   @OptionGroup var common: CommonOptions
 
+  /// The smallest crop side a spectrum is taken at; smaller images are reported and left out.
+  static let minimumSide = 8
+
   func validate() throws {
-    guard size >= 8 else { throw ValidationError("--size must be at least 8") }
+    guard size >= Self.minimumSide else { throw ValidationError("--size must be at least \(Self.minimumSide)") }
     guard perModel >= 1 else { throw ValidationError("--per-model must be at least 1") }
   }
 
@@ -86,10 +90,20 @@ struct SpectrumCommand: ParsableCommand {
     guard !sets.isEmpty else { throw ValidationError("no images found in \(inputs.joined(separator: ", "))") }
     var curves: [LineChart.Series] = []
     var csv = "set,radius,frequency,decibels\n"
+    var failures = 0
     let decoder = ImageDecoder()
     for (index, set) in sets.enumerated() {
-      let batch = decoder.decodeAll(Array(set.files.prefix(perModel)))
+      var batch = decoder.decodeAll(Array(set.files.prefix(perModel)))
       for f in batch.failures { Log.info("  skipped \(f.error)") }
+      batch.images = batch.images.filter { e in
+        guard min(e.image.width, e.image.height) < Self.minimumSide else { return true }
+        Log.info(
+          "  skipped \(e.url.path): \(e.image.width)×\(e.image.height), smaller than the \(Self.minimumSide) px a spectrum needs"
+        )
+        failures += 1
+        return false
+      }
+      failures += batch.failures.count
       guard !batch.images.isEmpty else {
         Log.info("[\(index + 1)/\(sets.count)] \(set.name): no readable images, skipped")
         continue
@@ -116,10 +130,15 @@ struct SpectrumCommand: ParsableCommand {
     try csv.write(to: outDir.appendingPathComponent("spectra.csv"), atomically: true, encoding: .utf8)
     try saveConfig(
       Config(
-        inputs: inputs, residual: residualOptions.residual, denoiser: residualOptions.denoiser, size: size,
+        inputs: inputs, residual: residualOptions.residual, denoiser: try residualOptions.denoiserPath(), size: size,
         perModel: perModel, threads: common.threads),
       to: outDir.appendingPathComponent("config.json"))
     print("wrote \(curves.count) spectra to \(outDir.path): <set>.png, spectra.svg, spectra.csv, config.json")
+    // The spectra of the readable images are written; the status says that some files were not.
+    if failures > 0 {
+      Log.info("\(failures) file(s) skipped")
+      throw ExitCode(1)
+    }
   }
 }
 
@@ -128,19 +147,28 @@ struct ResidualOptions: ParsableArguments {
   @Option(help: "Residual: highpass (image − 3×3 box blur) or denoiser (a learned DnCNN, see --denoiser).")
   var residual: String = "highpass"
 
-  @Option(help: "Denoiser weights from `modelprint train-denoiser` (with --residual denoiser).")
+  @Option(
+    help:
+      "Denoiser weights from `modelprint train-denoiser` (with --residual denoiser; default: the shipped \(Shipped.denoiser))."
+  )
   var denoiser: String?
 
   func validate() throws {
     guard ["highpass", "denoiser"].contains(residual) else {
       throw ValidationError("--residual must be highpass or denoiser, got '\(residual)'")
     }
-    if residual == "denoiser" && denoiser == nil {
-      throw ValidationError("--residual denoiser needs --denoiser CKPT (e.g. weights/denoiser-dncnn-10x32.safetensors)")
+    if residual != "denoiser" && denoiser != nil {
+      throw ValidationError("--denoiser is used with --residual denoiser only")
     }
   }
 
+  /// The denoiser checkpoint used (the one given, else the shipped one); nil for the high-pass residual.
+  func denoiserPath() throws -> String? {
+    residual == "denoiser" ? try Shipped.path(denoiser, default: Shipped.denoiser) : nil
+  }
+
   func extractor() throws -> any ResidualExtractor {
-    residual == "denoiser" ? try LearnedDenoiser.load(from: URL(fileURLWithPath: denoiser!)) : HighPassResidual()
+    guard let path = try denoiserPath() else { return HighPassResidual() }
+    return try LearnedDenoiser.load(from: URL(fileURLWithPath: path))
   }
 }

@@ -125,7 +125,9 @@ struct SynthesizeCommand: ParsableCommand {
     guard c.seeds >= 1, c.steps >= 1, c.batch >= 1, c.tiles >= 1 else {
       throw ValidationError("--seeds, --steps, --batch and --tiles must be at least 1")
     }
-    guard c.size >= 8, c.size % 4 == 0 else { throw ValidationError("--size must be a multiple of 4, at least 8") }
+    guard c.size >= 8, c.size <= 1024, c.size % 4 == 0 else {
+      throw ValidationError("--size must be a multiple of 4 from 8 to 1024, got \(c.size)")
+    }
     guard c.learningRate > 0, c.residualTarget >= 0 else {
       throw ValidationError("--lr must be positive and --residual-target not negative")
     }
@@ -265,7 +267,7 @@ struct SynthesizeWorkerCommand: ParsableCommand {
       do {
         guard parts.count == 2, let seed = Int(parts[1]) else { throw ValidationError("bad task line '\(line)'") }
         let arch = try Architecture(id: String(parts[0]))
-        let (model, entry) = trainer.train(arch, seed: seed)
+        let (model, entry) = try trainer.train(arch, seed: seed)
         let saved = try PoolStore.save(model, entry: entry, config: config, root: root)
         reply = ["entry": String(decoding: try JSONEncoder().encode(saved), as: UTF8.self)]
       } catch {

@@ -124,15 +124,64 @@ struct TrainCommand: ParsableCommand {
     return config
   }
 
-  func run() throws {
-    try common.apply()
+  /// Checks what can be checked in seconds, so that a bad flag fails before minutes of fingerprinting.
+  func validate() throws {
     if (fineTune == nil) != (from == nil) {
       throw ValidationError("--fine-tune ROOT and --from CKPT go together")
     }
+    let config = try resolvedConfig()
+    if let eval {
+      // Every model needs a query left after the protocol's enrolled images; checked on file counts here,
+      // on readable images once they are decoded in run().
+      let folders = try ModelFolders(root: eval, flag: "--eval")
+      let nShot = EvaluationProtocol.defaultNShot
+      let short = folders.models.filter { $0.files.count <= nShot }
+      guard short.isEmpty else {
+        let list = short.prefix(5).map { "\($0.name) (\($0.files.count))" }.joined(separator: ", ")
+        throw ValidationError(
+          "--eval \(eval): every model needs more than \(nShot) image files (\(nShot) enroll it, the rest are "
+            + "queries); too few in \(list)\(short.count > 5 ? ", …" : "")")
+      }
+    }
+    if let fingerprinted {
+      let models = try ImageFiles.models(in: URL(fileURLWithPath: fingerprinted))
+      let named = models.filter { (try? Architecture(id: String($0.name.prefix { $0 != "_" }))) != nil }
+      let others = models.filter { m in !named.contains { $0.name == m.name } }.map(\.name)
+      guard others.isEmpty else {
+        throw ValidationError(
+          "--fingerprinted \(fingerprinted): folders must be named after their architecture (ARCH_…, ARCH six "
+            + "digits as in `modelprint architectures`); not so: "
+            + others.prefix(5).joined(separator: ", ") + (others.count > 5 ? ", …" : ""))
+      }
+      guard named.count >= 2 else {
+        throw ValidationError(
+          "--fingerprinted \(fingerprinted): \(named.count) model folder(s) with images; training needs 2 or more")
+      }
+    } else if let store = try? PoolStore(existing: URL(fileURLWithPath: pool)) {
+      let tiles = store.manifest.config.tiles
+      guard config.tilesPerModel <= tiles else {
+        throw ValidationError(
+          "--tiles-per-model \(config.tilesPerModel): the pool \(pool) has \(tiles) real tiles; give at most \(tiles)")
+      }
+      // Held-out architectures leave even fewer; the trainer says exactly how many once it has split.
+      let models = store.manifest.models.count
+      // An empty pool is a problem of the pool, not of the flag: run() names it (exit 1).
+      guard models == 0 || config.modelsPerBatch <= models else {
+        throw ValidationError(
+          "--P \(config.modelsPerBatch): the pool \(pool) has \(models) models; give --P below that (each batch draws P models)"
+        )
+      }
+    }
+  }
+
+  func run() throws {
+    try common.apply()
     var config = try resolvedConfig()
     let initial = try from.map { try Extractor.load(from: URL(fileURLWithPath: $0)) }
     // Read before the long preparation, so that an unusable dev set stops the run at once.
-    let dev = try eval.map { try ModelFolders(root: $0, flag: "--eval").decoded() }
+    let dev = try eval.map {
+      try ModelFolders(root: $0, flag: "--eval").decoded(minimumPerModel: EvaluationProtocol.defaultNShot + 1)
+    }
     let outURL = URL(fileURLWithPath: out)
     let base = outURL.deletingPathExtension()
     try FileManager.default.createDirectory(at: outURL.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -149,6 +198,9 @@ struct TrainCommand: ParsableCommand {
     } else {
       let store = try PoolStore(existing: URL(fileURLWithPath: pool))
       var tiles = try TileSet.read(store.tilesURL)
+      guard !store.manifest.models.isEmpty else {
+        throw InputError("\(pool): the pool has no trained models yet; run `modelprint synthesize --out \(pool)`")
+      }
       if let images {
         let files = try ImageFiles.collect([images])
         guard !files.isEmpty else { throw ValidationError("no images under \(images)") }

@@ -28,8 +28,8 @@ struct TrainDenoiserCommand: ParsableCommand {
 
   @OptionGroup var common: CommonOptions
 
-  func run() throws {
-    try common.apply()
+  /// The training settings from the flags.
+  var config: DenoiserTrainingConfig {
     var config = DenoiserTrainingConfig()
     config.depth = depth
     config.width = width
@@ -40,6 +40,16 @@ struct TrainDenoiserCommand: ParsableCommand {
     config.learningRate = lr
     config.sigmaMin = sigmaMin
     config.sigmaMax = sigmaMax
+    return config
+  }
+
+  func validate() throws {
+    if let problem = config.problem { throw ValidationError("--\(problem)") }
+  }
+
+  func run() throws {
+    try common.apply()
+    let config = self.config
     let files = try ImageFiles.collect([images])
     let decoded = ImageDecoder().decodeAll(files)
     for f in decoded.failures { Log.info("skipped \(f.error)") }
@@ -51,7 +61,7 @@ struct TrainDenoiserCommand: ParsableCommand {
     try saveConfig(config, to: base.appendingPathExtension("config.json"))
     var log = "step,loss\n"
     let start = Date()
-    let (denoiser, validation) = DenoiserTrainer(config: config).train(photos: decoded.images.map(\.image)) {
+    let (denoiser, validation) = try DenoiserTrainer(config: config).train(photos: decoded.images.map(\.image)) {
       step, loss in
       log += "\(step),\(loss)\n"
       if step % 50 == 0 || step == steps - 1 {

@@ -17,18 +17,28 @@ struct VerifyCommand: ParsableCommand {
   @Argument(help: "First image.") var a: String
   @Argument(help: "Second image.") var b: String
   @Option(help: "Gallery whose extractor and calibrated threshold to use.") var gallery: String?
-  @Option(help: "Extractor checkpoint (default: the gallery's, else \(defaultExtractorPath)).")
+  @Option(help: "Extractor checkpoint (default: the gallery's, else the shipped \(Shipped.extractor)).")
   var extractor: String?
   @Option(help: "Decision threshold on the cosine score (same iff score ≥ threshold).") var threshold: Float?
   @Flag(help: "One JSON object (score, threshold, same).") var json = false
   @OptionGroup var common: CommonOptions
+
+  func validate() throws {
+    if let threshold, !threshold.isFinite {
+      throw ValidationError("--threshold must be a number (a cosine score, -1 to 1), got \(threshold)")
+    }
+  }
 
   func run() throws {
     try common.apply()
     let galleryURL = gallery.map { URL(fileURLWithPath: $0) }
     let embedder = try Embedder.resolve(explicit: extractor, gallery: galleryURL)
     let decoder = ImageDecoder()
-    let images = try [a, b].map { try decoder.decode(contentsOf: URL(fileURLWithPath: $0)) }
+    let images = try [a, b].map { path in
+      let url = URL(fileURLWithPath: path)
+      if let reason = ImageFiles.unopenableReason(url) { throw ImageError.unreadable(path: path, reason: reason) }
+      return try decoder.decode(contentsOf: url)
+    }
     let e = embedder.embed(images)
     let v: Verification
     if let galleryURL {

@@ -45,6 +45,14 @@ final class SamplerAndProtocolTests: XCTestCase {
     XCTAssertEqual(tied.result.auc, 0.5, accuracy: 1e-12, "all scores tied")
   }
 
+  func testWindowsOfAThinStripStayWithinTheAspectCap() {
+    let input = SpectralInput()
+    let strip = Image(width: 60000, height: 1, pixels: [Float](repeating: 0.5, count: 3 * 60000))
+    let windows = input.windows(strip, grid: 3)
+    XCTAssertEqual(windows.count, 9)
+    XCTAssertTrue(windows.allSatisfy { $0.width == input.size && $0.height == input.size })
+  }
+
   func testWindowsSpreadFromEdgeToEdgeAndScaleUpSmallImages() {
     var input = SpectralInput()
     input.size = 64
@@ -77,7 +85,7 @@ final class ExtractorTrainingTests: XCTestCase {
     let store = try PoolStore(root: root, config: c)
     let trainer = ReconstructionTrainer(config: c, tiles: tiles)
     for id in ["000000", "010110", "100200", "111032", "001231"] {
-      let (m, e) = trainer.train(try Architecture(id: id), seed: 0)
+      let (m, e) = try trainer.train(try Architecture(id: id), seed: 0)
       try store.record(try PoolStore.save(m, entry: e, config: c, root: root))
     }
     return (store, tiles, root)
@@ -215,6 +223,8 @@ final class ExtractorTrainingTests: XCTestCase {
     let trainer = ExtractorTrainer(config: config)
     // The real generator is never held out; the synthetic split is unchanged.
     XCTAssertEqual(trainer.heldOutArchitectures(combined), trainer.heldOutArchitectures(set))
+    // Real generators alone have no architecture to hold out (this drew from an empty range before).
+    XCTAssertEqual(trainer.heldOutArchitectures(gans), [])
     var tiny = config
     tiny.steps = 1
     tiny.learningRate = 1e-12
@@ -229,6 +239,32 @@ final class ExtractorTrainingTests: XCTestCase {
     var deeper = tiny
     deeper.depth = 34
     XCTAssertThrowsError(try ExtractorTrainer(config: deeper).train(combined, initial: initial))
+  }
+
+  func testMoreTilesPerModelThanThePoolHoldsIsATypedError() throws {
+    let (store, tiles, root) = try Self.tinyPool()
+    defer { try? FileManager.default.removeItem(at: root) }
+    for perModel in [tiles.count + 1, 0] {
+      XCTAssertThrowsError(try FingerprintedSet(store: store, tiles: tiles, perModel: perModel, seed: 0)) { error in
+        XCTAssertEqual(
+          error as? FingerprintedSetError, .tooFewTiles(perModel: perModel, available: tiles.count))
+        XCTAssertTrue("\(error)".contains("--tiles-per-model between 1 and \(tiles.count)"), "\(error)")
+      }
+    }
+  }
+
+  func testSettingsThatWouldTrapOrNeverTrainAreProblems() {
+    XCTAssertNil(ExtractorConfig().problem)
+    let broken: [(String, (inout ExtractorConfig) -> Void)] = [
+      ("held-out fraction", { $0.heldOutFraction = 5 }), ("validation tiles", { $0.validationTilesPerModel = 0 }),
+      ("learning rate", { $0.learningRate = .nan }), ("clip norm", { $0.clipNorm = 0 }),
+      ("margin", { $0.margin = -1 }), ("beyond any usable network", { $0.width = 100_000 }),
+    ]
+    for (words, change) in broken {
+      var c = ExtractorConfig()
+      change(&c)
+      XCTAssertTrue(c.problem?.contains(words) ?? false, "\(words): \(c.problem ?? "nil")")
+    }
   }
 
   func testConfigDecodesPartialFilesWithDefaults() throws {

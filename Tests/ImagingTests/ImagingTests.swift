@@ -17,6 +17,28 @@ final class DecodeTests: XCTestCase {
 
   func expected(_ name: String) -> [Float] { Self.expected.tensors[name]!.array }
 
+  func testAThinStripIsCutBeforeScalingUp() {
+    // 1 × 60000: scaled whole to a 64 px short side it would be 64 × 3 840 000 pixels.
+    let strip = Image(width: 1, height: 60000, pixels: (0..<(3 * 60000)).map { Float($0 % 60000) / 60000 })
+    let square = strip.centerSquare(64)
+    XCTAssertEqual([square.width, square.height], [64, 64])
+    // Its centre is the strip's centre, about half-way up the ramp.
+    XCTAssertEqual(square.pixels[32 * 64 + 32], 0.5, accuracy: 0.001)
+  }
+
+  func testByteConversionIsNaNSafeRoundedAndClamped() {
+    XCTAssertEqual(unitToByte(.nan), 0)
+    XCTAssertEqual(unitToByte(-.infinity), 0)
+    XCTAssertEqual(unitToByte(.infinity), 255)
+    XCTAssertEqual(unitToByte(-0.2), 0)
+    XCTAssertEqual(unitToByte(1.7), 255)
+    XCTAssertEqual(unitToByte(0.5), 128)  // 127.5 rounds half away from zero
+    XCTAssertEqual(unitToByte(100.0 / 255), 100)
+    let image = Image(width: 1, height: 1, pixels: [.nan, 2, 0.2])
+    XCTAssertEqual(image.interleavedBytes(), [0, 255, 51])
+    XCTAssertEqual(image.quantized().pixels, [0, 1, 51 / 255])
+  }
+
   func testPNGAndLosslessWebPAreExact() throws {
     for name in ["rgb.png", "gray.png", "palette.png", "rgba.png", "rgb-lossless.webp"] {
       let image = try decode(name)
@@ -144,5 +166,29 @@ final class ImageFilesTests: XCTestCase {
     let models = try ImageFiles.models(in: root)
     XCTAssertEqual(models.map(\.name), ["a-model", "b-model"])
     XCTAssertEqual(models[1].files.map(\.lastPathComponent), ["1.jpeg", "2.PNG"])
+  }
+  func testFilesAreRecognisedBySignatureWhateverTheirNameAndLinkCyclesEndTheWalk() throws {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("mp-sniff-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: root) }
+    let fm = FileManager.default
+    let sub = root.appendingPathComponent("sub")
+    try fm.createDirectory(at: sub, withIntermediateDirectories: true)
+    let png = try ImageEncoder.png(Image(width: 2, height: 2, pixels: [Float](repeating: 0.5, count: 12)))
+    try png.write(to: root.appendingPathComponent("no-extension"))
+    try png.write(to: root.appendingPathComponent("wrong.txt"))
+    try Data([0xFF, 0xD8, 0xFF, 0xE0]).write(to: sub.appendingPathComponent("jpeg-head"))
+    try Data("RIFF\u{0}\u{0}\u{0}\u{0}WEBPVP8 ".utf8).write(to: sub.appendingPathComponent("webp-head"))
+    try Data("just text".utf8).write(to: root.appendingPathComponent("notes"))
+    try fm.createSymbolicLink(atPath: sub.appendingPathComponent("up").path, withDestinationPath: "..")
+    try fm.createSymbolicLink(atPath: root.appendingPathComponent("self").path, withDestinationPath: "self")
+    let names = try ImageFiles.list(root, recursive: true).map { $0.path.dropFirst(root.path.count + 1) }
+    XCTAssertEqual(names, ["no-extension", "self", "sub/jpeg-head", "sub/webp-head", "wrong.txt"])
+    let decoded = ImageDecoder().decodeAll(try ImageFiles.list(root))
+    XCTAssertEqual(decoded.images.map(\.url.lastPathComponent), ["no-extension", "wrong.txt"])
+    let loop = root.appendingPathComponent("self")
+    XCTAssertTrue(ImageFiles.unopenableReason(loop)?.contains("symbolic link") ?? false)
+    let failure = ImageDecoder().decodeAll([loop]).failures.first?.error.description ?? ""
+    XCTAssertTrue(failure.contains("leads nowhere"), failure)
+    XCTAssertNil(ImageFiles.unopenableReason(root.appendingPathComponent("notes")))
   }
 }

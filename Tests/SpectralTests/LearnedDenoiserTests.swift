@@ -20,7 +20,7 @@ final class LearnedDenoiserTests: XCTestCase {
     config.trainTiles = 8
     config.validationTiles = 4
     var losses: [Float] = []
-    let (denoiser, validation) = DenoiserTrainer(config: config).train(photos: photos) { losses.append($1) }
+    let (denoiser, validation) = try DenoiserTrainer(config: config).train(photos: photos) { losses.append($1) }
     XCTAssertEqual(losses.count, 3)
     XCTAssert(losses.allSatisfy(\.isFinite))
     XCTAssertEqual(validation.count, 4)
@@ -34,6 +34,30 @@ final class LearnedDenoiserTests: XCTestCase {
     XCTAssertEqual(loaded.residual(x).array, denoiser.residual(x).array)
     let eval = DenoiserTrainer.evaluate(loaded, tiles: validation)
     XCTAssert(eval.noisyPSNR.isFinite && eval.denoisedPSNR.isFinite)
+  }
+
+  func testUnusableSettingsAndFlatPhotosAreTypedErrors() throws {
+    var config = DenoiserTrainingConfig()
+    config.tile = 16
+    config.steps = 1
+    config.batch = 1
+    for (change, word) in [
+      ({ (c: inout DenoiserTrainingConfig) in c.depth = 2 }, "depth"), ({ $0.steps = 0 }, "steps"),
+      ({ $0.batch = 0 }, "batch"), ({ $0.tile = 0 }, "tile"), ({ $0.sigmaMax = 0.5 }, "sigma-max"),
+    ] {
+      var c = config
+      change(&c)
+      XCTAssertThrowsError(try DenoiserTrainer(config: c).train(photos: [])) { error in
+        guard case .invalidConfig(let problem) = error as? DenoiserTrainingError else { return XCTFail("\(error)") }
+        XCTAssertTrue(problem.contains(word), problem)
+      }
+    }
+    let flat = Image(width: 40, height: 40, pixels: [Float](repeating: 0.5, count: 3 * 40 * 40))
+    // Luma std 1/255 stays under the sampler's 8/255 texture floor.
+    let faint = Image(width: 20, height: 20, pixels: (0..<(3 * 400)).map { 0.2 + Float($0 % 2) / 255 })
+    XCTAssertThrowsError(try DenoiserTrainer(config: config).train(photos: [flat, faint])) { error in
+      XCTAssertEqual(error as? DenoiserTrainingError, .noTexturedTiles(photos: 2, tile: 16))
+    }
   }
 
   func testAnotherCheckpointIsRefusedWithTheFileName() throws {

@@ -161,20 +161,37 @@ final class PoolTests: XCTestCase {
   func testTrainingIsDeterministicAndReducesTheLoss() throws {
     let trainer = ReconstructionTrainer(config: Self.config, tiles: Self.tiles())
     let arch = try Architecture(id: "000000")
-    let (_, e1) = trainer.train(arch, seed: 0)
-    let (_, e2) = trainer.train(arch, seed: 0)
-    let (_, e3) = trainer.train(arch, seed: 1)
+    let (_, e1) = try trainer.train(arch, seed: 0)
+    let (_, e2) = try trainer.train(arch, seed: 0)
+    let (_, e3) = try trainer.train(arch, seed: 1)
     XCTAssertEqual(e1.steps, 12)
     XCTAssertEqual(e1.finalResidual, e2.finalResidual)
     XCTAssertNotEqual(e1.finalResidual, e3.finalResidual)
     XCTAssertLessThan(e1.finalResidual, e1.firstLoss)
     XCTAssertGreaterThan(e1.convGFLOPPerStep, 0)
+    XCTAssertEqual(e1.attempts, 1)
+  }
+
+  func testADivergingModelIsRetriedThenRefusedNotSavedWithNaNWeights() throws {
+    var c = Self.config
+    // Adam moves every weight by about the learning rate per step: at 1e30 (then 1e29, 1e28) the
+    // second forward pass overflows Float whatever the kernels' rounding.
+    c.learningRate = 1e30
+    let trainer = ReconstructionTrainer(config: c, tiles: Self.tiles())
+    XCTAssertThrowsError(try trainer.train(try Architecture(id: "000000"), seed: 0)) { error in
+      guard case .diverged(let key, let rates) = error as? SynthesisError else { return XCTFail("\(error)") }
+      XCTAssertEqual(key, "000000/seed-0")
+      XCTAssertEqual(rates.count, ReconstructionTrainer.attemptsAtMost)
+      XCTAssertEqual(rates.first, 1e30)
+      XCTAssertTrue("\(error)".contains("nothing was saved"))
+    }
   }
 
   func testResidualTargetStopsTrainingEarly() throws {
     var c = Self.config
     c.residualTarget = 10  // any model's MSE on [−1, 1] inputs is below this
-    let (_, e) = ReconstructionTrainer(config: c, tiles: Self.tiles()).train(try Architecture(id: "000000"), seed: 0)
+    let (_, e) = try ReconstructionTrainer(config: c, tiles: Self.tiles()).train(
+      try Architecture(id: "000000"), seed: 0)
     XCTAssertTrue(e.reachedTarget)
     XCTAssertEqual(e.steps, 10)
   }
@@ -184,7 +201,7 @@ final class PoolTests: XCTestCase {
     let store = try PoolStore(root: url, config: Self.config, shard: shard)
     let trainer = ReconstructionTrainer(config: Self.config, tiles: Self.tiles())
     for id in ids {
-      let (model, entry) = trainer.train(try Architecture(id: id), seed: 0)
+      let (model, entry) = try trainer.train(try Architecture(id: id), seed: 0)
       try store.record(try PoolStore.save(model, entry: entry, config: Self.config, root: url))
     }
     return store
@@ -194,7 +211,7 @@ final class PoolTests: XCTestCase {
     let store = try build(root, ["110011"])
     let entry = try XCTUnwrap(store.entry("110011/seed-0"))
     XCTAssertTrue(store.verify(entry))
-    let (trained, _) = ReconstructionTrainer(config: Self.config, tiles: Self.tiles()).train(
+    let (trained, _) = try ReconstructionTrainer(config: Self.config, tiles: Self.tiles()).train(
       try Architecture(id: "110011"), seed: 0)
     let loaded = try PoolStore(existing: root).load(entry)
     let x = Self.tiles().batch([1, 2])
