@@ -39,6 +39,7 @@ write("safetensors", "overlap.safetensors",
       safetensors({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
                    "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}}, b"\0" * 12))
 write("safetensors", "not-json.safetensors", struct.pack("<Q", 4) + b"\xff\xfe[{")
+write("safetensors", "deep-json.safetensors", struct.pack("<Q", 10000) + b"[" * 10000)
 
 # Extractor metadata: a width of 0 or a billion reached ResNet's precondition or an enormous allocation;
 # the rest are settings the checkpoint cannot have been trained with.
@@ -88,6 +89,7 @@ def manifest(name, models, **changes):
 
 
 manifest("duplicate-key.json", [entry(), entry()])
+write("pool", "deep.json", b'{"formatVersion": ' + b"[" * 10000)
 manifest("file-outside.json", [entry(file="../../etc/passwd")])
 manifest("batch-0.json", [entry()], batch=0)
 manifest("size-odd.json", [], size=7)

@@ -23,6 +23,7 @@ public final class Extractor {
   public func embed(spectra: Tensor, batch: Int = 256) -> [[Float]] {
     network.eval()
     let n = spectra.shape[0]
+    guard n > 0 else { return [] }
     let per = spectra.count / n
     var out: [[Float]] = []
     for start in stride(from: 0, to: n, by: batch) {
