@@ -71,8 +71,9 @@ public final class Extractor {
 
   /// Loads a checkpoint written by ``save(to:extra:)``.
   ///
-  /// - Throws: ``SafetensorsError`` naming the file when it is not a readable safetensors file, or when
-  ///   its metadata is missing, out of range or disagrees with the tensors it holds.
+  /// - Throws: ``SafetensorsError`` naming the file when it is not a readable safetensors file, or
+  ///   ``SafetensorsError/badCheckpoint(path:kind:reason:)`` when its metadata is missing, out of range or
+  ///   disagrees with the tensors it holds.
   public static func load(from url: URL) throws -> Extractor {
     try load(Safetensors.read(url), name: url.path)
   }
@@ -82,12 +83,12 @@ public final class Extractor {
   /// The metadata is checked against the tensors before the network is built: the network's size comes
   /// from metadata, so a damaged width must be refused before it allocates, not after.
   public static func load(_ file: Safetensors.File, name: String) throws -> Extractor {
-    func bad(_ reason: String) -> SafetensorsError { .corrupted(path: name, reason: reason) }
+    func bad(_ reason: String) -> SafetensorsError { .badCheckpoint(path: name, kind: "extractor", reason: reason) }
     let m = file.metadata
     guard m["extractor_format"] == "\(formatVersion)", let architecture = m["architecture"],
       let i = m["input"], let c = m["classes"]
     else {
-      throw bad("not a ModelPrint extractor checkpoint (missing or unknown extractor metadata)")
+      throw bad("its metadata lacks the extractor format, architecture, input settings or classes")
     }
     guard architecture.hasPrefix("resnet"), let depth = Int(architecture.dropFirst("resnet".count)),
       ResNet.depths.contains(depth)

@@ -172,17 +172,23 @@ public enum SafetensorsError: Error, CustomStringConvertible, Equatable {
   case corrupted(path: String, reason: String)
   case unsupportedDType(path: String, tensor: String, dtype: String)
   case wrongVersion(path: String, found: String?, supported: Int)
+  /// A readable file whose metadata or tensors do not describe the `kind` of model it was given as.
+  case badCheckpoint(path: String, kind: String, reason: String)
 
   public var description: String {
     switch self {
     case .unreadable(let p, let r): return "\(p): cannot read the file (\(r))"
     case .truncated(let p, let e, let f):
       return "\(p): the file is truncated (\(f) bytes, at least \(e) needed); copy or download it again"
-    case .corrupted(let p, let r): return "\(p): not a valid safetensors file: \(r)"
+    case .corrupted(let p, let r):
+      return
+        "\(p): not a valid safetensors file: \(r); the file is damaged or of another format, copy or download it again"
     case .unsupportedDType(let p, let t, let d): return "\(p): tensor '\(t)' has dtype \(d); only F32 is supported"
     case .wrongVersion(let p, let f, let s):
       return "\(p): checkpoint format version \(f ?? "missing"), this build reads version \(s); "
         + "re-create the file with this version of ModelPrint"
+    case .badCheckpoint(let p, let k, let r):
+      return "\(p): not a usable \(k) checkpoint: \(r); pass one written by this version of ModelPrint"
     }
   }
 }

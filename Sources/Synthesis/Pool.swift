@@ -344,7 +344,9 @@ public enum PoolError: Error, CustomStringConvertible, Equatable {
   public var description: String {
     switch self {
     case .notAPool(let p): return "\(p): no manifest.json here; build a pool with `modelprint synthesize --out \(p)`"
-    case .corruptManifest(let p, let r): return "\(p): unreadable pool manifest (\(r))"
+    case .corruptManifest(let p, let r):
+      return "\(p): unreadable pool manifest (\(r)); restore the file from a copy, or build the pool again "
+        + "with `modelprint synthesize` into a new --out folder"
     case .configMismatch(let p, let e, let r):
       return "\(p) was trained with steps \(e.steps), batch \(e.batch), size \(e.size), lr \(e.learningRate), "
         + "target \(e.residualTarget), tiles \(e.tiles) (seed \(e.tileSeed)); this run asks for steps \(r.steps), "

@@ -17,7 +17,9 @@ final class ExtractorCheckpointTests: XCTestCase {
     for name in names.sorted() {
       let url = Self.folder.appendingPathComponent(name)
       XCTAssertThrowsError(try Extractor.load(from: url), name) { error in
-        guard case .corrupted(let path, _)? = error as? SafetensorsError else { return XCTFail("\(name): \(error)") }
+        guard case .badCheckpoint(let path, "extractor", _)? = error as? SafetensorsError else {
+          return XCTFail("\(name): \(error)")
+        }
         XCTAssertEqual(path, url.path)
       }
     }
