@@ -14,6 +14,10 @@ let package = Package(
     .library(name: "Tensor", targets: ["Tensor"]),
     .library(name: "NN", targets: ["NN"]),
     .library(name: "Synthesis", targets: ["Synthesis"]),
+    // Imaging, Fingerprint and Attribution are products for the fuzz targets in Fuzz/, a separate package.
+    .library(name: "Imaging", targets: ["Imaging"]),
+    .library(name: "Fingerprint", targets: ["Fingerprint"]),
+    .library(name: "Attribution", targets: ["Attribution"]),
     .executable(name: "modelprint-bench", targets: ["Benchmarks"]),
   ],
   dependencies: [

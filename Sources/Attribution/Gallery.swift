@@ -119,7 +119,10 @@ public final class Gallery {
             reason: "an SQLite database without the gallery's tables (has: \(tables.joined(separator: ", ")))")
         }
         let rows = try Row.fetchAll(db, sql: "SELECT key, value FROM meta")
-        return Dictionary(rows.map { ($0["key"] as String, $0["value"] as String) }, uniquingKeysWith: { a, _ in a })
+        let pairs = try rows.map {
+          (try $0.decode(String.self, forColumn: "key"), try $0.decode(String.self, forColumn: "value"))
+        }
+        return Dictionary(pairs, uniquingKeysWith: { a, _ in a })
       }
       guard let v = stored["format_version"].flatMap(Int.init), let hash = stored["extractor_sha256"] else {
         throw GalleryError.notAGallery(path: path, reason: "no format version or extractor hash in its meta table")
@@ -135,6 +138,8 @@ public final class Gallery {
       }
       self.extractor = recorded
     } catch let e as DatabaseError {
+      throw Self.error(e, path: path)
+    } catch let e as RowDecodingError {
       throw Self.error(e, path: path)
     }
   }
@@ -181,7 +186,7 @@ public final class Gallery {
     let path = self.path
     let model = try write { db -> GalleryModel in
       let dim = first.embedding.count
-      if let stored = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'dimension'").flatMap(Int.init) {
+      if let stored = try Self.dimension(db, path: path) {
         for e in images where e.embedding.count != stored {
           throw GalleryError.dimensionMismatch(path: path, gallery: stored, given: e.embedding.count)
         }
@@ -208,7 +213,7 @@ public final class Gallery {
             """,
           arguments: [id, e.path, Data(Vectors.bytes(e.embedding)), now])
       }
-      try Self.refreshFingerprint(db, model: id)
+      try Self.refreshFingerprint(db, model: id, path: path)
       return try Self.fetchModels(db, where: "id = ?", [id])[0]
     }
     cachedIndex.current = nil
@@ -238,31 +243,76 @@ public final class Gallery {
 
   /// Every enrolled image's embedding with its model's name, model by model.
   public func embeddings() throws -> [(model: String, path: String, embedding: [Float])] {
-    try read { db in
-      try Row.fetchAll(
+    let path = self.path
+    return try read { db in
+      let dim = try Self.dimension(db, path: path)
+      return try Row.fetchAll(
         db,
         sql: """
           SELECT models.name AS name, images.path AS path, images.embedding AS embedding
           FROM images JOIN models ON images.model = models.id ORDER BY models.name, images.path
           """
-      ).map { row in (row["name"] as String, row["path"] as String, Vectors.floats(row["embedding"] as Data) ?? []) }
+      ).map { row in
+        let name = try row.decode(String.self, forColumn: "name")
+        let image = try row.decode(String.self, forColumn: "path")
+        let embedding = try Self.floats(
+          try row.decode(Data?.self, forColumn: "embedding"), dimension: dim, what: "embedding of \(name)/\(image)",
+          path: path)
+        return (name, image, embedding)
+      }
     }
   }
 
   /// Recomputes every model's fingerprint from its images (after a change of the fingerprint rule).
   public func recomputeFingerprints() throws {
+    let path = self.path
     try write { db in
-      for id in try Int64.fetchAll(db, sql: "SELECT id FROM models") { try Self.refreshFingerprint(db, model: id) }
+      for id in try Int64.fetchAll(db, sql: "SELECT id FROM models") {
+        try Self.refreshFingerprint(db, model: id, path: path)
+      }
     }
     cachedIndex.current = nil
   }
 
-  private static func refreshFingerprint(_ db: Database, model id: Int64) throws {
-    let blobs = try Data.fetchAll(db, sql: "SELECT embedding FROM images WHERE model = ?", arguments: [id])
-    let fingerprint = Vectors.fingerprint(blobs.map { Vectors.floats($0) ?? [] })
+  private static func refreshFingerprint(_ db: Database, model id: Int64, path: String) throws {
+    let dim = try dimension(db, path: path)
+    let rows = try Row.fetchAll(db, sql: "SELECT path, embedding FROM images WHERE model = ?", arguments: [id])
+    let embeddings = try rows.map { row in
+      try floats(
+        try row.decode(Data?.self, forColumn: "embedding"), dimension: dim,
+        what: "embedding of \(try row.decode(String?.self, forColumn: "path") ?? "an image")", path: path)
+    }
+    // A model without images has no fingerprint; ``index()`` reports it as damaged.
+    let fingerprint = embeddings.isEmpty ? [] : Vectors.fingerprint(embeddings)
     try db.execute(
       sql: "UPDATE models SET images = ?, fingerprint = ? WHERE id = ?",
-      arguments: [blobs.count, Data(Vectors.bytes(fingerprint)), id])
+      arguments: [rows.count, Data(Vectors.bytes(fingerprint)), id])
+  }
+
+  /// The largest embedding a gallery may record (the extractors' are a few hundred values).
+  public static let maxDimension = 1 << 16
+
+  /// The embedding length in the meta table, nil before the first enrollment.
+  private static func dimension(_ db: Database, path: String) throws -> Int? {
+    guard let text = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'dimension'") else { return nil }
+    guard let d = Int(text), (1...maxDimension).contains(d) else {
+      throw GalleryError.notAGallery(
+        path: path, reason: "its recorded embedding length '\(text)' is not a whole number in 1...\(maxDimension)")
+    }
+    return d
+  }
+
+  /// A stored Float32 BLOB as values, refused unless it holds exactly the gallery's `dimension` of them.
+  private static func floats(_ blob: Data?, dimension: Int?, what: String, path: String) throws -> [Float] {
+    let bytes = blob ?? Data()
+    guard let dimension, bytes.count == 4 * dimension, let values = Vectors.floats(bytes) else {
+      throw GalleryError.notAGallery(
+        path: path,
+        reason:
+          "the \(what) is damaged (\(bytes.count) bytes, \(dimension.map { "\(4 * $0)" } ?? "no length recorded") expected)"
+      )
+    }
+    return values
   }
 
   private static func fetchModels(_ db: Database, where clause: String, _ arguments: StatementArguments) throws
@@ -272,7 +322,10 @@ public final class Gallery {
       db, sql: "SELECT id, name, notes, created, images FROM models WHERE \(clause) ORDER BY name",
       arguments: arguments
     ).map {
-      GalleryModel(id: $0["id"], name: $0["name"], notes: $0["notes"], created: $0["created"], images: $0["images"])
+      GalleryModel(
+        id: try $0.decode(forColumn: "id"), name: try $0.decode(forColumn: "name"),
+        notes: try $0.decode(forColumn: "notes"), created: try $0.decode(forColumn: "created"),
+        images: try $0.decode(forColumn: "images"))
     }
   }
 
@@ -281,30 +334,32 @@ public final class Gallery {
   /// All fingerprints in one matrix, read once and kept until the gallery changes through this object.
   public func index() throws -> FingerprintIndex {
     if let cached = cachedIndex.current { return cached }
+    let path = self.path
     let loaded = try read { db -> FingerprintIndex in
-      let dim = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'dimension'").flatMap(Int.init) ?? 1
-      let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM models") ?? 0
+      let dim = try Self.dimension(db, path: path) ?? 1
       var names: [String] = []
-      names.reserveCapacity(count)
-      var matrix = [Float](repeating: 0, count: count * dim)
+      var matrix: [Float] = []
+      // Rows are appended as they pass the checks, so a damaged count or length cannot size an allocation.
       let rows = try Row.fetchCursor(db, sql: "SELECT name, fingerprint FROM models ORDER BY name")
-      while let row = try rows.next(), names.count < count {
-        let start = names.count * dim
+      while let row = try rows.next() {
+        let name = try row.decode(String.self, forColumn: "name")
+        let start = matrix.count
         try row.withUnsafeData(named: "fingerprint") { data in
           let blob = data ?? Data()
           guard blob.count == dim * 4 else {
             throw GalleryError.notAGallery(
-              path: path, reason: "model '\(row["name"] as String)' has a damaged fingerprint (\(blob.count) bytes)")
+              path: path, reason: "model '\(name)' has a damaged fingerprint (\(blob.count) bytes, \(dim * 4) expected)"
+            )
           }
+          matrix.append(contentsOf: repeatElement(0, count: dim))
           matrix.withUnsafeMutableBytes { m in
             blob.withUnsafeBytes { b in
               (m.baseAddress! + start * 4).copyMemory(from: b.baseAddress!, byteCount: dim * 4)
             }
           }
         }
-        names.append(row["name"])
+        names.append(name)
       }
-      matrix.removeLast((count - names.count) * dim)
       return FingerprintIndex(names: names, matrix: matrix, dimension: dim)
     }
     cachedIndex.current = loaded
@@ -374,11 +429,24 @@ public final class Gallery {
   // MARK: database access
 
   private func read<T>(_ body: (Database) throws -> T) throws -> T {
-    do { return try db.read(body) } catch let e as DatabaseError { throw Self.error(e, path: path) }
+    do { return try db.read(body) } catch let e as DatabaseError {
+      throw Self.error(e, path: path)
+    } catch let e as RowDecodingError {
+      throw Self.error(e, path: path)
+    }
   }
 
   private func write<T>(_ body: (Database) throws -> T) throws -> T {
-    do { return try db.write(body) } catch let e as DatabaseError { throw Self.error(e, path: path) }
+    do { return try db.write(body) } catch let e as DatabaseError {
+      throw Self.error(e, path: path)
+    } catch let e as RowDecodingError {
+      throw Self.error(e, path: path)
+    }
+  }
+
+  /// A value of the wrong type or NULL where the schema has NOT NULL: another program wrote the file.
+  private static func error(_ e: RowDecodingError, path: String) -> GalleryError {
+    .notAGallery(path: path, reason: "a damaged value in the database (\(String(describing: e).prefix(200)))")
   }
 
   private static func error(_ e: DatabaseError, path: String) -> GalleryError {

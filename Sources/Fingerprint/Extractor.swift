@@ -27,6 +27,7 @@ public final class Extractor {
   public func embed(spectra: Tensor, batch: Int = 256) -> [[Float]] {
     if network.isTraining { network.eval() }
     let n = spectra.shape[0]
+    guard n > 0 else { return [] }
     let per = spectra.count / n
     var out: [[Float]] = []
     for start in stride(from: 0, to: n, by: batch) {
@@ -73,26 +74,72 @@ public final class Extractor {
   }
 
   /// Loads a checkpoint written by ``save(to:extra:)``.
+  ///
+  /// - Throws: ``SafetensorsError`` naming the file when it is not a readable safetensors file, or
+  ///   ``SafetensorsError/badCheckpoint(path:kind:reason:)`` when its metadata is missing, out of range or
+  ///   disagrees with the tensors it holds.
   public static func load(from url: URL) throws -> Extractor {
-    let file = try Safetensors.read(url)
+    try load(Safetensors.read(url), name: url.path)
+  }
+
+  /// Builds the extractor a decoded checkpoint describes; `name` identifies the file in errors.
+  ///
+  /// The metadata is checked against the tensors before the network is built: the network's size comes
+  /// from metadata, so a damaged width must be refused before it allocates, not after.
+  public static func load(_ file: Safetensors.File, name: String) throws -> Extractor {
+    func bad(_ reason: String) -> SafetensorsError { .badCheckpoint(path: name, kind: "extractor", reason: reason) }
     let m = file.metadata
-    guard m["extractor_format"] == "\(formatVersion)",
-      let depth = m["architecture"].flatMap({ Int($0.dropFirst("resnet".count)) }),
-      m["architecture"]?.hasPrefix("resnet") == true, ResNet.depths.contains(depth),
-      let w = m["width"].flatMap(Int.init),
-      let p = m["projection"].flatMap(Int.init), let i = m["input"], let c = m["classes"],
-      let input = try? JSONDecoder().decode(SpectralInput.self, from: Data(i.utf8)),
-      let classes = try? JSONDecoder().decode([String].self, from: Data(c.utf8))
+    guard m["extractor_format"] == "\(formatVersion)", let architecture = m["architecture"],
+      let i = m["input"], let c = m["classes"]
     else {
-      throw SafetensorsError.corrupted(
-        path: url.path, reason: "not a ModelPrint extractor checkpoint (missing or unknown extractor metadata)")
+      throw bad("its metadata lacks the extractor format, architecture, input settings or classes")
+    }
+    guard architecture.hasPrefix("resnet"), let depth = Int(architecture.dropFirst("resnet".count)),
+      ResNet.depths.contains(depth)
+    else {
+      throw bad("architecture '\(architecture)' is not one of \(ResNet.depths.map { "resnet\($0)" })")
+    }
+    guard let w = m["width"].flatMap(Int.init), (1...maxWidth).contains(w) else {
+      throw bad("width '\(m["width"] ?? "missing")' is not a whole number in 1...\(maxWidth)")
+    }
+    guard let p = m["projection"].flatMap(Int.init), (1...maxProjection).contains(p) else {
+      throw bad("projection '\(m["projection"] ?? "missing")' is not a whole number in 1...\(maxProjection)")
+    }
+    let input: SpectralInput
+    do { input = try JSONDecoder().decode(SpectralInput.self, from: Data(i.utf8)) } catch {
+      throw bad("the input settings are not valid JSON of SpectralInput (\(error))")
+    }
+    if let problem = input.problem { throw bad("input settings: \(problem)") }
+    guard let classes = try? JSONDecoder().decode([String].self, from: Data(c.utf8)), !classes.isEmpty else {
+      throw bad("the class list is not a non-empty JSON array of names")
+    }
+    let embedding = (depth == 50 ? 8 * Bottleneck.expansion : 8) * w
+    let expected: [(String, [Int])] = [
+      ("stem.0.weight", [w, 3, 7, 7]), ("cls.weight", [classes.count, embedding]), ("proj.weight", [p, embedding]),
+    ]
+    for (tensor, shape) in expected where file.tensors[tensor]?.shape.dims != shape {
+      let found = file.tensors[tensor].map { "\($0.shape.dims)" } ?? "missing"
+      throw bad(
+        "tensor \(tensor) is \(found), the metadata (width \(w), projection \(p), \(classes.count) classes) needs \(shape)"
+      )
+    }
+    // The last stage's 3×3 convolutions alone hold 576·w² weights: a file with fewer floats cannot be
+    // this network, and refusing it keeps the allocation below a small multiple of the file's size.
+    let floats = file.tensors.values.reduce(0) { $0 + $1.count }
+    guard floats >= 576 * w * w else {
+      throw bad("\(floats) weights are too few for a \(architecture) of width \(w)")
     }
     var rng = RNG(seed: 0)
     let net = ResNet(depth: depth, width: w, classes: classes.count, projection: p, rng: &rng)
     do { try net.loadStateDict(file.tensors) } catch {
-      throw SafetensorsError.corrupted(path: url.path, reason: "\(error)")
+      throw bad("\(error)")
     }
     net.eval()
     return Extractor(network: net, input: input, classes: classes)
   }
+
+  /// The widest network a checkpoint may describe (16 times the standard ResNet's 64).
+  public static let maxWidth = 1024
+  /// The longest projection a checkpoint may describe.
+  public static let maxProjection = 65536
 }

@@ -9,15 +9,42 @@ import Tensor
 public struct SpectralInput: Codable, Equatable, Sendable {
   /// Patch side in pixels.
   public var size: Int = 64
-  /// `highpass`: image − 3×3 box blur (reflect padding).
+  /// `highpass`: image − 3×3 box blur (reflect padding), the only residual this build computes; a
+  /// checkpoint naming another is refused on load (see ``problem``) rather than fed the wrong input.
   public var residual: String = "highpass"
-  /// `log1p-shift`: fftshift(log1p(255·|FFT2|)) per colour channel.
+  /// `log1p-shift`: fftshift(log1p(255·|FFT2|)) per colour channel, the only spectrum this build
+  /// computes; checked on load like ``residual``.
   public var spectrum: String = "log1p-shift"
   /// Per-channel mean and standard deviation of the training spectra.
   public var mean: [Float] = [0, 0, 0]
   public var std: [Float] = [1, 1, 1]
 
   public init() {}
+
+  /// The residuals and spectra ``rawSpectra(_:into:)`` computes.
+  public static let residuals = ["highpass"]
+  public static let spectra = ["log1p-shift"]
+  /// Patch sides a checkpoint may give: the high-pass residual needs 2 px, and beyond 4096 px one
+  /// window's spectrum alone would take hundreds of megabytes.
+  public static let sizes = 2...4096
+
+  /// Why these settings cannot be used (as read from a checkpoint), or nil when they can.
+  public var problem: String? {
+    if !Self.residuals.contains(residual) {
+      return "residual '\(residual)' is not one this build computes (\(Self.residuals.joined(separator: ", ")))"
+    }
+    if !Self.spectra.contains(spectrum) {
+      return "spectrum '\(spectrum)' is not one this build computes (\(Self.spectra.joined(separator: ", ")))"
+    }
+    if !Self.sizes.contains(size) { return "patch size \(size) is outside \(Self.sizes)" }
+    guard mean.count == 3, std.count == 3 else {
+      return "mean and std need 3 values (one per colour channel), got \(mean.count) and \(std.count)"
+    }
+    guard mean.allSatisfy(\.isFinite), std.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+      return "mean \(mean) and std \(std) must be finite, std positive"
+    }
+    return nil
+  }
 
   /// Spectra of `images` ([N, 3, size, size] in [0, 1]) into `out` (N·3·size·size floats), unstandardised.
   public func rawSpectra(_ images: Tensor, into out: UnsafeMutablePointer<Float>) {

@@ -68,6 +68,19 @@ extension Image {
   }
 }
 
+/// Refuses a header's size before any pixel buffer is allocated: zero sides (which ``Image`` cannot hold)
+/// and more than `maxPixels` pixels (a few header bytes can claim gigabytes), with the product checked
+/// for overflow so that no claimed size can trap.
+func checkSize(_ w: Int, _ h: Int, name: String, format: String, maxPixels: Int) throws {
+  guard w > 0, h > 0 else {
+    throw ImageError.corrupt(path: name, format: format, reason: "the header gives a \(w)×\(h) image")
+  }
+  let (pixels, overflow) = w.multipliedReportingOverflow(by: h)
+  guard !overflow, pixels <= maxPixels else {
+    throw ImageError.tooLarge(path: name, width: w, height: h, limit: maxPixels)
+  }
+}
+
 enum JPEGCodec {
   static func decode(_ data: Data, name: String, maxPixels: Int) throws -> Image {
     guard let handle = tjInitDecompress() else { throw ImageError.unsupported(path: name, reason: "TurboJPEG failed") }
@@ -85,14 +98,14 @@ enum JPEGCodec {
         throw ImageError.unsupported(
           path: name, reason: "CMYK JPEG (print colour space); convert it to RGB first, e.g. with ImageMagick")
       }
-      guard Int(w) * Int(h) <= maxPixels else {
-        throw ImageError.tooLarge(path: name, width: Int(w), height: Int(h), limit: maxPixels)
-      }
+      try checkSize(Int(w), Int(h), name: name, format: "JPEG", maxPixels: maxPixels)
       var rgb = [UInt8](repeating: 0, count: Int(w) * Int(h) * 3)
       let status = tjDecompress2(
         handle, buf, UInt(data.count), &rgb, w, 0, h, Int32(TJPF_RGB.rawValue),
-        TJFLAG_ACCURATEDCT | TJFLAG_STOPONWARNING)
-      // A truncated file decodes with a warning (grey bottom rows): reject it rather than use it.
+        TJFLAG_ACCURATEDCT | TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS)
+      // LIMITSCANS refuses progressive files of more than 500 scans, which take minutes to decode and
+      // no encoder writes. A truncated file decodes with a warning (grey bottom rows): reject it rather
+      // than use it.
       guard status == 0 else {
         throw ImageError.corrupt(path: name, format: "JPEG", reason: String(cString: tjGetErrorStr2(handle)))
       }
@@ -143,7 +156,7 @@ enum PNGCodec {
       }
       defer { png_image_free(&image) }
       let (w, h) = (Int(image.width), Int(image.height))
-      guard w * h <= maxPixels else { throw ImageError.tooLarge(path: name, width: w, height: h, limit: maxPixels) }
+      try checkSize(w, h, name: name, format: "PNG", maxPixels: maxPixels)
       // 16-bit files without gAMA/sRGB chunks are sRGB-encoded, as almost every generator writes them.
       image.flags |= UInt32(PNG_IMAGE_FLAG_16BIT_sRGB)
       image.format = formatColor | formatAlpha
@@ -183,9 +196,7 @@ enum WebPCodec {
       guard WebPGetInfo(buf, data.count, &w, &h) != 0 else {
         throw ImageError.corrupt(path: name, format: "WebP", reason: "invalid header")
       }
-      guard Int(w) * Int(h) <= maxPixels else {
-        throw ImageError.tooLarge(path: name, width: Int(w), height: Int(h), limit: maxPixels)
-      }
+      try checkSize(Int(w), Int(h), name: name, format: "WebP", maxPixels: maxPixels)
       var rgb = [UInt8](repeating: 0, count: Int(w) * Int(h) * 3)
       let count = rgb.count
       let decoded = rgb.withUnsafeMutableBufferPointer {

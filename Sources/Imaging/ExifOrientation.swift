@@ -21,8 +21,10 @@ public enum ExifOrientation: Int, Sendable {
       if marker == 0xDA || marker == 0xD9 { break }  // start of scan / end: no more headers
       let length = Int(b[i + 2]) << 8 | Int(b[i + 3])
       let start = i + 4
-      if marker == 0xE1, start + 6 <= b.count, b[start..<(start + 6)].elementsEqual("Exif\0\0".utf8) {
-        return parse(tiff: Array(b[(start + 6)..<min(b.count, i + 2 + length)])) ?? .up
+      // The segment length counts its own two bytes; a damaged one may end before the "Exif" tag.
+      let end = min(b.count, i + 2 + length)
+      if marker == 0xE1, start + 6 <= end, b[start..<(start + 6)].elementsEqual("Exif\0\0".utf8) {
+        return parse(tiff: Array(b[(start + 6)..<end])) ?? .up
       }
       i += 2 + length
     }

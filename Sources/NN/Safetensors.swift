@@ -44,24 +44,39 @@ public enum Safetensors {
     try AtomicFile.write(data, to: url)
   }
 
+  /// The largest JSON header read (the `safetensors` package's own limit): a damaged length field must
+  /// not make the reader parse or allocate gigabytes.
+  public static let maxHeaderBytes = 100_000_000
+
   /// Reads a file. With `requireVersion`, a file without ModelPrint's ``formatVersion`` (or with
   /// another one) is rejected.
   ///
   /// - Throws: ``SafetensorsError`` naming the file.
   public static func read(_ url: URL, requireVersion: Bool = true) throws -> File {
-    let path = url.path
     let data: Data
     do { data = try Data(contentsOf: url, options: .mappedIfSafe) } catch {
-      throw SafetensorsError.unreadable(path: path, reason: error.localizedDescription)
+      throw SafetensorsError.unreadable(path: url.path, reason: error.localizedDescription)
     }
+    return try decode(data, name: url.path, requireVersion: requireVersion)
+  }
+
+  /// Decodes the bytes of a safetensors file; `name` identifies it in errors. Every length, offset and
+  /// shape in the header is checked against the file before it is used, so any bytes give a file or
+  /// a ``SafetensorsError``.
+  public static func decode(_ data: Data, name path: String, requireVersion: Bool = true) throws -> File {
     guard data.count >= 8 else { throw SafetensorsError.truncated(path: path, expected: 8, found: data.count) }
     let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) {
       $0 | UInt64($1.element) << (8 * UInt64($1.offset))
     }
-    guard headerLength <= UInt64(data.count - 8) else {
-      throw SafetensorsError.truncated(path: path, expected: Int(clamping: headerLength) + 8, found: data.count)
+    guard headerLength <= UInt64(maxHeaderBytes) else {
+      throw SafetensorsError.corrupted(
+        path: path, reason: "the header length field says \(headerLength) bytes (at most \(maxHeaderBytes) allowed)")
     }
-    let headerData = data.subdata(in: 8..<(8 + Int(headerLength)))
+    guard headerLength <= UInt64(data.count - 8) else {
+      throw SafetensorsError.truncated(path: path, expected: Int(headerLength) + 8, found: data.count)
+    }
+    let base = 8 + Int(headerLength)
+    let headerData = data.subdata(in: (data.startIndex + 8)..<(data.startIndex + base))
     guard let object = try? JSONSerialization.jsonObject(with: headerData), let header = object as? [String: Any] else {
       throw SafetensorsError.corrupted(path: path, reason: "the header is not a JSON object")
     }
@@ -80,10 +95,42 @@ public enum Safetensors {
         throw SafetensorsError.wrongVersion(path: path, found: v, supported: formatVersion)
       }
     }
-    let base = 8 + Int(headerLength)
     let available = data.count - base
-    var tensors: [String: Tensor] = [:]
+    var entries: [Entry] = []
     for (name, value) in header where name != "__metadata__" {
+      let entry = try Entry(name: name, value: value, path: path)
+      guard entry.end <= available else {
+        throw SafetensorsError.truncated(path: path, expected: base + entry.end, found: data.count)
+      }
+      entries.append(entry)
+    }
+    entries.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
+    for (a, b) in zip(entries, entries.dropFirst()) where b.begin < a.end {
+      throw SafetensorsError.corrupted(
+        path: path, reason: "tensors '\(a.name)' and '\(b.name)' overlap in the data section")
+    }
+    var tensors: [String: Tensor] = [:]
+    for entry in entries {
+      let t = Tensor(uninitialized: Shape(entry.shape))
+      data.withUnsafeBytes { raw in
+        UnsafeMutableRawPointer(t.pointer).copyMemory(
+          from: raw.baseAddress! + base + entry.begin, byteCount: entry.end - entry.begin)
+      }
+      tensors[entry.name] = t
+    }
+    return File(tensors: tensors, metadata: metadata)
+  }
+
+  /// One tensor's header entry, checked for consistency: F32, non-negative dimensions whose product
+  /// does not overflow, and a byte range of exactly that many floats (which the caller checks against
+  /// the file, bounding every allocation by the file's size).
+  struct Entry {
+    var name: String
+    var shape: [Int]
+    var begin: Int
+    var end: Int
+
+    init(name: String, value: Any, path: String) throws {
       guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
         let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2
       else {
@@ -91,33 +138,30 @@ public enum Safetensors {
       }
       guard dtype == "F32" else { throw SafetensorsError.unsupportedDType(path: path, tensor: name, dtype: dtype) }
       guard shape.allSatisfy({ $0 >= 0 }) else {
-        throw SafetensorsError.corrupted(path: path, reason: "tensor '\(name)' has a negative dimension")
+        throw SafetensorsError.corrupted(path: path, reason: "tensor '\(name)' has a negative dimension in \(shape)")
       }
-      var count = 1
+      var bytes = 4
       for d in shape {
-        let (product, overflow) = count.multipliedReportingOverflow(by: d)
-        guard !overflow, product <= data.count else {
-          throw SafetensorsError.corrupted(
-            path: path, reason: "tensor '\(name)' has shape \(shape), larger than the file")
+        let (product, overflow) = bytes.multipliedReportingOverflow(by: d)
+        guard !overflow else {
+          throw SafetensorsError.corrupted(path: path, reason: "tensor '\(name)' has an impossible shape \(shape)")
         }
-        count = product
+        bytes = product
       }
       let (begin, end) = (offsets[0], offsets[1])
-      guard begin >= 0, end >= begin, end - begin == count * 4 else {
+      guard begin >= 0, end >= begin else {
         throw SafetensorsError.corrupted(
-          path: path,
-          reason: "tensor '\(name)' spans \(end - begin) bytes but its shape \(shape) needs \(count * 4)")
+          path: path, reason: "tensor '\(name)' has data offsets [\(begin), \(end)], not an increasing pair")
       }
-      guard end <= available else {
-        throw SafetensorsError.truncated(path: path, expected: base + end, found: data.count)
+      guard end - begin == bytes else {
+        throw SafetensorsError.corrupted(
+          path: path, reason: "tensor '\(name)' spans \(end - begin) bytes but its shape \(shape) needs \(bytes)")
       }
-      let t = Tensor(uninitialized: Shape(shape))
-      data.withUnsafeBytes { raw in
-        UnsafeMutableRawPointer(t.pointer).copyMemory(from: raw.baseAddress! + base + begin, byteCount: count * 4)
-      }
-      tensors[name] = t
+      self.name = name
+      self.shape = shape
+      self.begin = begin
+      self.end = end
     }
-    return File(tensors: tensors, metadata: metadata)
   }
 }
 
@@ -128,17 +172,23 @@ public enum SafetensorsError: Error, CustomStringConvertible, Equatable {
   case corrupted(path: String, reason: String)
   case unsupportedDType(path: String, tensor: String, dtype: String)
   case wrongVersion(path: String, found: String?, supported: Int)
+  /// A readable file whose metadata or tensors do not describe the `kind` of model it was given as.
+  case badCheckpoint(path: String, kind: String, reason: String)
 
   public var description: String {
     switch self {
     case .unreadable(let p, let r): return "\(p): cannot read the file (\(r))"
     case .truncated(let p, let e, let f):
       return "\(p): the file is truncated (\(f) bytes, at least \(e) needed); copy or download it again"
-    case .corrupted(let p, let r): return "\(p): not a valid safetensors file: \(r)"
+    case .corrupted(let p, let r):
+      return
+        "\(p): not a valid safetensors file: \(r); the file is damaged or of another format, copy or download it again"
     case .unsupportedDType(let p, let t, let d): return "\(p): tensor '\(t)' has dtype \(d); only F32 is supported"
     case .wrongVersion(let p, let f, let s):
       return "\(p): checkpoint format version \(f ?? "missing"), this build reads version \(s); "
         + "re-create the file with this version of ModelPrint"
+    case .badCheckpoint(let p, let k, let r):
+      return "\(p): not a usable \(k) checkpoint: \(r); pass one written by this version of ModelPrint"
     }
   }
 }

@@ -25,6 +25,48 @@ public struct PoolManifest: Codable, Equatable, Sendable {
   }
 }
 
+extension PoolManifest {
+  /// Decodes and checks a manifest's bytes; `name` identifies the file in errors. Every value later
+  /// used as a size, count, file name or dictionary key is checked here, so a damaged or hand-edited
+  /// manifest is refused with a ``PoolError`` instead of trapping when the pool is used.
+  public static func decode(_ data: Data, name: String) throws -> PoolManifest {
+    func bad(_ reason: String) -> PoolError { .corruptManifest(path: name, reason: reason) }
+    let m: PoolManifest
+    do { m = try JSONDecoder().decode(PoolManifest.self, from: data) } catch { throw bad("\(error)") }
+    guard m.formatVersion == currentVersion else {
+      throw bad("format version \(m.formatVersion), this build reads \(currentVersion)")
+    }
+    if let problem = configProblem(m.config) { throw bad("config: \(problem)") }
+    if let s = m.shard, (try? Shard(s)) == nil { throw bad("shard '\(s)' is not i/n with 0 ≤ i < n") }
+    var keys = Set<String>()
+    for e in m.models {
+      guard (try? Architecture(id: e.architecture)) != nil, e.seed >= 0 else {
+        throw bad("entry \(e.key) is not an architecture id and a non-negative seed")
+      }
+      // Files are found relative to the pool folder; any other name could point outside it.
+      guard e.file == PoolStore.fileName(e.architecture, seed: e.seed) else {
+        throw bad(
+          "entry \(e.key) names file '\(e.file)', expected '\(PoolStore.fileName(e.architecture, seed: e.seed))'")
+      }
+      guard keys.insert(e.key).inserted else { throw bad("model \(e.key) is listed twice") }
+    }
+    return m
+  }
+
+  /// Why a config read from a manifest cannot be trained or used, or nil when it can.
+  private static func configProblem(_ c: SynthesisConfig) -> String? {
+    let (steps, batch, seeds, tiles, size) = (c.steps, c.batch, c.seeds, c.tiles, c.size)
+    let (learningRate, residualTarget) = (c.learningRate, c.residualTarget)
+    if steps < 1 || batch < 1 || seeds < 1 || tiles < 1 {
+      return "steps \(steps), batch \(batch), seeds \(seeds) and tiles \(tiles) must all be at least 1"
+    }
+    if !(4...4096).contains(size) || size % 4 != 0 { return "tile size \(size) is not a multiple of 4 in 4...4096" }
+    if !(learningRate.isFinite && learningRate > 0) { return "learning rate \(learningRate) is not positive" }
+    if !residualTarget.isFinite { return "residual target \(residualTarget) is not a number" }
+    return nil
+  }
+}
+
 /// One part of a deterministic split of a pool's (architecture, seed) list over `count` machines.
 public struct Shard: Equatable, Sendable, CustomStringConvertible {
   /// 0-based index (a SLURM array task id or a Kubernetes completion index).
@@ -121,15 +163,7 @@ public final class PoolStore {
   static func readManifest(_ root: URL) throws -> PoolManifest {
     let url = root.appendingPathComponent("manifest.json")
     guard let data = try? Data(contentsOf: url) else { throw PoolError.notAPool(root.path) }
-    let m: PoolManifest
-    do { m = try JSONDecoder().decode(PoolManifest.self, from: data) } catch {
-      throw PoolError.corruptManifest(path: url.path, reason: "\(error)")
-    }
-    guard m.formatVersion == PoolManifest.currentVersion else {
-      throw PoolError.corruptManifest(
-        path: url.path, reason: "format version \(m.formatVersion), this build reads \(PoolManifest.currentVersion)")
-    }
-    return m
+    return try PoolManifest.decode(data, name: url.path)
   }
 
   private func reindex() {
@@ -310,7 +344,9 @@ public enum PoolError: Error, CustomStringConvertible, Equatable {
   public var description: String {
     switch self {
     case .notAPool(let p): return "\(p): no manifest.json here; build a pool with `modelprint synthesize --out \(p)`"
-    case .corruptManifest(let p, let r): return "\(p): unreadable pool manifest (\(r))"
+    case .corruptManifest(let p, let r):
+      return "\(p): unreadable pool manifest (\(r)); restore the file from a copy, or build the pool again "
+        + "with `modelprint synthesize` into a new --out folder"
     case .configMismatch(let p, let e, let r):
       return "\(p) was trained with steps \(e.steps), batch \(e.batch), size \(e.size), lr \(e.learningRate), "
         + "target \(e.residualTarget), tiles \(e.tiles) (seed \(e.tileSeed)); this run asks for steps \(r.steps), "

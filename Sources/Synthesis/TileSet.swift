@@ -91,36 +91,53 @@ public struct TileSet: Sendable {
     try AtomicFile.write(data, to: url)
   }
 
-  /// Reads and verifies a cache written by ``write(to:)``.
-  public static func read(_ url: URL) throws -> TileSet {
+  /// Reads and verifies a cache written by ``write(to:)``; with `size`, a cache of other tiles is
+  /// refused (a pool's tile file must hold tiles of its config's size).
+  public static func read(_ url: URL, size expected: Int? = nil) throws -> TileSet {
     let data: Data
     do { data = try Data(contentsOf: url) } catch {
       throw TileSetError.unreadable(path: url.path, reason: "\(error.localizedDescription)")
     }
+    let tiles = try decode(data, name: url.path)
+    if let expected, tiles.size != expected {
+      throw TileSetError.corrupted(
+        path: url.path, reason: "it holds \(tiles.size) px tiles, the pool uses \(expected) px")
+    }
+    return tiles
+  }
+
+  /// Decodes and verifies the bytes of a cache; `name` identifies the file in errors. The header's
+  /// count and size are checked against the file's length with overflow-checked arithmetic, so any
+  /// bytes give tiles or a ``TileSetError``.
+  public static func decode(_ data: Data, name: String) throws -> TileSet {
     let header = magic.count + 12 + 8
     guard data.count >= header, Array(data.prefix(magic.count)) == magic else {
-      throw TileSetError.corrupted(path: url.path, reason: "not a ModelPrint tile cache")
+      throw TileSetError.corrupted(path: name, reason: "not a ModelPrint tile cache")
     }
     func u32(_ at: Int) -> UInt32 {
       data.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
     }
     let version = u32(magic.count)
     guard version == formatVersion else {
-      throw TileSetError.corrupted(
-        path: url.path, reason: "format version \(version), this build reads \(formatVersion)")
+      throw TileSetError.corrupted(path: name, reason: "format version \(version), this build reads \(formatVersion)")
     }
     let count = Int(u32(magic.count + 4))
     let size = Int(u32(magic.count + 8))
     let sum = data.withUnsafeBytes {
       UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: magic.count + 12, as: UInt64.self))
     }
-    guard size > 0, data.count == header + count * 3 * size * size else {
+    var length = 3
+    var overflow = false
+    for factor in [size, size, count] where !overflow {
+      (length, overflow) = length.multipliedReportingOverflow(by: factor)
+    }
+    guard size > 0, count > 0, !overflow, data.count - header == length else {
       throw TileSetError.corrupted(
-        path: url.path, reason: "length \(data.count) does not match \(count) tiles of \(size) px")
+        path: name, reason: "length \(data.count) does not match \(count) tiles of \(size) px")
     }
     let bytes = [UInt8](data.suffix(from: data.startIndex + header))
     guard Checksum.fnv1a(bytes) == sum else {
-      throw TileSetError.corrupted(path: url.path, reason: "checksum mismatch")
+      throw TileSetError.corrupted(path: name, reason: "checksum mismatch")
     }
     return TileSet(size: size, bytes: bytes)
   }
