@@ -194,7 +194,7 @@ struct SynthesizeCommand: ParsableCommand {
   func ensureTiles(_ store: PoolStore) throws {
     let url = store.tilesURL
     if FileManager.default.fileExists(atPath: url.path) {
-      let t = try TileSet.read(url)
+      let t = try TileSet.read(url, size: store.manifest.config.size)
       Log.info("tiles: \(t.count) cached \(t.size)-px tiles in \(url.lastPathComponent)")
       return
     }
@@ -260,7 +260,7 @@ struct SynthesizeWorkerCommand: ParsableCommand {
     let root = URL(fileURLWithPath: pool)
     let store = try PoolStore(existing: root)
     let config = store.manifest.config
-    let trainer = ReconstructionTrainer(config: config, tiles: try TileSet.read(store.tilesURL))
+    let trainer = ReconstructionTrainer(config: config, tiles: try TileSet.read(store.tilesURL, size: config.size))
     while let line = readLine() {
       let parts = line.split(separator: " ")
       var reply: [String: Any]

@@ -197,7 +197,7 @@ struct TrainCommand: ParsableCommand {
         skipped: { Log.info("  skipped \($0)") })
     } else {
       let store = try PoolStore(existing: URL(fileURLWithPath: pool))
-      var tiles = try TileSet.read(store.tilesURL)
+      var tiles = try TileSet.read(store.tilesURL, size: store.manifest.config.size)
       guard !store.manifest.models.isEmpty else {
         throw InputError("\(pool): the pool has no trained models yet; run `modelprint synthesize --out \(pool)`")
       }
