@@ -62,15 +62,21 @@ public struct ExtractorConfig: Codable, Equatable, Sendable {
 
   /// Why these settings cannot train, or nil.
   public var problem: String? {
-    if !ResNet.depths.contains(depth) { return "depth \(depth) is not one of \(ResNet.depths)" }
-    if width < 1 || projection < 1 { return "width and projection must be positive" }
-    if modelsPerBatch < 2 || tilesPerClass < 2 { return "P and K must be at least 2 (triplets need both)" }
-    if tilesPerClass > tilesPerModel { return "K = \(tilesPerClass) exceeds tiles per model \(tilesPerModel)" }
-    if steps < 1 || !(learningRate > 0) || !learningRate.isFinite {
-      return "steps and the learning rate must be positive"
+    if !ResNet.depths.contains(depth) { return "--depth (depth) \(depth) is not one of \(ResNet.depths)" }
+    if width < 1 { return "--width (width) must be at least 1, got \(width)" }
+    if projection < 1 { return "projection must be at least 1, got \(projection)" }
+    if modelsPerBatch < 2 || tilesPerClass < 2 {
+      return "--P (modelsPerBatch) \(modelsPerBatch) and --K (tilesPerClass) \(tilesPerClass) must be at least 2 (triplets need both)"
+    }
+    if tilesPerClass > tilesPerModel {
+      return "--K (tilesPerClass) \(tilesPerClass) exceeds --tiles-per-model (tilesPerModel) \(tilesPerModel)"
+    }
+    if steps < 1 { return "--steps (steps) must be at least 1, got \(steps)" }
+    if !(learningRate > 0) || !learningRate.isFinite {
+      return "--lr (learningRate) must be positive and finite, got \(learningRate)"
     }
     if width > 1024 || projection > 4096 {
-      return "width \(width) or projection \(projection) is beyond any usable network"
+      return "--width (width) \(width) or projection \(projection) is beyond any usable network (at most 1024 and 4096)"
     }
     if !(weightDecay >= 0) || !(clipNorm > 0) || !(margin >= 0)
       || ![weightDecay, clipNorm, margin].allSatisfy(\.isFinite)
@@ -82,12 +88,12 @@ public struct ExtractorConfig: Codable, Equatable, Sendable {
     if validationTilesPerModel < 1 { return "validation tiles per model must be at least 1" }
     let a = augmentation
     if !(0...1).contains(a.jpegProbability) || !(0...1).contains(a.cropProbability) {
-      return "augmentation probabilities must lie in [0, 1]"
+      return "--jpeg-prob \(a.jpegProbability) and --crop-prob \(a.cropProbability) (augmentation) must lie in [0, 1]"
     }
     if a.jpegQualityMin < 1 || a.jpegQualityMax > 100 || a.jpegQualityMin > a.jpegQualityMax {
-      return "JPEG quality range \(a.jpegQualityMin)...\(a.jpegQualityMax) must lie in 1...100"
+      return "--jpeg-quality \(a.jpegQualityMin)-\(a.jpegQualityMax) (augmentation) must be LOW-HIGH within 1...100"
     }
-    if !(0.05...1).contains(a.cropAreaMin) { return "crop area minimum \(a.cropAreaMin) must lie in [0.05, 1]" }
+    if !(0.05...1).contains(a.cropAreaMin) { return "--crop-area-min (augmentation) \(a.cropAreaMin) must lie in [0.05, 1]" }
     return nil
   }
 }

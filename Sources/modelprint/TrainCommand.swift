@@ -87,10 +87,11 @@ struct TrainCommand: ParsableCommand {
     if let path = self.config {
       let data: Data
       do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-        throw ValidationError("--config: cannot read \(path): \(error.localizedDescription)")
+        throw InputError("--config: cannot read \(path): \(error.localizedDescription)")
       }
       do { config = try JSONDecoder().decode(ExtractorConfig.self, from: data) } catch {
-        throw ValidationError("--config: \(path) is not an extractor configuration (\(error))")
+        throw InputError(
+          "--config: \(path) is not an extractor configuration (\(error)); give a JSON object of ExtractorConfig keys")
       }
     }
     if fineTune != nil && lr == nil && self.config == nil { config.learningRate = 1e-4 }
