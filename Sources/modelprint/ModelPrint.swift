@@ -19,14 +19,21 @@ struct ModelPrint: ParsableCommand {
 /// Options every command shares.
 struct CommonOptions: ParsableArguments {
   @Option(help: "Threads for all kernels (default: MODELPRINT_THREADS, else OMP_NUM_THREADS, else every core).")
-  var threads: Int = Threads.defaultCount
+  var threads: Int?
+
+  /// The thread count this run uses: the flag, else the engine's default.
+  var resolvedThreads: Int { threads ?? Threads.defaultCount }
+
+  func validate() throws {
+    // Far more threads than cores only adds overhead, and OpenMP aborts when it cannot start them.
+    guard (1...1024).contains(resolvedThreads) else {
+      throw ValidationError("--threads must be between 1 and 1024, got \(resolvedThreads)")
+    }
+  }
 
   func apply() throws {
-    // Far more threads than cores only adds overhead, and OpenMP aborts when it cannot start them.
-    guard (1...1024).contains(threads) else {
-      throw ValidationError("--threads must be between 1 and 1024, got \(threads)")
-    }
-    Threads.set(threads)
+    try validate()
+    Threads.set(resolvedThreads)
   }
 }
 

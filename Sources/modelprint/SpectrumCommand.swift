@@ -131,7 +131,7 @@ struct SpectrumCommand: ParsableCommand {
     try saveConfig(
       Config(
         inputs: inputs, residual: residualOptions.residual, denoiser: try residualOptions.denoiserPath(), size: size,
-        perModel: perModel, threads: common.threads),
+        perModel: perModel, threads: common.resolvedThreads),
       to: outDir.appendingPathComponent("config.json"))
     print("wrote \(curves.count) spectra to \(outDir.path): <set>.png, spectra.svg, spectra.csv, config.json")
     // The spectra of the readable images are written; the status says that some files were not.
