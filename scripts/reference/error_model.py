@@ -82,8 +82,7 @@ def relu_margin(run):
 
     F.relu = recording
     try:
-        with torch.no_grad():
-            run()
+        run()
     finally:
         F.relu = original
     return worst[0]
