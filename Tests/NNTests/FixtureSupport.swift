@@ -82,10 +82,15 @@ struct ErrorModel {
   let epsilon: Double
 
   init(_ fixture: Safetensors.File, file: StaticString = #filePath, line: UInt = #line) {
-    self.fixture = fixture
-    let n = fixture.metadata["reduction_length"].flatMap(Double.init)
+    let n = fixture.metadata["reduction_length"].flatMap(Int.init)
     XCTAssertNotNil(n, "fixture metadata has no reduction_length", file: file, line: line)
-    epsilon = (n ?? 1).squareRoot() * Self.unitRoundoff
+    self.init(fixture, reduction: n ?? 1)
+  }
+
+  /// The model for results whose longest sum has `reduction` terms.
+  init(_ fixture: Safetensors.File, reduction: Int) {
+    self.fixture = fixture
+    epsilon = Double(reduction).squareRoot() * Self.unitRoundoff
   }
 
   /// The largest ‖computed − exact‖ the model allows for result `name`.

@@ -336,19 +336,61 @@ def ops_fixture():
         torch.manual_seed(seed[0])  # for module init too
         return generator(seed[0])
 
+    reductions = {}
+
+    class Op(nn.Module):
+        """One op as a leaf module, so the error model perturbs its output and the gradient into it."""
+
+        def __init__(self, fn):
+            super().__init__()
+            self.fn = fn
+
+        def forward(self, v):
+            return self.fn(v)
+
+    def run_op(name, fn, x, module, weights, upstream):
+        """Computes the op in float64 from the float32 inputs; stores results and sensitivities."""
+        if module is not None:
+            op = copy.deepcopy(module).double()
+            state = copy.deepcopy(op.state_dict())
+        else:
+            op = Op(fn)
+        x64 = x.double()
+        # Backward stability: the op's computed result is the exact one for a slightly perturbed
+        # input, which the identity in front of it receives.
+        chain = nn.Sequential(Op(lambda v: v), op)
+
+        def compute():
+            if module is not None:
+                op.load_state_dict(state)
+                op.zero_grad(set_to_none=True)
+            xv = x64.clone().requires_grad_(True)
+            y = chain(xv)
+            (y if upstream is None else (y * upstream.double()).sum()).backward()
+            r = {f"Y.{name}": y.reshape(1) if upstream is None else y, f"DX.{name}": xv.grad}
+            for short, attr in weights:
+                r[f"D{short}.{name}"] = getattr(op, attr).grad
+            if isinstance(op, nn.BatchNorm2d):
+                r[f"after_running_mean.{name}"] = op.running_mean.clone()
+                r[f"after_running_var.{name}"] = op.running_var.clone()
+            return r
+
+        result, sens = sensitivities(compute, chain)
+        t.update(result)
+        for k, v in sens.items():
+            t[f"sens.{k}"] = torch.tensor([v], dtype=torch.float64)
+        # No sum of one op has more terms than the larger of its input and output.
+        reductions[name] = max(x.numel(), result[f"Y.{name}"].numel())
+        for short, attr in weights:
+            t[f"{short}.{name}"] = getattr(module, attr).detach().clone()
+
     def elementwise(name, fn, x, module=None, weights=()):
         """Store X, G, Y, DX (and W/B, DW/DB for the module's parameters)."""
-        x = x.clone().requires_grad_(True)
-        y = fn(x)
+        with torch.no_grad():  # the output's shape, on a copy so batch norm's running stats stay put
+            y = (copy.deepcopy(fn) if isinstance(fn, nn.Module) else fn)(x)
         g = torch.randn(y.shape, generator=generator(seed[0] + 10_000))
-        (y * g).sum().backward()
         t[f"X.{name}"], t[f"G.{name}"] = x.detach().clone(), g
-        t[f"Y.{name}"], t[f"DX.{name}"] = y.detach().clone(), x.grad.detach().clone()
-        if module is not None:
-            for short, attr in weights:
-                p = getattr(module, attr)
-                t[f"{short}.{name}"] = p.detach().clone()
-                t[f"D{short}.{name}"] = p.grad.detach().clone()
+        run_op(name, fn, x, module, weights, g)
 
     def randn(*shape):
         return torch.randn(*shape, generator=rng())
@@ -375,8 +417,6 @@ def ops_fixture():
     x = randn(3, 4, 5, 6)
     bn = nn.BatchNorm2d(4).train()
     elementwise("batchnorm_train", bn, x, bn, [("W", "weight"), ("B", "bias")])
-    t["after_running_mean.batchnorm_train"] = bn.running_mean.detach().clone()
-    t["after_running_var.batchnorm_train"] = bn.running_var.detach().clone()
     notes["batchnorm_train"] = ("nn.BatchNorm2d(4), default weight=1 bias=0, train mode, eps=1e-5, momentum=0.1; "
                                 "running stats start at mean 0 var 1, running_var uses the unbiased batch var")
 
@@ -404,11 +444,8 @@ def ops_fixture():
 
     # losses: Y is the scalar loss as shape [1], DX = d loss / d x (no G)
     def loss_op(name, fn, x, target):
-        x = x.clone().requires_grad_(True)
-        y = fn(x)
-        y.backward()
-        t[f"X.{name}"], t[f"T.{name}"] = x.detach().clone(), target.float()
-        t[f"Y.{name}"], t[f"DX.{name}"] = y.detach().reshape(1), x.grad.detach().clone()
+        t[f"X.{name}"], t[f"T.{name}"] = x.detach().clone(), target.double()
+        run_op(name, fn, x, None, (), None)
 
     x = randn(6, 10)
     labels = torch.randint(0, 10, (6,), generator=generator(seed[0] + 20_000))
@@ -446,7 +483,9 @@ def ops_fixture():
                 "output, DX.<op> = d(sum(Y*G))/dX; modules also store W./B. and their grads DW./DB.; losses store "
                 "the target T.<op>, Y = scalar loss [1], DX = d loss / dX (no G)",
                 ops=json.dumps(notes), seeds="op i uses torch.manual_seed(100+i) for module init and its input; "
-                "G uses seed 10100+i; targets/labels seed 20100+i")
+                "G uses seed 10100+i; targets/labels seed 20100+i", computed_in="float64",
+                reductions=json.dumps(reductions),
+                error_model="per op: lambda=10, eps=sqrt(reductions[op])*2^-24, delta=1e-7, 4 directions")
 
 
 # ---------------------------------------------------------------------------------------------------------
