@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Write the PyTorch reference fixtures that ModelPrint's Swift tests compare against.
 
-Pinned and deterministic: torch==2.13.0+cpu (see requirements.txt), float32, one thread, fixed seeds.
+Pinned and deterministic: torch==2.13.0+cpu (see requirements.txt), one thread, fixed seeds. The model and
+op fixtures are computed in float64 from float32 inputs and weights, with each result's sensitivity under
+the rounding-error model of error_model.py (sens.<name>), which the Swift tests turn into tolerances.
 Run from anywhere:
 
     python3 scripts/reference/make_fixtures.py            # writes Tests/Fixtures/reference/*.safetensors
@@ -19,6 +21,8 @@ description, hyperparameters). Integer things (labels) are stored as F32 too.
 Files:
   synth_110011.safetensors, synth_001232.safetensors   synthetic_model(arch): forward, MSE loss, backward,
                                                        BN running stats, 20 Adam steps, eval output
+                                                       (110011 on 16 x 16 inputs; input seeds keep every
+                                                       ReLU input away from its kink)
   resnet18_w8.safetensors                              ResNet18(width=8, classes=10, proj=16): CE + batch-hard
                                                        triplet, backward, 20 AdamW steps, eval embedding
   ops.safetensors                                      one forward/backward check per op
