@@ -193,7 +193,8 @@ def synth_fixture(arch, size):
 
     probe = synthetic_model(arch).double().train()
     probe.load_state_dict(init)
-    reduction = longest_reduction(probe, lambda: probe(make_input(1)))
+    # The longest sum is a layer's or the MSE loss's mean over every output element.
+    reduction = max(longest_reduction(probe, lambda: probe(make_input(1))), make_input(1).numel())
     margin = LAMBDA * eps(reduction)
     seed = input_seed(probe, make_input, margin)
     x0 = make_input(seed)
