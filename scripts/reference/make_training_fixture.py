@@ -218,7 +218,8 @@ def main():
     for k, v in sens.items():
         t[f"sens.{k}"] = torch.tensor([v], dtype=torch.float64)
     t["tiles"] = torch.tensor(tiles.reshape(len(ARCHS), -1).astype(np.float64))
-    t["batch_items"] = torch.tensor([[c * PER_CLASS + i for c, i in items] for items, _ in batches], dtype=torch.float64)
+    t["batch_items"] = torch.tensor([[c * PER_CLASS + i for c, i in items] for items, _ in batches],
+                                    dtype=torch.float64)
     t["batch_labels"] = torch.tensor([labels for _, labels in batches], dtype=torch.float64)
     meta = {"torch": torch.__version__, "numpy": np.__version__, "script": SCRIPT, "dtype": "float32",
             "computed_in": "float64", "architectures": json.dumps(ARCHS), "held_out": ARCHS[-1],
@@ -228,7 +229,8 @@ def main():
             "class * 6 + tile", "schedule": "WarmupCosine(base: 1e-4, warmupSteps: 1, totalSteps: 6)",
             "optimizer": "AdamW(weight_decay=0.01), clip_grad_norm_(5) after backward", "margin": str(MARGIN),
             "reduction_length": str(reduction),
-            "error_model": "lambda=10, eps=sqrt(reduction_length)*2^-24, delta=1e-7 and delta=eps (the larger), 4 directions",
+            "error_model": "lambda=10, eps=sqrt(reduction_length)*2^-24, delta=1e-7 and delta=eps (the larger), "
+                           "4 directions",
             "description": "ExtractorTrainer's 6-step run on fixed tiles in float64: losses [6] (before each "
                            "update), spectra0 (the standardised first batch), mean/std (input standardisation), "
                            "initial weights (param.*), tiles (per class, planar RGB bytes as floats), "
