@@ -3,29 +3,37 @@ import NN
 import Tensor
 import XCTest
 
-/// Single ops against PyTorch: output and input gradient of sum(Y·G), plus weight gradients.
+/// Single ops against PyTorch in Float64: output and input gradient of sum(Y·G), plus weight
+/// gradients, each within the error model of the op (``ErrorModel``, with the op's own longest sum).
 final class OpFixtureTests: XCTestCase {
   static let file = try! Fixtures.load("ops")
   var f: Safetensors.File { Self.file }
+  static let reductions: [String: Int] = {
+    let json = file.metadata["reductions"] ?? "{}"
+    return (try? JSONDecoder().decode([String: Int].self, from: Data(json.utf8))) ?? [:]
+  }()
+
+  func errorModel(_ name: String) -> ErrorModel {
+    XCTAssertNotNil(Self.reductions[name], "ops fixture has no reduction length for \(name)")
+    return ErrorModel(f, reduction: Self.reductions[name] ?? 1)
+  }
 
   /// Runs `op` on X.<name> (and returns extra leaves to check), compares Y, DX and DW/DB.
-  func check(
-    _ name: String, rtol: Float = 1e-4, gradRtol: Float = 1e-3, layout: Layout = .plain,
-    _ op: (Tensor) -> (Tensor, [String: Tensor])
-  ) {
+  func check(_ name: String, layout: Layout = .plain, _ op: (Tensor) -> (Tensor, [String: Tensor])) {
+    let em = errorModel(name)
     let x0 = f.tensor("X.\(name)")
     let x = x0.shape.rank == 4 && layout != .plain ? x0.toLayout(layout, differentiable: false) : x0
     x.requiresGrad = true
     let (y, leaves) = op(x)
-    assertClose(y, f.tensor("Y.\(name)"), rtol: rtol, atol: 1e-5, "\(name) output (\(layout))")
+    em.check(y, "Y.\(name)", "\(name) output (\(layout))")
     if let g = f.tensors["G.\(name)"] {
       (y * g.toLayout(y.layout, differentiable: false)).sum().backward()
     } else {
       y.backward()
     }
-    assertClose(x.grad!, f.tensor("DX.\(name)"), rtol: gradRtol, atol: 1e-5, "\(name) input gradient (\(layout))")
+    em.check(x.grad!, "DX.\(name)", "\(name) input gradient (\(layout))")
     for (key, leaf) in leaves {
-      assertClose(leaf.grad!, f.tensor("\(key).\(name)"), rtol: gradRtol, atol: 1e-5, "\(name) \(key) (\(layout))")
+      em.check(leaf.grad!, "\(key).\(name)", "\(name) \(key) (\(layout))")
     }
   }
 
@@ -62,8 +70,9 @@ final class OpFixtureTests: XCTestCase {
     check("batchnorm_train") { x in
       (batchNorm(x, weight: w, bias: b, runningMean: rm, runningVar: rv, training: true), ["DW": w, "DB": b])
     }
-    assertClose(rm, f.tensor("after_running_mean.batchnorm_train"), rtol: 1e-5, "running mean")
-    assertClose(rv, f.tensor("after_running_var.batchnorm_train"), rtol: 1e-5, "running var")
+    let em = errorModel("batchnorm_train")
+    em.check(rm, "after_running_mean.batchnorm_train", "running mean")
+    em.check(rv, "after_running_var.batchnorm_train", "running var")
   }
 
   func testConvolutions() {

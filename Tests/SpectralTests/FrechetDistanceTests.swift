@@ -51,7 +51,23 @@ final class FrechetDistanceTests: XCTestCase {
       count: 5, mean: Array(repeating: 0, count: 8), std: Array(repeating: 1, count: 8), seed: 3)
     let d = try FrechetDistance.squared(a, a)
     XCTAssert(d.isFinite)
-    XCTAssertEqual(d, 0, accuracy: 1e-10)
+    // Error model. A symmetric eigensolver returns each eigenvalue of M within γ·‖M‖₂, γ = c·d·u
+    // (u = 2⁻⁵³, c a small constant of the LAPACK backward-error bound; 4 here). For Σ1 = Σ2 = Σ the
+    // matrix M = Λ^½ B Λ^½ has ‖M‖ = ‖Σ‖², and each of its d − r zero eigenvalues (r = rank Σ) can come
+    // back as +γ‖Σ‖², whose square root √γ·‖Σ‖ survives the clamp. So |d²| ≤ 2(d − r)·√γ·‖Σ‖ plus the
+    // γ·tr Σ of the traces; ‖Σ‖_F bounds ‖Σ‖₂. Which BLAS kernels run only moves where in that band
+    // the result lands (about −3e-8 with one OpenBLAS core type, ~1e-15 with another).
+    let s = try FrechetDistance.Statistics(vectors: a)
+    let dim = 8
+    let rank = 4
+    let gamma = 4 * Double(dim) * Double.ulpOfOne / 2
+    let norm = s.covariance.reduce(0) { $0 + $1 * $1 }.squareRoot()
+    let trace = (0..<dim).reduce(0) { $0 + s.covariance[$1 * dim + $1] }
+    let bound = 2 * Double(dim - rank) * gamma.squareRoot() * norm + 4 * gamma * trace
+    XCTAssertLessThanOrEqual(abs(d), bound, "d² of a set to itself, bound \(bound) from ‖Σ‖ = \(norm)")
+    // The bound is far below the distance of a genuinely different set, so it still tells sets apart.
+    let b = a.map { $0.map { $0 * 1.1 } }
+    XCTAssertGreaterThan(try FrechetDistance.squared(a, b), 100 * bound)
   }
 
   func testTooFewVectors() {
