@@ -73,7 +73,7 @@ public struct ExtractorConfig: Codable, Equatable, Sendable {
     }
     if steps < 1 { return "--steps (steps) must be at least 1, got \(steps)" }
     if !(learningRate > 0) || !learningRate.isFinite {
-      return "--lr (learningRate) must be positive and finite, got \(learningRate)"
+      return "--lr (the learning rate) must be positive and finite, got \(learningRate)"
     }
     if width > 1024 || projection > 4096 {
       return "--width (width) \(width) or projection \(projection) is beyond any usable network (at most 1024 and 4096)"
