@@ -66,7 +66,8 @@ public struct ExtractorConfig: Codable, Equatable, Sendable {
     if width < 1 { return "--width (width) must be at least 1, got \(width)" }
     if projection < 1 { return "projection must be at least 1, got \(projection)" }
     if modelsPerBatch < 2 || tilesPerClass < 2 {
-      return "--P (modelsPerBatch) \(modelsPerBatch) and --K (tilesPerClass) \(tilesPerClass) must be at least 2 (triplets need both)"
+      return
+        "--P (modelsPerBatch) \(modelsPerBatch) and --K (tilesPerClass) \(tilesPerClass) must be at least 2 (triplets need both)"
     }
     if tilesPerClass > tilesPerModel {
       return "--K (tilesPerClass) \(tilesPerClass) exceeds --tiles-per-model (tilesPerModel) \(tilesPerModel)"
@@ -93,7 +94,9 @@ public struct ExtractorConfig: Codable, Equatable, Sendable {
     if a.jpegQualityMin < 1 || a.jpegQualityMax > 100 || a.jpegQualityMin > a.jpegQualityMax {
       return "--jpeg-quality \(a.jpegQualityMin)-\(a.jpegQualityMax) (augmentation) must be LOW-HIGH within 1...100"
     }
-    if !(0.05...1).contains(a.cropAreaMin) { return "--crop-area-min (augmentation) \(a.cropAreaMin) must lie in [0.05, 1]" }
+    if !(0.05...1).contains(a.cropAreaMin) {
+      return "--crop-area-min (augmentation) \(a.cropAreaMin) must lie in [0.05, 1]"
+    }
     return nil
   }
 }

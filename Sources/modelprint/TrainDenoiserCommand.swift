@@ -53,7 +53,9 @@ struct TrainDenoiserCommand: ParsableCommand {
     let files = try ImageFiles.collect([images])
     let decoded = ImageDecoder().decodeAll(files)
     for f in decoded.failures { Log.info("skipped \(f.error)") }
-    guard !decoded.images.isEmpty else { throw InputError("--images \(images): no readable photos; give a folder of .jpg, .png or .webp photos") }
+    guard !decoded.images.isEmpty else {
+      throw InputError("--images \(images): no readable photos; give a folder of .jpg, .png or .webp photos")
+    }
     Log.info("\(decoded.images.count) photos; training DnCNN \(depth)×\(width) for \(steps) steps")
     let outURL = URL(fileURLWithPath: out)
     let base = outURL.deletingPathExtension()
