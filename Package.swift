@@ -14,10 +14,12 @@ let package = Package(
     .library(name: "Tensor", targets: ["Tensor"]),
     .library(name: "NN", targets: ["NN"]),
     .library(name: "Synthesis", targets: ["Synthesis"]),
-    // Imaging, Fingerprint and Attribution are products for the fuzz targets in Fuzz/, a separate package.
+    // Imaging, Fingerprint, Attribution and FuzzEntryPoints are products for the fuzz targets in Fuzz/, a
+    // separate package.
     .library(name: "Imaging", targets: ["Imaging"]),
     .library(name: "Fingerprint", targets: ["Fingerprint"]),
     .library(name: "Attribution", targets: ["Attribution"]),
+    .library(name: "FuzzEntryPoints", targets: ["FuzzEntryPoints"]),
     .executable(name: "modelprint-bench", targets: ["Benchmarks"]),
   ],
   dependencies: [
@@ -52,6 +54,10 @@ let package = Package(
         "COpenBLAS", "Tensor", "Imaging", "Spectral", "Evaluation", "Fingerprint", "Reports",
         .product(name: "GRDB", package: "GRDB.swift"),
       ], exclude: ["README.md"], swiftSettings: fastMath),
+    // What a fuzz input exercises in each reader, shared by Fuzz/ and the fuzz regression tests.
+    .target(
+      name: "FuzzEntryPoints", dependencies: ["Imaging", "NN", "Synthesis", "Fingerprint", "Attribution"],
+      exclude: ["README.md"]),
     .executableTarget(
       name: "Benchmarks", dependencies: ["Tensor", "NN", "Synthesis", "Spectral", "Fingerprint"],
       exclude: ["README.md"],
@@ -63,15 +69,17 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ], exclude: ["README.md"], swiftSettings: fastMath),
     .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
-    .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Tensor", "NN"]),
+    .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Tensor", "NN", "FuzzEntryPoints"]),
     .testTarget(name: "ReportsTests", dependencies: ["Reports", "Imaging"]),
     .testTarget(name: "SpectralTests", dependencies: ["Spectral", "Imaging", "Tensor", "NN"]),
-    .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "Synthesis"]),
+    .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "Synthesis", "FuzzEntryPoints"]),
     .testTarget(
-      name: "FingerprintTests", dependencies: ["Fingerprint", "Evaluation", "Synthesis", "NN", "Tensor", "Imaging"]),
+      name: "FingerprintTests",
+      dependencies: ["Fingerprint", "Evaluation", "Synthesis", "NN", "Tensor", "Imaging", "FuzzEntryPoints"]),
     .testTarget(
-      name: "AttributionTests", dependencies: ["Attribution", "Evaluation", "Fingerprint", "Imaging", "NN", "Tensor"]),
-    .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "NN", "Tensor", "Imaging"]),
+      name: "AttributionTests",
+      dependencies: ["Attribution", "Evaluation", "Fingerprint", "Imaging", "NN", "Tensor", "FuzzEntryPoints"]),
+    .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "NN", "Tensor", "Imaging", "FuzzEntryPoints"]),
     // Runs the built `modelprint` binary as a subprocess; the dependency makes SwiftPM build it first.
     .testTarget(
       name: "ModelPrintCLITests", dependencies: ["modelprint", "Fingerprint", "NN", "Tensor", "Imaging"],

@@ -32,7 +32,7 @@ struct Embedder {
   static func extractor(at path: String, grid: Int = 3) throws -> Embedder {
     let url = URL(fileURLWithPath: path)
     guard FileManager.default.fileExists(atPath: url.path) else {
-      throw ValidationError(
+      throw InputError(
         "\(path): no extractor checkpoint there; pass --extractor CKPT (a checkpoint written by `modelprint train`)")
     }
     let ex = try Extractor.load(from: url)

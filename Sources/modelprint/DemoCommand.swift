@@ -22,13 +22,16 @@ struct DemoCommand: ParsableCommand {
   @Option(help: "Gallery file to keep (default: a temporary one, removed at the end).") var gallery: String?
   @OptionGroup var common: CommonOptions
 
+  func validate() throws {
+    guard enroll >= 1 else { throw ValidationError("--enroll must be at least 1") }
+  }
+
   func run() throws {
     try common.apply()
-    guard enroll >= 1 else { throw ValidationError("--enroll must be at least 1") }
     let images = try Shipped.path(self.images, default: Shipped.demo)
     let models = try ImageFiles.models(in: URL(fileURLWithPath: images))
     guard models.count >= 3 else {
-      throw ValidationError("\(images): the demo needs at least 3 model folders, found \(models.count)")
+      throw InputError("\(images): the demo needs at least 3 model folders, found \(models.count)")
     }
     let embedder = try Embedder.extractor(at: Shipped.path(extractor, default: Shipped.extractor))
     let temporary = gallery == nil

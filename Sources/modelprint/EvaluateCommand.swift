@@ -136,18 +136,19 @@ struct EvaluateCommand: ParsableCommand {
     }
     // Listing the folders is quick; embedding them is not, so a model without queries is refused here.
     if let models = try? ImageFiles.models(in: URL(fileURLWithPath: root)) {
-      try Self.checkQueries(models.map { ($0.name, $0.files.count) }, nshot: nshot, counted: "image files")
+      try Self.checkQueries(models.map { ($0.name, $0.files.count) }, in: root, nshot: nshot, counted: "image files")
     }
   }
 
   /// Refuses a model with no image left as a query after its first `nshot` enroll it: its queries would
   /// be missing from the scores, and with none anywhere the accuracies would read 0 %.
-  static func checkQueries(_ counts: [(name: String, images: Int)], nshot: Int, counted: String) throws {
+  static func checkQueries(_ counts: [(name: String, images: Int)], in root: String, nshot: Int, counted: String) throws
+  {
     let short = counts.filter { $0.images <= nshot }
     guard short.isEmpty else {
       let list = short.prefix(5).map { "\($0.name) (\($0.images))" }.joined(separator: ", ")
-      throw ValidationError(
-        "--nshot \(nshot): every model needs more than \(nshot) \(counted) (the first \(nshot) enroll it, the rest are "
+      throw InputError(
+        "--nshot \(nshot): every model of \(root) needs more than \(nshot) \(counted) (the first \(nshot) enroll it, the rest are "
           + "queries), but \(short.count) do not: \(list)\(short.count > 5 ? ", …" : ""); lower --nshot")
     }
   }
@@ -178,13 +179,13 @@ struct EvaluateCommand: ParsableCommand {
   func evaluate(_ embedder: Embedder, perturbation: Perturbation?) throws -> (run: EvaluationRun, skipped: Int) {
     let set = try LabelledEmbeddings(root: root, embedder: embedder, perturbation: perturbation)
     try Self.checkQueries(
-      set.models.enumerated().map { i, name in (name, set.labels.filter { $0 == i }.count) }, nshot: nshot,
+      set.models.enumerated().map { i, name in (name, set.labels.filter { $0 == i }.count) }, in: root, nshot: nshot,
       counted: "readable images")
     var unknownEmbeddings: [[Float]]? = nil
     var skipped = set.skipped
     if let unknown {
       guard EnrolledGallery(set.embeddings, labels: set.labels, nShot: nshot).queries.count > 0 else {
-        throw ValidationError(
+        throw InputError(
           "--unknown: no model of \(root) has more than --nshot \(nshot) images, so there are no known queries; "
             + "lower --nshot")
       }
@@ -212,7 +213,7 @@ struct EvaluateCommand: ParsableCommand {
     }
     let set = try folders.embedded(
       by: embedder, perturbation: perturbation, minimumPerModel: 0, progressLabel: "unknown ")
-    guard !set.embeddings.isEmpty else { throw ValidationError("--unknown \(folder): no image could be read") }
+    guard !set.embeddings.isEmpty else { throw InputError("--unknown \(folder): no image could be read") }
     return (set.embeddings, set.skipped)
   }
 

@@ -77,7 +77,7 @@ struct FFDCommand: ParsableCommand {
       realCounts[set.name] = crops.count
     }
     guard realProfiles.count >= 2 else {
-      throw ValidationError("\(real) has \(realProfiles.count) readable model folder(s); the FFD needs at least 2")
+      throw InputError("\(real) has \(realProfiles.count) readable model folder(s); the FFD needs at least 2")
     }
     Log.info("real: \(realProfiles.count) models, \(realCounts.values.min()!)–\(realCounts.values.max()!) images each")
 

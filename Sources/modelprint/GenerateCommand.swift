@@ -14,7 +14,7 @@ func selectModels(_ store: PoolStore, _ spec: String?) throws -> [PoolEntry] {
   for item in spec.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
     let matches = store.manifest.models.filter { $0.key == item || $0.architecture == item }
     guard !matches.isEmpty else {
-      throw ValidationError("no model '\(item)' in the pool \(store.root.path) (give an architecture id or ID/seed-S)")
+      throw InputError("no model '\(item)' in the pool \(store.root.path) (give an architecture id or ID/seed-S)")
     }
     out += matches
   }
@@ -71,7 +71,9 @@ struct GenerateCommand: ParsableCommand {
     let files = Array(try ImageFiles.collect([images]).prefix(perModel))
     let decoded = ImageDecoder().decodeAll(files)
     for f in decoded.failures { Log.info("skipped \(f.error)") }
-    guard !decoded.images.isEmpty else { throw ValidationError("no readable images under \(images)") }
+    guard !decoded.images.isEmpty else {
+      throw InputError("no readable images under \(images); give a folder of .jpg, .png or .webp images")
+    }
     let inputs = decoded.images.map { $0.image.fittedSquare(size).quantized() }
     let outDir = URL(fileURLWithPath: out)
     try write(inputs, to: outDir.appendingPathComponent("real"))

@@ -1,4 +1,3 @@
-import ArgumentParser
 import Attribution
 import Evaluation
 import Fingerprint
@@ -19,7 +18,7 @@ struct ModelFolders {
     what = flag.map { "\($0) \(root)" } ?? root
     models = try ImageFiles.models(in: URL(fileURLWithPath: root))
     guard models.count >= max(minimumModels, 1) else {
-      throw ValidationError(
+      throw InputError(
         "\(what): found \(models.count) model folders with images; expected ROOT/<model>/<image> with "
           + "\(max(minimumModels, 1)) or more models")
     }
@@ -64,7 +63,7 @@ struct ModelFolders {
 
   private func check(_ model: String, usable: Int, skipped: Int, _ minimum: Int) throws {
     guard usable >= minimum else {
-      throw ValidationError(
+      throw InputError(
         "\(what)/\(model): \(usable) usable images\(skipped > 0 ? " (\(skipped) unreadable, listed above)" : ""); "
           + "every model needs \(minimum) or more")
     }

@@ -65,7 +65,7 @@ struct SpectrumCommand: ParsableCommand {
     for path in inputs {
       var isDir: ObjCBool = false
       guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-        throw ValidationError("\(path): no such file or folder")
+        throw InputError("\(path): no such file or folder; give image files or folders holding them")
       }
       if isDir.boolValue {
         out.append(
@@ -87,7 +87,9 @@ struct SpectrumCommand: ParsableCommand {
     let outDir = URL(fileURLWithPath: out)
     try FileManager.default.createDirectory(at: outDir, withIntermediateDirectories: true)
     let sets = try sets()
-    guard !sets.isEmpty else { throw ValidationError("no images found in \(inputs.joined(separator: ", "))") }
+    guard !sets.isEmpty else {
+      throw InputError("no images found in \(inputs.joined(separator: ", ")); give image files or folders holding them")
+    }
     var curves: [LineChart.Series] = []
     var csv = "set,radius,frequency,decibels\n"
     var failures = 0

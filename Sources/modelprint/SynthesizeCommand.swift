@@ -33,6 +33,9 @@ struct ArchitectureOptions: ParsableArguments {
     guard !list.isEmpty else { throw ValidationError("no architecture left after --archs and --ablation") }
     return list
   }
+
+  /// Refuses an unknown id or ablation before any work, so ArgumentParser prints this command's usage.
+  func validate() throws { _ = try resolved() }
 }
 
 /// `modelprint architectures`: the synthetic architecture space.
@@ -132,13 +135,14 @@ struct SynthesizeCommand: ParsableCommand {
       throw ValidationError("--lr must be positive and --residual-target not negative")
     }
     guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
+    if let shard {
+      do { _ = try Shard(shard) } catch { throw ValidationError("\(error)") }
+    }
   }
 
   func run() throws {
     let config = resolvedConfig()
-    let shard = try self.shard.map { s -> Shard in
-      do { return try Shard(s) } catch { throw ValidationError("\(error)") }
-    }
+    let shard = try self.shard.map { try Shard($0) }
     let root = URL(fileURLWithPath: out)
     try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
     let lock = try PoolLock(root)
@@ -199,7 +203,7 @@ struct SynthesizeCommand: ParsableCommand {
       return
     }
     let files = try ImageFiles.collect([images])
-    guard !files.isEmpty else { throw ValidationError("no photos under \(images) (give --images DIR)") }
+    guard !files.isEmpty else { throw InputError("no photos under \(images) (give --images DIR)") }
     Log.info(
       "cutting \(store.manifest.config.tiles) tiles of \(store.manifest.config.size) px from \(files.count) photos in \(images)"
     )
@@ -265,7 +269,7 @@ struct SynthesizeWorkerCommand: ParsableCommand {
       let parts = line.split(separator: " ")
       var reply: [String: Any]
       do {
-        guard parts.count == 2, let seed = Int(parts[1]) else { throw ValidationError("bad task line '\(line)'") }
+        guard parts.count == 2, let seed = Int(parts[1]) else { throw InputError("bad task line '\(line)'") }
         let arch = try Architecture(id: String(parts[0]))
         let (model, entry) = try trainer.train(arch, seed: seed)
         let saved = try PoolStore.save(model, entry: entry, config: config, root: root)
@@ -370,7 +374,7 @@ final class Worker {
     try? output.fileHandleForWriting.close()
     try? input.fileHandleForReading.close()
     guard let f = fdopen(dup(output.fileHandleForReading.fileDescriptor), "r") else {
-      throw ValidationError("cannot read from worker process")
+      throw InputError("cannot read from a worker process; run again, or with --workers 1")
     }
     reader = f
   }
@@ -415,7 +419,7 @@ final class PoolLock {
   init(_ root: URL) throws {
     fd = open(root.appendingPathComponent(".lock").path, O_CREAT | O_RDWR, 0o644)
     guard fd >= 0, flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-      throw ValidationError(
+      throw InputError(
         "\(root.path) is being built by another `modelprint synthesize`; wait for it or use another --out")
     }
   }

@@ -72,13 +72,13 @@ struct TrainCommand: ParsableCommand {
       for file in model.files {
         guard let image = try? decoder.decode(contentsOf: file) else { continue }
         guard image.width == image.height else {
-          throw ValidationError(
+          throw InputError(
             "--fingerprinted: \(file.path) is \(image.width)×\(image.height); fingerprinted tiles are square")
         }
         return image.width
       }
     }
-    throw ValidationError("--fingerprinted: no readable image under \(root.path) (one folder of tiles per model)")
+    throw InputError("--fingerprinted: no readable image under \(root.path) (one folder of tiles per model)")
   }
 
   /// Defaults, then the config file, then the flags given.
@@ -93,6 +93,8 @@ struct TrainCommand: ParsableCommand {
         throw InputError(
           "--config: \(path) is not an extractor configuration (\(error)); give a JSON object of ExtractorConfig keys")
       }
+      // A bad value in the file is the file's problem, not a flag's: exit 1, without the usage text.
+      if let problem = config.problem { throw InputError("--config \(path): \(problem); correct the file") }
     }
     if fineTune != nil && lr == nil && self.config == nil { config.learningRate = 1e-4 }
     if let steps { config.steps = steps }
@@ -139,7 +141,7 @@ struct TrainCommand: ParsableCommand {
       let short = folders.models.filter { $0.files.count <= nShot }
       guard short.isEmpty else {
         let list = short.prefix(5).map { "\($0.name) (\($0.files.count))" }.joined(separator: ", ")
-        throw ValidationError(
+        throw InputError(
           "--eval \(eval): every model needs more than \(nShot) image files (\(nShot) enroll it, the rest are "
             + "queries); too few in \(list)\(short.count > 5 ? ", …" : "")")
       }
@@ -149,13 +151,13 @@ struct TrainCommand: ParsableCommand {
       let named = models.filter { (try? Architecture(id: String($0.name.prefix { $0 != "_" }))) != nil }
       let others = models.filter { m in !named.contains { $0.name == m.name } }.map(\.name)
       guard others.isEmpty else {
-        throw ValidationError(
+        throw InputError(
           "--fingerprinted \(fingerprinted): folders must be named after their architecture (ARCH_…, ARCH six "
             + "digits as in `modelprint architectures`); not so: "
             + others.prefix(5).joined(separator: ", ") + (others.count > 5 ? ", …" : ""))
       }
       guard named.count >= 2 else {
-        throw ValidationError(
+        throw InputError(
           "--fingerprinted \(fingerprinted): \(named.count) model folder(s) with images; training needs 2 or more")
       }
     } else if let store = try? PoolStore(existing: URL(fileURLWithPath: pool)) {
@@ -204,7 +206,9 @@ struct TrainCommand: ParsableCommand {
       }
       if let images {
         let files = try ImageFiles.collect([images])
-        guard !files.isEmpty else { throw ValidationError("no images under \(images)") }
+        guard !files.isEmpty else {
+          throw InputError("no images under \(images); give a folder of .jpg, .png or .webp images")
+        }
         Log.info("cutting \(tiles.count) tiles of \(tiles.size) px from \(files.count) images in \(images)")
         tiles = try TileSet.cut(
           from: files, count: tiles.count, size: tiles.size, seed: config.seed, skipped: { Log.info("  skipped \($0)") }
@@ -254,7 +258,7 @@ struct TrainCommand: ParsableCommand {
     if resume, FileManager.default.fileExists(atPath: resumeURL.path) {
       let file = try Safetensors.read(resumeURL)
       guard file.metadata["config"] == configJSON, let step = file.metadata["step"].flatMap(Int.init) else {
-        throw ValidationError(
+        throw InputError(
           "\(resumeURL.path) was written by a run with other settings; use the same flags or delete it")
       }
       func group(_ prefix: String) -> [String: Tensor] {

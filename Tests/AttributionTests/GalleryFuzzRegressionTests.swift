@@ -1,12 +1,12 @@
 import Attribution
 import Foundation
+import FuzzEntryPoints
 import XCTest
 
-/// Gallery files that trapped the reader (Tests/Fixtures/fuzz/gallery), each opened and read as the
-/// `gallery` fuzz target and the commands read a gallery.
+/// Gallery files that trapped the reader (Tests/Fixtures/fuzz/gallery), each opened and read by
+/// `Exercise.gallery`, as the `gallery` fuzz target and the commands read a gallery.
 final class GalleryFuzzRegressionTests: XCTestCase {
-  static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Fixtures/fuzz/gallery")
+  static let folder = RegressionInputs.folder("gallery")
   var dir: URL!
 
   override func setUpWithError() throws {
@@ -16,30 +16,20 @@ final class GalleryFuzzRegressionTests: XCTestCase {
 
   override func tearDown() { try? FileManager.default.removeItem(at: dir) }
 
-  /// Everything the commands read, in the fuzz target's order.
-  func exercise(_ url: URL) throws {
-    let gallery = try Gallery(at: url, extractor: nil)
-    _ = try gallery.models()
-    _ = try gallery.calibration()
-    let index = try gallery.index()
-    let embeddings = try gallery.embeddings()
-    if index.count > 0 { _ = try gallery.identify([Float](repeating: 1, count: index.dimension), top: 3) }
-    if let e = embeddings.first { _ = try gallery.verify(e.embedding, e.embedding) }
-    try gallery.recomputeFingerprints()
-    _ = try gallery.index()
-  }
-
   func testEveryDamagedGalleryIsAGalleryErrorNamingTheFile() throws {
-    let names = try FileManager.default.contentsOfDirectory(atPath: Self.folder.path).sorted()
-    XCTAssertGreaterThanOrEqual(names.count, 5)
-    for name in names {
+    let inputs = try RegressionInputs.files("gallery")
+    XCTAssertGreaterThanOrEqual(inputs.count, 5)
+    for input in inputs {
+      let name = input.lastPathComponent
       // A copy: opening a gallery may switch it to WAL and write beside it.
       let url = dir.appendingPathComponent(name)
-      try FileManager.default.copyItem(at: Self.folder.appendingPathComponent(name), to: url)
-      XCTAssertThrowsError(try exercise(url), name) { error in
-        guard let e = error as? GalleryError else { return XCTFail("\(name): untyped error \(error)") }
-        XCTAssert(e.description.hasPrefix(url.path), "\(name): \(e)")
+      try FileManager.default.copyItem(at: input, to: url)
+      let outcome = Exercise.gallery(at: url)
+      guard case .refused(let e as GalleryError) = outcome else {
+        XCTFail("\(name): \(outcome.bug ?? "accepted, but every file here is damaged")")
+        continue
       }
+      XCTAssert(e.description.hasPrefix(url.path), "\(name): \(e)")
     }
   }
 

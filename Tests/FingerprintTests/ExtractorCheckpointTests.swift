@@ -1,27 +1,26 @@
 import Fingerprint
 import Foundation
+import FuzzEntryPoints
 import NN
 import XCTest
 
 /// Extractor checkpoints whose metadata is damaged (Tests/Fixtures/fuzz/safetensors/extractor-*):
-/// refused on load, before the network is sized from them.
+/// refused on load, before the network is sized from them, both as the `safetensors` fuzz target loads
+/// them (`Exercise.safetensors`) and as the commands do (`Extractor.load(from:)`).
 final class ExtractorCheckpointTests: XCTestCase {
-  static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Fixtures/fuzz/safetensors")
+  static let folder = RegressionInputs.folder("safetensors")
 
   func testEveryDamagedCheckpointIsATypedErrorNamingTheFile() throws {
-    let names = try FileManager.default.contentsOfDirectory(atPath: Self.folder.path).filter {
-      $0.hasPrefix("extractor-")
-    }
-    XCTAssertGreaterThanOrEqual(names.count, 10)
-    for name in names.sorted() {
-      let url = Self.folder.appendingPathComponent(name)
-      XCTAssertThrowsError(try Extractor.load(from: url), name) { error in
-        guard case .badCheckpoint(let path, "extractor", _)? = error as? SafetensorsError else {
-          return XCTFail("\(name): \(error)")
-        }
-        XCTAssertEqual(path, url.path)
+    let inputs = try RegressionInputs.files("safetensors").filter { $0.lastPathComponent.hasPrefix("extractor-") }
+    XCTAssertGreaterThanOrEqual(inputs.count, 10)
+    for url in inputs {
+      let name = url.lastPathComponent
+      let outcome = Exercise.safetensors(try Data(contentsOf: url), name: url.path)
+      guard case .refused(SafetensorsError.badCheckpoint(let path, "extractor", _)) = outcome else {
+        XCTFail("\(name): expected a bad extractor checkpoint, got \(outcome)")
+        continue
       }
+      XCTAssertEqual(path, url.path)
     }
   }
 

@@ -1,30 +1,21 @@
 import Foundation
+import FuzzEntryPoints
 import Imaging
 import XCTest
 
 /// Inputs that trapped the image readers (Tests/Fixtures/fuzz/image, from scripts/fuzz.sh and
-/// scripts/fuzz_regressions.py), fed through what the `image` fuzz target runs.
+/// scripts/fuzz_regressions.py), fed through `Exercise.image`, as the `image` fuzz target feeds its inputs.
 final class ImageFuzzRegressionTests: XCTestCase {
-  static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Fixtures/fuzz/image")
-
-  func inputs() throws -> [URL] {
-    let names = try FileManager.default.contentsOfDirectory(atPath: Self.folder.path).sorted()
-    XCTAssertFalse(names.isEmpty, "no regression inputs in \(Self.folder.path)")
-    return names.map { Self.folder.appendingPathComponent($0) }
-  }
+  static let folder = RegressionInputs.folder("image")
 
   func testEveryInputDecodesOrThrowsAnImageErrorNamingTheFile() throws {
-    for url in try inputs() {
-      let data = try Data(contentsOf: url)
-      _ = ExifOrientation.read(jpeg: data)
-      do {
-        let image = try ImageDecoder().decode(data, name: url.path)
-        XCTAssertEqual(image.pixels.count, 3 * image.width * image.height, url.lastPathComponent)
-      } catch let e as ImageError {
-        XCTAssert(e.description.hasPrefix(url.path), "\(url.lastPathComponent): \(e)")
-      } catch {
-        XCTFail("\(url.lastPathComponent): untyped error \(error)")
+    let inputs = try RegressionInputs.files("image")
+    XCTAssertFalse(inputs.isEmpty, "no regression inputs in \(Self.folder.path)")
+    for url in inputs {
+      let outcome = Exercise.image(try Data(contentsOf: url), name: url.path)
+      if let bug = outcome.bug { XCTFail("\(url.lastPathComponent): \(bug)") }
+      if case .refused(let e) = outcome {
+        XCTAssert("\(e)".hasPrefix(url.path), "\(url.lastPathComponent): \(e)")
       }
     }
   }

@@ -119,12 +119,14 @@ final class BadArgumentTests: XCTestCase {
     }
   }
 
-  /// Refused in validation, before the files named by `required` (which do not exist) are looked at.
+  /// Refused in validation, before the files named by `required` (which do not exist) are looked at,
+  /// with the command's own usage: ArgumentParser prints the root's ("modelprint <subcommand>") for a
+  /// ValidationError thrown later, from run().
   func testValueOutOfRange() throws {
     for c in Self.cases {
       for (arguments, flag) in c.outOfRange {
         let r = try CLI.run(c.command + c.required + arguments)
-        assertFails(r, status: Self.usage, mentioning: [flag])
+        assertFails(r, status: Self.usage, mentioning: [flag, "Usage: modelprint \(c.command.joined(separator: " "))"])
       }
     }
   }

@@ -173,6 +173,25 @@ final class BadFileTests: XCTestCase {
       mentioning: [bad])
   }
 
+  /// Folders that hold too little, found only once the command runs: a problem of the files (exit 1,
+  /// no usage text), not of a flag.
+  func testFoldersWithTooFewImagesOrModels() throws {
+    let two = dir.url.appendingPathComponent("two")
+    try Fixtures.writeModelFolders(in: two, models: 2, perModel: 3)
+    assertFails(
+      try CLI.run(["demo", "--extractor", extractor, "--images", two.path]), status: 1,
+      mentioning: [two.path, "at least 3 model folders"])
+    let empty = dir.url.appendingPathComponent("empty")
+    try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+    assertFails(
+      try CLI.run(["spectrum", empty.path, "--out", dir.path("spectrum")]), status: 1, mentioning: [empty.path])
+    let missing = dir.path("nowhere")
+    assertFails(try CLI.run(["spectrum", missing, "--out", dir.path("spectrum")]), status: 1, mentioning: [missing])
+    assertFails(
+      try CLI.run(["evaluate", two.path, "--extractor", extractor, "--nshot", "3", "--pairs", "10"]), status: 1,
+      mentioning: [two.path, "--nshot 3"])
+  }
+
   /// A pool folder whose manifest is random bytes, or missing.
   func testPoolCommandsRefuseDamagedAndMissingPools() throws {
     let pool = dir.url.appendingPathComponent("pool").path

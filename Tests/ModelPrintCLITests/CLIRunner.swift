@@ -135,6 +135,7 @@ extension XCTestCase {
   }
 
   /// The run exited by itself with `status` and printed something containing every one of `mentions`.
+  /// Only a usage error (64) may print usage text: a failure about files' contents is not one.
   func assertFails(
     _ result: CLIResult, status: Int32, mentioning mentions: [String], file: StaticString = #filePath,
     line: UInt = #line
@@ -145,6 +146,9 @@ extension XCTestCase {
     for m in mentions {
       XCTAssertTrue(
         result.output.contains(m), "output does not mention \(m):\n\(result.output)", file: file, line: line)
+    }
+    if status != 64 {
+      XCTAssertFalse(result.output.contains("Usage:"), "usage text after:\n\(result.output)", file: file, line: line)
     }
   }
 }

@@ -1,26 +1,26 @@
 import Foundation
+import FuzzEntryPoints
 import NN
 import XCTest
 
 /// Inputs that trapped the safetensors reader (Tests/Fixtures/fuzz/safetensors, from scripts/fuzz.sh
-/// and scripts/fuzz_regressions.py), fed through what the `safetensors` fuzz target runs.
+/// and scripts/fuzz_regressions.py), fed through `Exercise.safetensors` as the `safetensors` fuzz target
+/// feeds its inputs.
 final class SafetensorsFuzzRegressionTests: XCTestCase {
-  static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Fixtures/fuzz/safetensors")
+  static let folder = RegressionInputs.folder("safetensors")
 
   func decode(_ name: String) throws -> Safetensors.File {
     try Safetensors.read(Self.folder.appendingPathComponent(name), requireVersion: false)
   }
 
   func testEveryInputReadsOrThrowsASafetensorsErrorNamingTheFile() throws {
-    let names = try FileManager.default.contentsOfDirectory(atPath: Self.folder.path).sorted()
-    XCTAssertFalse(names.isEmpty)
-    for name in names {
-      do { _ = try decode(name) } catch let e as SafetensorsError {
-        XCTAssert(e.description.contains(Self.folder.appendingPathComponent(name).path), "\(name): \(e)")
-      } catch {
-        XCTFail("\(name): untyped error \(error)")
-      }
+    let inputs = try RegressionInputs.files("safetensors")
+    XCTAssertFalse(inputs.isEmpty, "no regression inputs in \(Self.folder.path)")
+    for url in inputs {
+      let name = url.lastPathComponent
+      let outcome = Exercise.safetensors(try Data(contentsOf: url), name: url.path)
+      if let bug = outcome.bug { XCTFail("\(name): \(bug)") }
+      if case .refused(let e) = outcome { XCTAssert("\(e)".contains(url.path), "\(name): \(e)") }
     }
   }
 

@@ -1,12 +1,13 @@
 import Foundation
+import FuzzEntryPoints
 import Synthesis
 import XCTest
 
 /// Pool files that trapped their readers (Tests/Fixtures/fuzz/pool: manifests `*.json`, tile caches
-/// `*.bin`), fed through what the `pool` fuzz target runs and opened as a pool would open them.
+/// `*.bin`), fed through `Exercise.pool` as the `pool` fuzz target feeds its inputs, and opened as a pool
+/// would open them.
 final class PoolFuzzRegressionTests: XCTestCase {
-  static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Fixtures/fuzz/pool")
+  static let folder = RegressionInputs.folder("pool")
   var root: URL!
 
   override func setUpWithError() throws {
@@ -17,20 +18,16 @@ final class PoolFuzzRegressionTests: XCTestCase {
   override func tearDown() { try? FileManager.default.removeItem(at: root) }
 
   func inputs() throws -> [URL] {
-    let names = try FileManager.default.contentsOfDirectory(atPath: Self.folder.path).sorted()
-    XCTAssertFalse(names.isEmpty)
-    return names.map { Self.folder.appendingPathComponent($0) }
+    let inputs = try RegressionInputs.files("pool")
+    XCTAssertFalse(inputs.isEmpty, "no regression inputs in \(Self.folder.path)")
+    return inputs
   }
 
   func testEveryInputReadsOrThrowsTheReadersTypedError() throws {
     for url in try inputs() {
-      let data = try Data(contentsOf: url)
-      do { _ = try PoolManifest.decode(data, name: url.path) } catch is PoolError {} catch {
-        XCTFail("\(url.lastPathComponent): untyped manifest error \(error)")
-      }
-      do { _ = try TileSet.decode(data, name: url.path) } catch is TileSetError {} catch {
-        XCTFail("\(url.lastPathComponent): untyped tile cache error \(error)")
-      }
+      let outcome = Exercise.pool(try Data(contentsOf: url), name: url.path)
+      if let bug = outcome.manifest.bug { XCTFail("\(url.lastPathComponent) as a manifest: \(bug)") }
+      if let bug = outcome.tileCache.bug { XCTFail("\(url.lastPathComponent) as a tile cache: \(bug)") }
     }
   }
 

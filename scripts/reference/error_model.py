@@ -125,3 +125,24 @@ def longest_reduction(model, run):
         for h in handles:
             h.remove()
     return longest[0]
+
+
+def with_sensitivities(t, sens):
+    """Adds sens.<name> ([1], the measured sensitivity) for every compared tensor."""
+    for k, v in sens.items():
+        t[f"sens.{k}"] = torch.tensor([v], dtype=torch.float64)
+    return t
+
+
+def check_float32(name, t, sens, t32, reduction, keys=None):
+    """PyTorch's float32 run against the float64 result, within the error model's bound: a model that
+    PyTorch itself does not meet the Swift test's bound with is wrong. `keys`: the tensors compared
+    (default: every one with a sensitivity)."""
+    worst = 0.0
+    for k in keys if keys is not None else sens:
+        err = float((t32[k].double() - t[k]).norm())
+        allowed = bound(sens[k], float(t[k].norm()), reduction)
+        worst = max(worst, err / allowed)
+        if err > allowed:
+            raise SystemExit(f"{name}: PyTorch float32 {k} is {err:.3g} from float64, over the bound {allowed:.3g}")
+    print(f"{name}: PyTorch float32 within {worst:.3f} of the error-model bound")

@@ -39,7 +39,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from error_model import LAMBDA, bound, eps, longest_reduction, relu_margin, sensitivities  # noqa: E402
+from error_model import (  # noqa: E402
+    LAMBDA, check_float32, eps, longest_reduction, relu_margin, sensitivities, with_sensitivities)
 from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
 
 SCRIPT = "scripts/reference/make_fixtures.py"
@@ -122,23 +123,13 @@ def input_seed(run, make_input, margin):
     raise SystemExit(f"no input seed keeps the ReLU inputs {margin} from zero")
 
 
-def with_sensitivities(t, sens):
-    """Adds sens.<name> ([1], the measured sensitivity) for every compared tensor."""
-    for k, v in sens.items():
-        t[f"sens.{k}"] = torch.tensor([v], dtype=torch.float64)
-    return t
-
-
-def check_float32(name, t, sens, t32, reduction):
-    """PyTorch's float32 run against the float64 result, within the error model's bound."""
-    worst = 0.0
-    for k in sens:
-        err = float((t32[k].double() - t[k]).norm())
-        allowed = bound(sens[k], float(t[k].norm()), reduction)
-        worst = max(worst, err / allowed)
-        if err > allowed:
-            raise SystemExit(f"{name}: PyTorch float32 {k} is {err:.3g} from float64, over the bound {allowed:.3g}")
-    print(f"{name}: PyTorch float32 within {worst:.3f} of the error-model bound")
+def fresh_input(model, init, x0):
+    """Resets `model` to `init` in training mode with no gradients, and returns a copy of `x0` that
+    collects its gradient: every single-step run starts from the same state."""
+    model.load_state_dict(init)
+    model.train()
+    model.zero_grad(set_to_none=True)
+    return x0.clone().requires_grad_(True)
 
 
 def synth_run(arch, dtype, x0, init):
@@ -148,10 +139,7 @@ def synth_run(arch, dtype, x0, init):
     x0 = x0.to(dtype)
 
     def one_step():
-        model.load_state_dict(init)
-        model.train()
-        model.zero_grad(set_to_none=True)
-        x = x0.clone().requires_grad_(True)
+        x = fresh_input(model, init, x0)
         out = model(x)
         loss = F.mse_loss(out, x0)
         loss.backward()
@@ -236,10 +224,7 @@ def resnet_run(dtype, x0, y, init):
     x0 = x0.to(dtype)
 
     def one_step():
-        model.load_state_dict(init)
-        model.train()
-        model.zero_grad(set_to_none=True)
-        x = x0.clone().requires_grad_(True)
+        x = fresh_input(model, init, x0)
         logits, z = model(x)
         l_ce = F.cross_entropy(logits, y)
         l_tr = batch_hard_triplet(z, y, margin=0.3)

@@ -43,7 +43,8 @@ import torch.nn.functional as F
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from error_model import bound, eps, longest_reduction, relu_margin, sensitivities  # noqa: E402
+from error_model import (  # noqa: E402
+    check_float32, eps, longest_reduction, relu_margin, sensitivities, with_sensitivities)
 from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
 
 SCRIPT = "scripts/reference/make_training_fixture.py"
@@ -204,19 +205,11 @@ def main():
     # PyTorch's own float32 run must pass the bound the Swift test uses, or the model is wrong.
     t32 = make_run(tiles, init, torch.float32)[1]()
     print("losses", [round(float(v), 6) for v in result["losses"]])
-    worst = 0.0
-    for k in ("losses", "mean", "std", "spectra0"):
-        err = float((t32[k].double() - result[k]).norm())
-        allowed = bound(sens[k], float(result[k].norm()), reduction)
-        worst = max(worst, err / allowed)
-        if err > allowed:
-            raise SystemExit(f"PyTorch float32 {k} is {err:.3g} from float64, over the bound {allowed:.3g}")
-    print(f"PyTorch float32 within {worst:.3f} of the error-model bound")
+    check_float32("training", result, sens, t32, reduction, keys=("losses", "mean", "std", "spectra0"))
 
     t = {f"param.{k}": v for k, v in init.items() if not k.endswith("num_batches_tracked")}
     t.update(result)
-    for k, v in sens.items():
-        t[f"sens.{k}"] = torch.tensor([v], dtype=torch.float64)
+    with_sensitivities(t, sens)
     t["tiles"] = torch.tensor(tiles.reshape(len(ARCHS), -1).astype(np.float64))
     t["batch_items"] = torch.tensor([[c * PER_CLASS + i for c, i in items] for items, _ in batches],
                                     dtype=torch.float64)
