@@ -103,7 +103,9 @@ enum ResultsTable {
     return text
   }
 
-  private static func number(_ value: Any?) -> String { (value as? NSNumber).map { "\($0.doubleValue)" } ?? "" }
+  /// Scores are Float values stored as JSON doubles; printed as Float, the digits are the value's own
+  /// and not the last bits of a decimal round trip.
+  private static func number(_ value: Any?) -> String { (value as? NSNumber).map { "\(Float($0.doubleValue))" } ?? "" }
 
   /// RFC 4180: a field with a comma, quote or line break is quoted, with quotes doubled.
   private static func quoted(_ field: String) -> String {

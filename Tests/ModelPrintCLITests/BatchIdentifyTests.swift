@@ -80,6 +80,9 @@ final class BatchIdentifyTests: XCTestCase {
     XCTAssertEqual(rows.count, s.entries + 1)
     XCTAssertTrue(rows[4].hasPrefix("3,images/bad.png,error,,,,"), rows[4])
     XCTAssertTrue(rows[1].hasPrefix("0,images/model0/img00.png,identified,model"), rows[1])
+    let first = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(records[0].utf8)) as? [String: Any])
+    let score = try XCTUnwrap(((first["candidates"] as? [[String: Any]])?.first?["score"] as? NSNumber)?.floatValue)
+    XCTAssertEqual(Float(rows[1].split(separator: ",")[4]), score, rows[1])
   }
 
   func testMergeRefusesOverlapsTornPartsAndGaps() throws {
