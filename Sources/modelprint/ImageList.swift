@@ -22,7 +22,7 @@ struct ImageList {
   /// Reads the list at `path`; a missing, unreadable, non-UTF-8 or empty list is an `InputError`.
   init(path: String) throws {
     url = URL(fileURLWithPath: path)
-    guard let data = FileManager.default.contents(atPath: url.path) else {
+    guard isRegularFile(url), let data = FileManager.default.contents(atPath: url.path) else {
       throw InputError("\(path): cannot read the image list; give a text file with one image path per line")
     }
     guard let text = String(data: data, encoding: .utf8) else {
@@ -41,4 +41,11 @@ struct ImageList {
     }
     self.entries = entries
   }
+}
+
+/// Whether `url` is a plain file (after links): a folder, a device or a pipe given as a list or results
+/// file would fail to read or, like /dev/zero, never end.
+func isRegularFile(_ url: URL) -> Bool {
+  (try? FileManager.default.attributesOfItem(atPath: url.resolvingSymlinksInPath().path)[.type] as? FileAttributeType)
+    == .typeRegular
 }

@@ -37,8 +37,8 @@ struct ResultsFile {
   /// Reads `url`. A complete line that is not a result record is an `InputError`: the file is not one
   /// that `identify --list` wrote, and nothing may overwrite or merge it.
   init(contentsOf url: URL) throws {
-    guard let data = FileManager.default.contents(atPath: url.path) else {
-      throw InputError("\(url.path): cannot read the results file")
+    guard isRegularFile(url), let data = FileManager.default.contents(atPath: url.path) else {
+      throw InputError("\(url.path): cannot read the results file (missing, not a plain file, or unreadable)")
     }
     size = data.count
     let newline = UInt8(ascii: "\n")

@@ -184,5 +184,17 @@ final class BatchIdentifyTests: XCTestCase {
     assertFails(
       try CLI.run(["identify", "--gallery", s.gallery, "--list", s.dir.path("empty.txt"), "--out", s.dir.path("o")]),
       status: 1, mentioning: ["names no files"])
+    try s.dir.write("latin1.txt", [0x69, 0x6D, 0xE9, 0x2E, 0x70, 0x6E, 0x67, 0x0A])
+    let bad: [(String, String)] = [
+      (s.dir.path("latin1.txt"), "not UTF-8"), (s.dir.path("images"), "cannot read the image list"),
+      ("/dev/zero", "cannot read the image list"),
+    ]
+    for (list, message) in bad {
+      assertFails(
+        try CLI.run(["identify", "--gallery", s.gallery, "--list", list, "--out", s.dir.path("o")]), status: 1,
+        mentioning: [message])
+    }
+    assertFails(
+      try Self.identify(s, out: s.dir.path("images")), status: 1, mentioning: ["cannot read the results file"])
   }
 }
