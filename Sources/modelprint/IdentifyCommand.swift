@@ -1,6 +1,7 @@
 import ArgumentParser
 import Attribution
 import Foundation
+import Synthesis
 
 /// `modelprint identify`: which enrolled model made each image (or none of them).
 struct IdentifyCommand: ParsableCommand {
@@ -11,6 +12,14 @@ struct IdentifyCommand: ParsableCommand {
       An image is "unknown" when its best score is below the gallery's open-set threshold (set by
       `modelprint calibrate`; without it every image gets its best match). Unreadable files are reported
       and skipped.
+
+      Batch attribution over a job array: `--list FILES.txt --shard i/n --out part-i.jsonl`
+      identifies the list's entries whose 0-based index mod n is i (blank and # lines ignored;
+      relative paths are relative to the list's folder) and writes one JSON line per entry, with its
+      index, or an error line for a file that cannot be used. Lines are fsynced every 16 images; a
+      restart with the same flags cuts off a torn last line and skips what the file already holds.
+      The exit status is 0 when every entry of the shard has a line. Join the parts with
+      `modelprint merge-results`.
       """)
 
   @Option(help: "Gallery file.") var gallery: String
@@ -19,19 +28,47 @@ struct IdentifyCommand: ParsableCommand {
   @Option(help: "Models to list per image.") var top = 5
   @Flag(help: "One JSON object per image (path, unknown, threshold, candidates).") var json = false
   @Flag(help: .hidden) var timing = false
-  @Argument(help: "Image files or folders.") var images: [String]
+  @Option(help: "A file of image paths, one per line (batch mode: needs --out).") var list: String?
+  @Option(help: "With --list: the part i/n of the list to identify (entries with index mod n == i).")
+  var shard: String?
+  @Option(help: "With --list: the JSON Lines results file, resumed when it exists.") var out: String?
+  @Argument(help: "Image files or folders.") var images: [String] = []
   @OptionGroup var common: CommonOptions
 
   func validate() throws {
     guard top >= 1 else { throw ValidationError("--top must be at least 1") }
+    guard list != nil else {
+      if shard != nil || out != nil { throw ValidationError("--shard and --out need --list FILES.txt") }
+      guard !images.isEmpty else { throw ValidationError("give image files or folders, or --list FILES.txt") }
+      return
+    }
+    guard images.isEmpty else {
+      throw ValidationError("give either image arguments or --list FILES.txt, not both")
+    }
+    guard out != nil else {
+      throw ValidationError("--list needs --out FILE.jsonl: the results file a restarted shard resumes")
+    }
+    if let shard {
+      do { _ = try Shard(shard) } catch { throw ValidationError("\(error)") }
+    }
   }
 
   func run() throws {
     try common.apply()
+    // The list is checked before the extractor loads, so a wrong list fails at once.
+    let imageList = try list.map { try ImageList(path: $0) }
     let url = URL(fileURLWithPath: gallery)
     guard FileManager.default.fileExists(atPath: url.path) else { throw GalleryError.missing(path: url.path) }
     let embedder = try Embedder.resolve(explicit: extractor, gallery: url)
     let g = try Gallery(at: url, extractor: embedder.identity, create: false)
+    if let imageList, let out {
+      let shard = try Shard(self.shard ?? "0/1")
+      try BatchIdentify(
+        list: imageList, shard: shard, out: URL(fileURLWithPath: out), embedder: embedder, gallery: g,
+        top: top
+      ).run()
+      return
+    }
     // --timing measures what a loaded service would spend per request: decoding, embedding and search.
     let start = DispatchTime.now().uptimeNanoseconds
     let files = try imageFiles(images)
@@ -40,12 +77,7 @@ struct IdentifyCommand: ParsableCommand {
     for (file, embedding) in embedded {
       let r = try g.identify(embedding, top: top)
       if json {
-        var object: [String: Any] = [
-          "path": file.path, "unknown": r.isUnknown,
-          "candidates": r.candidates.map { ["model": $0.model, "score": Double($0.score)] },
-        ]
-        if let t = r.threshold { object["threshold"] = Double(t) }
-        print(try jsonLine(object))
+        print(try jsonLine(identificationObject(path: file.path, r)))
       } else {
         let verdict = r.isUnknown ? "unknown (best below \(formatScore(r.threshold!)))" : r.candidates[0].model
         print("\(file.path): \(verdict)")

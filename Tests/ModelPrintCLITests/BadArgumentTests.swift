@@ -74,7 +74,10 @@ final class BadArgumentTests: XCTestCase {
       outOfRange: [(["--count", "0"], "--count"), (["--dim", "0"], "--dim")]),
     Case(
       command: ["identify"], required: ["--gallery", "nowhere/g.sqlite", "nowhere/x.png"], missing: "--gallery",
-      wrongType: ("--top", "five"), outOfRange: [(["--top", "0"], "--top")]),
+      wrongType: ("--top", "five"), outOfRange: [(["--top", "0"], "--top"), (["--shard", "0/2"], "--shard")]),
+    Case(
+      command: ["merge-results"], required: ["nowhere/a.jsonl", "--out", "nowhere/all.jsonl"], missing: "--out",
+      outOfRange: [(["--csv", "nowhere/all.jsonl"], "--csv")]),
     Case(
       command: ["verify"], required: ["nowhere/a.png", "nowhere/b.png"], missing: "<a>",
       wrongType: ("--threshold", "high")),
