@@ -22,9 +22,10 @@ so every option those commands document can be set; the driver owns --out, --poo
 runs/NAME/state.json records each finished stage with its resolved command and wall time, so a re-run
 resumes at the first unfinished stage; a stage whose resolved command changed since it finished is an
 error (use a new name, or delete runs/NAME/). Wall time of a stage is the sum over its attempts, an
-interrupted attempt included. The measurement sets under ../shared/eval are never given to training: a
-config whose flags point there, or use --eval / --fine-tune, is refused. Progress goes to stderr.
-Standard library only.
+interrupted attempt included; the 1-minute load average at its start and end is kept beside it
+(runs/NAME/summary.json), since a busy machine makes the same stage slower. The measurement sets under
+../shared/eval are never given to training: a config whose flags point there, or use --eval /
+--fine-tune, is refused. Progress goes to stderr. Standard library only.
 """
 import json
 import os
@@ -153,6 +154,8 @@ def run_stage(state, name, command, env=None):
     state.save()
     log(f"{name}: {shlex.join(command)}")
     start = time.monotonic()
+    # Wall times are only comparable on an otherwise idle machine; the load says whether it was.
+    entry["load_at_start"] = os.getloadavg()[0]
     child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     try:
         stdout, _ = child.communicate()
@@ -166,6 +169,7 @@ def run_stage(state, name, command, env=None):
         raise
     finally:
         entry["seconds"] += time.monotonic() - start
+        entry["load_at_end"] = os.getloadavg()[0]
         state.save()
     if child.returncode != 0:
         raise ExperimentError(f"stage '{name}' failed with exit status {child.returncode}; re-run to resume")
@@ -252,7 +256,9 @@ def main(argv):
     run_stage(state, "extractor", train)
     run_stage(state, "score", commands["score"], env=dict(os.environ, SCORE_OUT=score_dir))
     s = scores(score_dir, os.path.join(ROOT, run_dir, "extractor.results.json"))
-    summary = dict(s, seconds={k: v["seconds"] for k, v in state.data["stages"].items()})
+    stages = state.data["stages"].items()
+    summary = dict(s, seconds={k: v["seconds"] for k, v in stages},
+                   load={k: [v.get("load_at_start"), v.get("load_at_end")] for k, v in stages})
     with open(os.path.join(ROOT, run_dir, "summary.json"), "w") as f:
         json.dump(summary, f, indent=2, sort_keys=True)
     cells = row_cells(config, state, s)
