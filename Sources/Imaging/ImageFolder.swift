@@ -13,15 +13,12 @@ public enum ImageFiles {
     !name.hasPrefix(".") && extensions.contains((name as NSString).pathExtension.lowercased())
   }
 
-  /// Whether the regular file at `url` starts with a JPEG, PNG or WebP signature (12 bytes read).
+  /// Whether the regular file at `url` starts with a signature the decoder recognises (12 bytes read).
   static func hasImageSignature(_ url: URL) -> Bool {
     guard let handle = try? FileHandle(forReadingFrom: url) else { return false }
     defer { try? handle.close() }
     guard let head = try? handle.read(upToCount: 12) else { return false }
-    let b = [UInt8](head)
-    if b.starts(with: [0xFF, 0xD8, 0xFF]) { return true }
-    if b.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return true }
-    return b.count == 12 && b.starts(with: Array("RIFF".utf8)) && Array(b[8..<12]) == Array("WEBP".utf8)
+    return ImageFormat.sniff(head) != nil
   }
 
   /// Image files directly inside `folder` (`recursive` to descend), sorted by path. Entries with an
