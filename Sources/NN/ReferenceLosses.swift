@@ -42,4 +42,27 @@ public enum ReferenceLosses {
     }
     return total / T(n)
   }
+
+  /// ``highFrequencyMSELoss`` on [N, C, H, W] values in plain loops: the mean square of
+  /// (p − t) − box3×3(p − t) with circular padding.
+  public static func highFrequencyMSE<T: BinaryFloatingPoint>(
+    _ p: [T], _ t: [T], planes: Int, height h: Int, width w: Int
+  ) -> T {
+    var total: T = 0
+    for c in 0..<planes {
+      for i in 0..<h {
+        for j in 0..<w {
+          func d(_ y: Int, _ x: Int) -> T {
+            let k = c * h * w + ((y + h) % h) * w + (x + w) % w
+            return p[k] - t[k]
+          }
+          var box: T = 0
+          for dy in -1...1 { for dx in -1...1 { box += d(i + dy, j + dx) } }
+          let r = d(i, j) - box / 9
+          total += r * r
+        }
+      }
+    }
+    return total / T(p.count)
+  }
 }

@@ -63,6 +63,9 @@ extension PoolManifest {
     if !(4...4096).contains(size) || size % 4 != 0 { return "tile size \(size) is not a multiple of 4 in 4...4096" }
     if !(learningRate.isFinite && learningRate > 0) { return "learning rate \(learningRate) is not positive" }
     if !residualTarget.isFinite { return "residual target \(residualTarget) is not a number" }
+    if !(c.highFrequencyWeight.isFinite && c.highFrequencyWeight >= 0) {
+      return "high-frequency weight \(c.highFrequencyWeight) is not a number at least 0"
+    }
     return nil
   }
 }
@@ -293,7 +296,7 @@ public final class PoolStore {
   /// Loads a recorded model, verifying its checksum first.
   public func load(_ entry: PoolEntry) throws -> SyntheticModel {
     guard verify(entry) else { throw PoolError.corruptModel(path: url(of: entry).path) }
-    let model = SyntheticModel(try Architecture(id: entry.architecture), seed: 0)
+    let model = SyntheticModel(try Architecture(id: entry.architecture), seed: 0, head: manifest.config.outputHead)
     try model.load(from: url(of: entry))
     model.eval()
     return model

@@ -24,9 +24,36 @@ public struct SynthesisConfig: Codable, Equatable, Sendable {
   public var tiles = 6000
   /// Seed of the tile cutting.
   public var tileSeed: UInt64 = 0
+  /// Weight of the high-frequency term (``highFrequencyMSELoss``) added to the reconstruction MSE; 0
+  /// (the paper's plain MSE) lets models blur, so their outputs carry less high-frequency energy than
+  /// real generators' do. The residual target and the recorded residuals stay plain MSE.
+  public var highFrequencyWeight: Float = 0
+  /// What follows the architecture's last unit (``OutputHead``).
+  public var outputHead: OutputHead = .none
 
   /// The default configuration, sized for a 2-core machine (about 25 minutes for 288 models).
   public init() {}
+
+  enum CodingKeys: String, CodingKey {
+    case steps, batch, size, learningRate, residualTarget, seeds, tiles, tileSeed, highFrequencyWeight, outputHead
+  }
+
+  /// Absent keys take their defaults, so manifests and model files written before a setting existed
+  /// still read (as the setting's default, which is how they were trained).
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    let d = SynthesisConfig()
+    steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? d.steps
+    batch = try c.decodeIfPresent(Int.self, forKey: .batch) ?? d.batch
+    size = try c.decodeIfPresent(Int.self, forKey: .size) ?? d.size
+    learningRate = try c.decodeIfPresent(Float.self, forKey: .learningRate) ?? d.learningRate
+    residualTarget = try c.decodeIfPresent(Float.self, forKey: .residualTarget) ?? d.residualTarget
+    seeds = try c.decodeIfPresent(Int.self, forKey: .seeds) ?? d.seeds
+    tiles = try c.decodeIfPresent(Int.self, forKey: .tiles) ?? d.tiles
+    tileSeed = try c.decodeIfPresent(UInt64.self, forKey: .tileSeed) ?? d.tileSeed
+    highFrequencyWeight = try c.decodeIfPresent(Float.self, forKey: .highFrequencyWeight) ?? d.highFrequencyWeight
+    outputHead = try c.decodeIfPresent(OutputHead.self, forKey: .outputHead) ?? d.outputHead
+  }
 
   /// The paper's scale: 128 px inputs and 20 seeds per architecture (5760 models). Its step budget
   /// is not stated; 1000 steps with the residual target lets most models reach it.
@@ -123,7 +150,7 @@ public struct ReconstructionTrainer {
     for attempt in 1...Self.attemptsAtMost {
       let lr = config.learningRate / Float(pow(10, Double(attempt - 1)))
       tried.append(lr)
-      let model = SyntheticModel(architecture, seed: Self.initSeed(architecture, seed: seed))
+      let model = SyntheticModel(architecture, seed: Self.initSeed(architecture, seed: seed), head: config.outputHead)
       model.train()
       var rng = RNG(seed: Self.dataSeed(architecture, seed: seed))
       let opt = Adam(model.parameters, learningRate: lr)
@@ -140,10 +167,15 @@ public struct ReconstructionTrainer {
           KernelStats.enabled = true
         }
         opt.zeroGrad()
-        let loss = mseLoss(model(x), x)
-        let v = loss.item
+        let y = model(x)
+        let mse = mseLoss(y, x)
+        let loss =
+          config.highFrequencyWeight > 0
+          ? mse + highFrequencyMSELoss(y, x).scaled(config.highFrequencyWeight) : mse
+        let v = mse.item
+        let total = loss.item
         // Checked before the step: a step on a non-finite loss would write NaN into every weight.
-        guard v.isFinite, v <= 1000 else {
+        guard v.isFinite, v <= 1000, total.isFinite else {
           if counted { KernelStats.enabled = false }
           diverged = true
           break

@@ -60,16 +60,28 @@ final class GenerativeUnit: Module {
   }
 }
 
+/// What follows a synthetic model's last unit.
+public enum OutputHead: String, Codable, Sendable, CaseIterable {
+  /// Nothing: the paper's space, where a post-order model ends on its norm and activation, so a ReLU,
+  /// sigmoid or instance norm there cannot reach the [−1, 1] target range.
+  case none
+  /// A 1×1 convolution (a per-pixel affine colour map), as most real generators end on a convolution:
+  /// it lets every architecture reach the target range and keeps the last unit's artifacts.
+  case conv1x1
+}
+
 /// A synthetic generative model: an auto-encoder of fixed down blocks and the architecture's up
 /// blocks, fully identified by (architecture, seed). Parameter names match the PyTorch reference
 /// (`synthetic_model` in the reference workloads), so state dicts are interchangeable.
 public final class SyntheticModel: Module {
   public let architecture: Architecture
+  public let head: OutputHead
   let net: Sequential
 
   /// Builds the model with PyTorch-default initialisation drawn from `rng`.
-  public init(_ architecture: Architecture, rng: inout RNG) {
+  public init(_ architecture: Architecture, head: OutputHead = .none, rng: inout RNG) {
     self.architecture = architecture
+    self.head = head
     func down(_ cin: Int, _ cout: Int) -> Sequential {
       Sequential(
         AvgPool2D(2), Conv2D(cin, cout, kernel: 3, padding: 1, rng: &rng), BatchNorm2D(cout),
@@ -83,18 +95,17 @@ public final class SyntheticModel: Module {
       }
       return Sequential(GenerativeUnit(architecture, cin, cout, upsample: true, rng: &rng))
     }
-    if architecture.blocks == 1 {
-      net = Sequential(down(3, 32), up(32, 3))
-    } else {
-      net = Sequential(down(3, 32), down(32, 64), up(64, 32), up(32, 3))
-    }
+    var stages: [Module] =
+      architecture.blocks == 1 ? [down(3, 32), up(32, 3)] : [down(3, 32), down(32, 64), up(64, 32), up(32, 3)]
+    if head == .conv1x1 { stages.append(Conv2D(3, 3, kernel: 1, rng: &rng)) }
+    net = Sequential(stages)
     super.init()
   }
 
   /// Builds the model for `seed`.
-  public convenience init(_ architecture: Architecture, seed: UInt64) {
+  public convenience init(_ architecture: Architecture, seed: UInt64, head: OutputHead = .none) {
     var rng = RNG(seed: seed)
-    self.init(architecture, rng: &rng)
+    self.init(architecture, head: head, rng: &rng)
   }
 
   public override var children: [(String, Module)] { net.children }

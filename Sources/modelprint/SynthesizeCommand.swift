@@ -104,6 +104,10 @@ struct SynthesizeCommand: ParsableCommand {
   @Option(help: "Stop a model once its mean MSE over 10 steps is at most this; 0 = off (default 0.002).")
   var residualTarget: Float?
   @Option(help: "Real tiles to cut (default 6000).") var tiles: Int?
+  @Option(help: "Weight of the high-frequency reconstruction term, which keeps models from blurring (default 0).")
+  var highFrequencyWeight: Float?
+  @Option(help: "After the last unit: none (the paper's space) or conv1x1, a per-pixel colour map (default none).")
+  var outputHead: OutputHead?
 
   @Option(help: "Worker processes, one model each (default: every core).")
   var workers: Int = ProcessInfo.processInfo.activeProcessorCount
@@ -120,6 +124,8 @@ struct SynthesizeCommand: ParsableCommand {
     if let lr { c.learningRate = lr }
     if let residualTarget { c.residualTarget = residualTarget }
     if let tiles { c.tiles = tiles }
+    if let highFrequencyWeight { c.highFrequencyWeight = highFrequencyWeight }
+    if let outputHead { c.outputHead = outputHead }
     return c
   }
 
@@ -133,6 +139,9 @@ struct SynthesizeCommand: ParsableCommand {
     }
     guard c.learningRate > 0, c.residualTarget >= 0 else {
       throw ValidationError("--lr must be positive and --residual-target not negative")
+    }
+    guard c.highFrequencyWeight.isFinite, c.highFrequencyWeight >= 0 else {
+      throw ValidationError("--high-frequency-weight must be a number at least 0, got \(c.highFrequencyWeight)")
     }
     guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
     if let shard {
@@ -429,3 +438,5 @@ final class PoolLock {
     close(fd)
   }
 }
+
+extension OutputHead: ExpressibleByArgument {}

@@ -32,6 +32,11 @@ final class GradientCheckNNTests: XCTestCase {
     check(
       "batchHardTriplet", [normal([8, 5])], fast: { batchHardTriplet($0[0], labels: tl, margin: 0.3) },
       reference: { [ReferenceLosses.batchHardTriplet($0[0], n: 8, d: 5, labels: tl, margin: 0.3)] })
+    // 2 × 3 planes of 4 × 5: every pixel's 3 × 3 neighbourhood wraps on at least one side somewhere.
+    check(
+      "highFrequencyMSE", [normal([2, 3, 4, 5]), normal([2, 3, 4, 5])],
+      fast: { highFrequencyMSELoss($0[0], $0[1]) },
+      reference: { [ReferenceLosses.highFrequencyMSE($0[0], $0[1], planes: 6, height: 4, width: 5)] })
   }
 
   /// Post order: bilinear ×2 → conv → batch norm → ReLU (a unit of architecture 110011).

@@ -40,6 +40,42 @@ final class ArchitectureSpaceTests: XCTestCase {
     }
   }
 
+  /// The 1×1 head maps a post-order sigmoid model's [0, 1] output onto the [−1, 1] target, which the
+  /// paper's space cannot reach; the high-frequency term trains through it.
+  func testConvHeadAndHighFrequencyTermTrainEveryArchitectureKind() throws {
+    var rng = RNG(seed: 5)
+    let x = Tensor.uniform([2, 3, 8, 8], -1, 1, rng: &rng)
+    for id in ["000020", "110011", "101231", "011112"] {
+      let model = SyntheticModel(try Architecture(id: id), seed: 3, head: .conv1x1)
+      XCTAssertEqual(model.parameterCount, SyntheticModel(try Architecture(id: id), seed: 3).parameterCount + 12, id)
+      model.train()
+      let y = model(x)
+      XCTAssertEqual(y.shape.dims, [2, 3, 8, 8], id)
+      let loss = mseLoss(y, x) + highFrequencyMSELoss(y, x).scaled(2)
+      loss.backward()
+      for (name, p) in model.namedParameters() {
+        let g = try XCTUnwrap(p.grad, "\(id) \(name) has no gradient")
+        XCTAssertTrue(g.array.allSatisfy(\.isFinite), "\(id) \(name)")
+      }
+    }
+  }
+
+  /// Manifests written before the fidelity settings existed read as the settings they were trained with.
+  func testConfigWithoutFidelityKeysDecodesToTheirDefaults() throws {
+    let old =
+      #"{"steps":50,"batch":8,"size":32,"learningRate":0.001,"residualTarget":0.002,"seeds":1,"tiles":6000,"#
+      + #""tileSeed":0}"#
+    let c = try JSONDecoder().decode(SynthesisConfig.self, from: Data(old.utf8))
+    XCTAssertEqual(c.highFrequencyWeight, 0)
+    XCTAssertEqual(c.outputHead, .none)
+    XCTAssertEqual(c.steps, 50)
+    var d = c
+    d.highFrequencyWeight = 0.5
+    d.outputHead = .conv1x1
+    XCTAssertEqual(try JSONDecoder().decode(SynthesisConfig.self, from: JSONEncoder().encode(d)), d)
+    XCTAssertFalse(c.trainsLike(d))
+  }
+
   func testEveryArchitectureRunsForwardAndBackwardAtATinySize() throws {
     var rng = RNG(seed: 3)
     let x = Tensor.uniform([2, 3, 8, 8], -1, 1, rng: &rng)
