@@ -8,7 +8,8 @@ The config file (committed under experiments/) names the experiment and gives th
     {"name": "proxy-baseline",
      "summary": "what the row's config column says",
      "synthesize": {"size": 32, "steps": 50, "archs": "all"},
-     "train": {"steps": 600, "width": 16, "P": 32, "K": 4}}
+     "train": {"steps": 600, "width": 16, "P": 32, "K": 4},
+     "whiten": {"size": 32, "steps": 50, "image-size": 64, "per-model": 12}}
 
 Each key becomes `--key value` of `modelprint synthesize` / `modelprint train` (true becomes a bare flag),
 so every option those commands document can be set; the driver owns --out, --pool, --resume and
@@ -18,6 +19,12 @@ so every option those commands document can be set; the driver owns --out, --poo
   2. extractor  `modelprint train --pool runs/NAME/pool --out runs/NAME/extractor.safetensors --resume ...`
   3. score      `../shared/tools/score.sh` on the extractor (dev, dev-real, JPEG q75, spectrum baseline).
   4. row        the experiment's row in docs/accuracy.md is added, or replaced when it exists.
+
+With "whiten" (optional), three more stages fit and score the embedding whitening (`modelprint whiten`) on
+models the extractor never saw: seed 1 of every architecture, from a whitening pool shared by every
+experiment of the same whitening settings (runs/_shared/whiten-SIZE-STEPS/: `synthesize --seeds 2`, then
+`generate --no-inputs` of the seed-1 models only), and add a second row, NAME+wccn, scored the same way.
+Its cost cell adds the fit (the shared pool's one-off cost is in that folder's state.json).
 
 runs/NAME/state.json records each finished stage with its resolved command and wall time, so a re-run
 resumes at the first unfinished stage; a stage whose resolved command changed since it finished is an
@@ -43,6 +50,8 @@ SCOREBOARD = os.path.join(ROOT, "docs", "accuracy.md")
 OWNED = {"out", "o", "pool", "resume", "workers"}
 FORBIDDEN_TRAIN = {"eval", "fine-tune"}
 HEADER_PREFIX = "| # | experiment |"
+WHITEN_KEYS = {"size", "steps", "image-size", "per-model"}
+WHITEN_DEFAULTS = {"size": 32, "steps": 50, "image-size": 64, "per-model": 12}
 
 
 class ExperimentError(Exception):
@@ -95,10 +104,16 @@ def load_config(path):
         raise ExperimentError(f"{path}: 'name' must be letters, digits, '.', '_' or '-', got {name!r}")
     if not isinstance(config.get("summary"), str) or "|" in config["summary"]:
         raise ExperimentError(f"{path}: 'summary' must be a string without '|' (it is a table cell)")
-    unknown = set(config) - {"name", "summary", "synthesize", "train", "notes"}
+    unknown = set(config) - {"name", "summary", "synthesize", "train", "whiten", "notes"}
     if unknown:
         raise ExperimentError(f"{path}: unknown keys {sorted(unknown)}; allowed: name, summary, synthesize, "
-                              "train, notes")
+                              "train, whiten, notes")
+    w = config.get("whiten")
+    if w is not None:
+        if not isinstance(w, dict) or set(w) - WHITEN_KEYS or not all(
+                isinstance(v, int) and v > 0 for v in w.values()):
+            raise ExperimentError(f"{path}: 'whiten' must be an object of positive whole numbers with keys "
+                                  f"from {sorted(WHITEN_KEYS)}")
     return config
 
 
@@ -194,9 +209,16 @@ def scores(folder, results_path):
             "spectrum_1n": spectrum[0], "heldout_synthetic_1n": heldout}
 
 
-def row_cells(config, state, s):
+def row_cells(config, state, s, whitened=False):
     cost = f"{state.stage('pool')['seconds'] / 60:.1f} min + {state.stage('extractor')['seconds'] / 60:.1f} min"
-    return [config["name"], config["summary"], cost, f"{s['dev_1n']:.3f}", f"{s['dev_auc']:.3f}",
+    name, summary = config["name"], config["summary"]
+    if whitened:
+        cost += f" + {state.stage('whiten')['seconds'] / 60:.1f} min"
+        name += "+wccn"
+        w = dict(WHITEN_DEFAULTS, **config["whiten"])
+        summary += (f"; **+ WCCN whitening** fitted on seed 1 of the 288 architectures ({w['size']} px, "
+                    f"{w['steps']} synthesis steps, {w['per-model']} images of {w['image-size']} px each)")
+    return [name, summary, cost, f"{s['dev_1n']:.3f}", f"{s['dev_auc']:.3f}",
             f"{s['dev_real_1n']:.3f}", f"{s['dev_real_auc']:.3f}", f"{s['dev_real_jpeg75_1n']:.3f}",
             f"{s['dev_real_minus_spectrum']:+.3f}".replace("-", "−"), f"{s['heldout_synthetic_1n']:.3f}"]
 
@@ -262,6 +284,39 @@ def main(argv):
     with open(os.path.join(ROOT, run_dir, "summary.json"), "w") as f:
         json.dump(summary, f, indent=2, sort_keys=True)
     cells = row_cells(config, state, s)
+    update_scoreboard(cells)
+    log(f"row written to docs/accuracy.md: | {' | '.join(cells)} |")
+    if "whiten" in config:
+        whiten(config, exe, run_dir, ckpt, state)
+
+
+def whiten(config, exe, run_dir, ckpt, state):
+    """The whitening stages: the shared seed-1 pool and its images, the fit, its score and row."""
+    w = dict(WHITEN_DEFAULTS, **config["whiten"])
+    shared = os.path.join("runs", "_shared", f"whiten-{w['size']}-{w['steps']}")
+    os.makedirs(os.path.join(ROOT, shared), exist_ok=True)
+    shared_state = State(os.path.join(ROOT, shared, "state.json"))
+    pool = os.path.join(shared, "pool")
+    images = os.path.join(shared, f"images-{w['image-size']}-{w['per-model']}")
+    synth = [exe, "synthesize", "--out", pool, "--seeds", "2", "--size", str(w["size"]), "--steps",
+             str(w["steps"])]
+    run_stage(shared_state, "pool", synth)
+    with open(os.path.join(ROOT, pool, "manifest.json")) as f:
+        keys = sorted(m["architecture"] + "/seed-1" for m in json.load(f)["models"] if m["seed"] == 1)
+    generate = [exe, "generate", "--pool", pool, "--out", images, "--no-inputs", "--models", ",".join(keys),
+                "--per-model", str(w["per-model"]), "--size", str(w["image-size"])]
+    run_stage(shared_state, f"images-{w['image-size']}-{w['per-model']}", generate)
+    whitened = os.path.join(run_dir, "extractor-wccn.safetensors")
+    fit = [exe, "whiten", images, "--extractor", ckpt, "--out", whitened, "--per-model", str(w["per-model"])]
+    score = [SCORE, whitened, config["name"] + "+wccn"]
+    check_finished(state, {"whiten": fit, "score-wccn": score})
+    run_stage(state, "whiten", fit)
+    score_dir = os.path.join(ROOT, run_dir, "score-wccn")
+    run_stage(state, "score-wccn", score, env=dict(os.environ, SCORE_OUT=score_dir))
+    s = scores(score_dir, os.path.join(ROOT, run_dir, "extractor.results.json"))
+    with open(os.path.join(ROOT, run_dir, "summary-wccn.json"), "w") as f:
+        json.dump(s, f, indent=2, sort_keys=True)
+    cells = row_cells(config, state, s, whitened=True)
     update_scoreboard(cells)
     log(f"row written to docs/accuracy.md: | {' | '.join(cells)} |")
 

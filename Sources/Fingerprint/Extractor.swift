@@ -12,11 +12,28 @@ public final class Extractor {
   public let input: SpectralInput
   /// Names of the training classes (pool model keys), in logit order.
   public let classes: [String]
+  /// Applied to every image embedding (``embed(images:grid:batch:)``) when present.
+  public let whitening: EmbeddingWhitening?
+  /// Where the whitening was fitted (metadata `embedding_transform_source`), for the record.
+  public let whiteningSource: String?
 
-  public init(network: ResNet, input: SpectralInput, classes: [String]) {
+  public init(
+    network: ResNet, input: SpectralInput, classes: [String], whitening: EmbeddingWhitening? = nil,
+    whiteningSource: String? = nil
+  ) {
+    precondition(
+      whitening.map { $0.dimension == network.embeddingWidth } ?? true,
+      "Extractor: a whitening of width \(whitening?.dimension ?? 0) for embeddings of \(network.embeddingWidth)")
     self.network = network
     self.input = input
     self.classes = classes
+    self.whitening = whitening
+    self.whiteningSource = whiteningSource
+  }
+
+  /// The same network and input with `whitening` (nil removes it).
+  public func with(whitening: EmbeddingWhitening?, source: String?) -> Extractor {
+    Extractor(network: network, input: input, classes: classes, whitening: whitening, whiteningSource: source)
   }
 
   /// Embeddings [N, embedding width] of standardised inputs, batch by batch, in eval mode.
@@ -42,8 +59,16 @@ public final class Extractor {
     return out
   }
 
-  /// Image embeddings: the mean of the window embeddings of an n × n grid of patch-size windows.
+  /// Image embeddings: the mean of the window embeddings of an n × n grid of patch-size windows, then
+  /// the checkpoint's ``whitening`` when it has one.
   public func embed(images: [Image], grid: Int = 3, batch: Int = 256) -> [[Float]] {
+    let raw = rawEmbeddings(images: images, grid: grid, batch: batch)
+    guard let whitening else { return raw }
+    return raw.map { whitening($0) }
+  }
+
+  /// Image embeddings without the whitening: what a whitening is fitted on.
+  public func rawEmbeddings(images: [Image], grid: Int = 3, batch: Int = 256) -> [[Float]] {
     let wins = grid * grid
     var out: [[Float]] = []
     for start in stride(from: 0, to: images.count, by: max(1, batch / wins)) {
@@ -70,8 +95,20 @@ public final class Extractor {
     meta["projection"] = "\(network.proj.weight.shape[0])"
     meta["input"] = String(decoding: try encoder.encode(input), as: UTF8.self)
     meta["classes"] = String(decoding: try encoder.encode(classes), as: UTF8.self)
-    try network.save(to: url, metadata: meta)
+    var tensors = network.stateDict()
+    if let whitening {
+      meta["embedding_transform"] = EmbeddingWhitening.kind
+      meta["embedding_transform_source"] = whiteningSource ?? ""
+      let d = whitening.dimension
+      tensors[Self.whiteningMean] = Tensor(whitening.mean, shape: [d])
+      tensors[Self.whiteningMatrix] = Tensor(whitening.matrix, shape: [d, d])
+    }
+    try Safetensors.write(tensors, metadata: meta, to: url)
   }
+
+  /// Tensor names of the whitening in a checkpoint.
+  static let whiteningMean = "whitening.mean"
+  static let whiteningMatrix = "whitening.matrix"
 
   /// Loads a checkpoint written by ``save(to:extra:)``.
   ///
@@ -129,13 +166,32 @@ public final class Extractor {
     guard floats >= 576 * w * w else {
       throw bad("\(floats) weights are too few for a \(architecture) of width \(w)")
     }
+    var whitening: EmbeddingWhitening? = nil
+    var tensors = file.tensors
+    switch m["embedding_transform"] {
+    case nil: break
+    case EmbeddingWhitening.kind?:
+      guard let mean = tensors.removeValue(forKey: whiteningMean),
+        let matrix = tensors.removeValue(forKey: whiteningMatrix),
+        mean.shape.dims == [embedding], matrix.shape.dims == [embedding, embedding]
+      else {
+        throw bad(
+          "its \(EmbeddingWhitening.kind) whitening needs tensors \(whiteningMean) [\(embedding)] and \(whiteningMatrix) [\(embedding), \(embedding)]"
+        )
+      }
+      do { whitening = try EmbeddingWhitening(mean: mean.array, matrix: matrix.array) } catch { throw bad("\(error)") }
+    case let other?:
+      throw bad("embedding transform '\(other)' is not one this build applies (\(EmbeddingWhitening.kind))")
+    }
     var rng = RNG(seed: 0)
     let net = ResNet(depth: depth, width: w, classes: classes.count, projection: p, rng: &rng)
-    do { try net.loadStateDict(file.tensors) } catch {
+    do { try net.loadStateDict(tensors) } catch {
       throw bad("\(error)")
     }
     net.eval()
-    return Extractor(network: net, input: input, classes: classes)
+    return Extractor(
+      network: net, input: input, classes: classes, whitening: whitening,
+      whiteningSource: m["embedding_transform_source"])
   }
 
   /// The widest network a checkpoint may describe (16 times the standard ResNet's 64).

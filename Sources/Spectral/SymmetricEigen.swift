@@ -13,14 +13,15 @@ import Foundation
 #endif
 
 /// Why an eigendecomposition could not run.
-enum EigenFailure: Error {
+public enum EigenFailure: Error {
   /// The LAPACK symbol is missing from the process.
   case unavailable
   /// LAPACK's `info`: negative for an invalid argument, positive when the algorithm did not converge.
   case lapack(info: Int32)
 }
 
-enum SymmetricEigen {
+/// Eigendecomposition of a symmetric Float64 matrix (LAPACK `dsyevd_`).
+public enum SymmetricEigen {
   private typealias Dsyevd =
     @convention(c) (
       UnsafePointer<CChar>, UnsafePointer<CChar>, UnsafePointer<Int32>, UnsafeMutablePointer<Double>,
@@ -37,7 +38,9 @@ enum SymmetricEigen {
 
   /// Eigenvalues (ascending) of the symmetric n×n matrix `a`, and with `vectors` its eigenvectors,
   /// column-major (column j belongs to eigenvalue j). `a` is overwritten.
-  static func decompose(_ a: inout [Double], n: Int, vectors: Bool) throws -> (values: [Double], vectors: [Double]) {
+  public static func decompose(_ a: inout [Double], n: Int, vectors: Bool) throws -> (
+    values: [Double], vectors: [Double]
+  ) {
     precondition(a.count == n * n, "matrix has \(a.count) entries, expected \(n)×\(n)")
     guard let dsyevd else { throw EigenFailure.unavailable }
     guard n > 0 else { return ([], []) }

@@ -55,6 +55,8 @@ struct GenerateCommand: ParsableCommand {
   @Option(help: "Images per row of the contact sheet.") var columns: Int = 6
   @Flag(help: "Keep the raw float outputs instead of rounding to 8 bits before saving statistics.")
   var noQuantize = false
+  @Flag(help: "Do not write the inputs to OUT/real/ (a set of synthetic models only, e.g. for `modelprint whiten`).")
+  var noInputs = false
   @OptionGroup var common: CommonOptions
 
   func validate() throws {
@@ -76,7 +78,7 @@ struct GenerateCommand: ParsableCommand {
     }
     let inputs = decoded.images.map { $0.image.fittedSquare(size).quantized() }
     let outDir = URL(fileURLWithPath: out)
-    try write(inputs, to: outDir.appendingPathComponent("real"))
+    if !noInputs { try write(inputs, to: outDir.appendingPathComponent("real")) }
     var sheet: [[Image]] = [Array(inputs.prefix(columns))]
     let progress = Progress(total: Double(selected.count), label: "generate")
     for (i, entry) in selected.enumerated() {

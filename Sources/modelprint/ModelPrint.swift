@@ -12,7 +12,7 @@ struct ModelPrint: ParsableCommand {
       PoolCommand.self,
       GenerateCommand.self, FFDCommand.self, TrainCommand.self, EmbedCommand.self,
       SpectrumCommand.self, TrainDenoiserCommand.self, GalleryCommand.self, IdentifyCommand.self,
-      VerifyCommand.self, CalibrateCommand.self, EvaluateCommand.self, MergeResultsCommand.self,
+      VerifyCommand.self, CalibrateCommand.self, EvaluateCommand.self, MergeResultsCommand.self, WhitenCommand.self,
     ])
 }
 

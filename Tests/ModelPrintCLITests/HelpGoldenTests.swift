@@ -10,7 +10,7 @@ final class HelpGoldenTests: XCTestCase {
     [], ["demo"], ["architectures"], ["synthesize"], ["synthesize-worker"], ["pool"], ["pool", "merge"],
     ["pool", "verify"], ["generate"], ["ffd"], ["train"], ["embed"], ["spectrum"], ["train-denoiser"],
     ["gallery"], ["gallery", "enroll"], ["gallery", "list"], ["gallery", "remove"], ["gallery", "bench-search"],
-    ["identify"], ["verify"], ["calibrate"], ["evaluate"], ["merge-results"],
+    ["identify"], ["verify"], ["calibrate"], ["evaluate"], ["merge-results"], ["whiten"],
   ]
 
   /// Commands that `--help` does not list.
