@@ -83,6 +83,10 @@ public struct ExtractorTrainer {
       input = initial.input
     } else {
       (input.mean, input.std) = set.channelStatistics(trainClasses, input: input)
+      if config.standardisation == "frequency" {
+        let (m, s) = set.frequencyStatistics(trainClasses, input: input)
+        (input.frequencyMean, input.frequencyStd) = (m, s)
+      }
     }
     var rng = RNG(seed: config.seed)
     let net = ResNet(

@@ -35,6 +35,9 @@ public struct ExtractorConfig: Codable, Equatable, Sendable {
   public var augmentation = Augmentation()
   /// Seed of the split, initialisation and sampling.
   public var seed: UInt64 = 0
+  /// How input spectra are standardised: `channel` (one mean and std per colour channel, the paper's)
+  /// or `frequency` (per frequency bin and channel; ``SpectralInput/frequencyMean``).
+  public var standardisation = "channel"
 
   public init() {}
 
@@ -58,6 +61,7 @@ public struct ExtractorConfig: Codable, Equatable, Sendable {
       try c.decodeIfPresent(Int.self, forKey: .validationTilesPerModel) ?? d.validationTilesPerModel
     augmentation = try c.decodeIfPresent(Augmentation.self, forKey: .augmentation) ?? d.augmentation
     seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+    standardisation = try c.decodeIfPresent(String.self, forKey: .standardisation) ?? d.standardisation
   }
 
   /// Why these settings cannot train, or nil.
@@ -87,6 +91,9 @@ public struct ExtractorConfig: Codable, Equatable, Sendable {
     // A fraction above 1 would draw more architectures than there are; no held-out tile leaves 1:N empty.
     if !(0...1).contains(heldOutFraction) { return "held-out fraction \(heldOutFraction) must lie in [0, 1]" }
     if validationTilesPerModel < 1 { return "validation tiles per model must be at least 1" }
+    if !SpectralInput.standardisations.contains(standardisation) {
+      return "--standardise (standardisation) '\(standardisation)' is not one of \(SpectralInput.standardisations)"
+    }
     let a = augmentation
     if !(0...1).contains(a.jpegProbability) || !(0...1).contains(a.cropProbability) {
       return "--jpeg-prob \(a.jpegProbability) and --crop-prob \(a.cropProbability) (augmentation) must lie in [0, 1]"
@@ -228,6 +235,41 @@ public struct FingerprintedSet {
 
   /// Per-channel mean and standard deviation of the spectra of the tiles of `classes`.
   public func channelStatistics(_ classes: [Int], input: SpectralInput) -> (mean: [Float], std: [Float]) {
+    statistics(classes, input: input, perFrequency: false)
+  }
+
+  /// Mean and standard deviation of every frequency bin of every channel (3·size² values each) of the
+  /// unaugmented training spectra; a bin's std is floored at 1e-3 of the median bin std, so that a bin
+  /// constant over the set (none in practice) cannot divide by zero.
+  public func frequencyStatistics(_ classes: [Int], input: SpectralInput) -> (mean: [Float], std: [Float]) {
+    statistics(classes, input: input, perFrequency: true)
+  }
+
+  private func statistics(_ classes: [Int], input: SpectralInput, perFrequency: Bool) -> (mean: [Float], std: [Float]) {
+    if perFrequency {
+      let values = 3 * size * size
+      var sum = [Double](repeating: 0, count: values)
+      var sq = [Double](repeating: 0, count: values)
+      let items = classes.flatMap { c in (0..<perClass).map { (c, $0) } }
+      for start in stride(from: 0, to: items.count, by: 256) {
+        let chunk = Array(items[start..<min(items.count, start + 256)])
+        let spectra = Tensor(uninitialized: [chunk.count, 3, size, size])
+        input.rawSpectra(Image.batch(chunk.map { image($0.0, $0.1) }), into: spectra.pointer)
+        for i in 0..<chunk.count {
+          let p = spectra.pointer + i * values
+          for j in 0..<values {
+            sum[j] += Double(p[j])
+            sq[j] += Double(p[j]) * Double(p[j])
+          }
+        }
+      }
+      let n = Double(items.count)
+      let mean = sum.map { $0 / n }
+      var std = (0..<values).map { max((sq[$0] - sum[$0] * sum[$0] / n) / max(n - 1, 1), 0).squareRoot() }
+      let floor = 1e-3 * max(std.sorted()[values / 2], 1e-12)
+      std = std.map { max($0, floor) }
+      return (mean.map { Float($0) }, std.map { Float($0) })
+    }
     let plane = size * size
     var sum = [Double](repeating: 0, count: 3)
     var sq = [Double](repeating: 0, count: 3)

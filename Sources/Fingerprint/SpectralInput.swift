@@ -18,8 +18,35 @@ public struct SpectralInput: Codable, Equatable, Sendable {
   /// Per-channel mean and standard deviation of the training spectra.
   public var mean: [Float] = [0, 0, 0]
   public var std: [Float] = [1, 1, 1]
+  /// Per-frequency mean and standard deviation (3·size² values each, channel-major like the spectra),
+  /// used instead of ``mean`` and ``std`` when present. The log spectrum falls by orders of magnitude
+  /// from DC to the corners, so one scale per channel leaves the low frequencies dominating the input;
+  /// per-frequency statistics put every bin, the high ones where up-sampling artifacts sit included, on
+  /// one scale.
+  public var frequencyMean: [Float]? = nil
+  public var frequencyStd: [Float]? = nil
 
   public init() {}
+
+  enum CodingKeys: String, CodingKey {
+    case size, residual, spectrum, mean, std, frequencyMean, frequencyStd
+  }
+
+  /// Absent keys take their defaults (checkpoints written before per-frequency statistics existed).
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    let d = SpectralInput()
+    size = try c.decodeIfPresent(Int.self, forKey: .size) ?? d.size
+    residual = try c.decodeIfPresent(String.self, forKey: .residual) ?? d.residual
+    spectrum = try c.decodeIfPresent(String.self, forKey: .spectrum) ?? d.spectrum
+    mean = try c.decodeIfPresent([Float].self, forKey: .mean) ?? d.mean
+    std = try c.decodeIfPresent([Float].self, forKey: .std) ?? d.std
+    frequencyMean = try c.decodeIfPresent([Float].self, forKey: .frequencyMean)
+    frequencyStd = try c.decodeIfPresent([Float].self, forKey: .frequencyStd)
+  }
+
+  /// The standardisations training can compute (`ExtractorConfig.standardisation`).
+  public static let standardisations = ["channel", "frequency"]
 
   /// The residuals and spectra ``rawSpectra(_:into:)`` computes.
   public static let residuals = ["highpass"]
@@ -43,6 +70,18 @@ public struct SpectralInput: Codable, Equatable, Sendable {
     guard mean.allSatisfy(\.isFinite), std.allSatisfy({ $0.isFinite && $0 > 0 }) else {
       return "mean \(mean) and std \(std) must be finite, std positive"
     }
+    switch (frequencyMean, frequencyStd) {
+    case (nil, nil): break
+    case (let m?, let s?):
+      guard m.count == 3 * size * size, s.count == m.count else {
+        return
+          "per-frequency statistics need 3·\(size)² = \(3 * size * size) values each, got \(m.count) and \(s.count)"
+      }
+      guard m.allSatisfy(\.isFinite), s.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+        return "per-frequency mean and std must be finite, std positive"
+      }
+    default: return "per-frequency mean and std must come together"
+    }
     return nil
   }
 
@@ -55,9 +94,18 @@ public struct SpectralInput: Codable, Equatable, Sendable {
     withExtendedLifetime(s) { out.update(from: s.pointer, count: s.count) }
   }
 
-  /// Standardises spectra in place with ``mean`` and ``std``.
+  /// Standardises spectra in place with ``frequencyMean`` and ``frequencyStd`` when present, else with
+  /// ``mean`` and ``std``.
   public func standardise(_ p: UnsafeMutablePointer<Float>, count n: Int) {
     let plane = size * size
+    if let fm = frequencyMean, let fs = frequencyStd {
+      let inv = fs.map { 1 / $0 }
+      for i in 0..<n {
+        let q = p + i * 3 * plane
+        for j in 0..<(3 * plane) { q[j] = (q[j] - fm[j]) * inv[j] }
+      }
+      return
+    }
     for i in 0..<n {
       for c in 0..<3 {
         let q = p + (i * 3 + c) * plane

@@ -54,6 +54,9 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Probability of a random resized crop of a training tile (default 0).") var cropProb: Double?
   @Option(help: "Smallest area fraction of a random resized crop (default 0.5).") var cropAreaMin: Double?
   @Option(help: "Seed of the split, initialisation and sampling (default 0).") var seed: UInt64?
+  @Option(
+    help: "Input spectra standardised per colour channel or per frequency bin: channel or frequency (default channel).")
+  var standardise: String?
   @Option(help: "Folder-per-model set of real generators' images scored each epoch (never trained on).")
   var eval: String?
   @Option(help: "Comma-separated architectures to hold out (default: a seeded tenth).") var heldOut: String?
@@ -105,6 +108,7 @@ struct TrainCommand: ParsableCommand {
     if let width { config.width = width }
     if let lr { config.learningRate = lr }
     if let seed { config.seed = seed }
+    if let standardise { config.standardisation = standardise }
     if let jpegProb { config.augmentation.jpegProbability = jpegProb }
     if let cropProb { config.augmentation.cropProbability = cropProb }
     if let cropAreaMin { config.augmentation.cropAreaMin = cropAreaMin }

@@ -206,6 +206,47 @@ final class ExtractorTrainingTests: XCTestCase {
     return config
   }
 
+  /// Per-frequency standardisation: every bin of every channel of the training spectra ends with mean 0
+  /// and std 1 (to Float32 rounding of sums over the set), the statistics travel in the checkpoint, and
+  /// a checkpoint's damaged statistics are a problem, not a crash.
+  func testPerFrequencyStandardisationTrainsAndRoundTrips() throws {
+    let (store, tiles, root) = try Self.tinyPool()
+    defer { try? FileManager.default.removeItem(at: root) }
+    let set = try FingerprintedSet(store: store, tiles: tiles, perModel: 6, seed: 0)
+    var config = Self.tinyConfig()
+    config.standardisation = "frequency"
+    let (ex, _) = try ExtractorTrainer(config: config).train(set)
+    let input = ex.input
+    let plane = 3 * set.size * set.size
+    XCTAssertEqual(input.frequencyMean?.count, plane)
+    XCTAssertNil(input.problem)
+    let classes = Array(0..<set.keys.count)
+    let items = classes.flatMap { c in (0..<set.perClass).map { (c, $0) } }
+    let x = Tensor(uninitialized: [items.count, 3, set.size, set.size])
+    input.rawSpectra(Image.batch(items.map { set.image($0.0, $0.1) }), into: x.pointer)
+    input.standardise(x.pointer, count: items.count)
+    let (trainClasses, _) = ExtractorTrainer(config: config).split(set)
+    let trainItems = Set(trainClasses)
+    let rows = items.indices.filter { trainItems.contains(items[$0].0) }
+    for j in stride(from: 0, to: plane, by: 37) {
+      let v = rows.map { Double(x.pointer[$0 * plane + j]) }
+      let m = v.reduce(0, +) / Double(v.count)
+      let sd = (v.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(v.count - 1)).squareRoot()
+      XCTAssertEqual(m, 0, accuracy: 1e-3, "bin \(j)")
+      XCTAssertEqual(sd, 1, accuracy: 1e-3, "bin \(j)")
+    }
+    let back = try JSONDecoder().decode(SpectralInput.self, from: JSONEncoder().encode(input))
+    XCTAssertEqual(back, input)
+    var bad = input
+    bad.frequencyStd = Array(bad.frequencyStd!.dropLast())
+    XCTAssertNotNil(bad.problem)
+    bad = input
+    bad.frequencyMean = nil
+    XCTAssertNotNil(bad.problem)
+    config.standardisation = "octave"
+    XCTAssertNotNil(config.problem)
+  }
+
   func testAugmentedTrainingIsDeterministicAndChangesTheInput() throws {
     let (store, tiles, root) = try Self.tinyPool()
     defer { try? FileManager.default.removeItem(at: root) }
