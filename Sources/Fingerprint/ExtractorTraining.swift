@@ -94,16 +94,7 @@ public struct ExtractorConfig: Codable, Equatable, Sendable {
     if !SpectralInput.standardisations.contains(standardisation) {
       return "--standardise (standardisation) '\(standardisation)' is not one of \(SpectralInput.standardisations)"
     }
-    let a = augmentation
-    if !(0...1).contains(a.jpegProbability) || !(0...1).contains(a.cropProbability) {
-      return "--jpeg-prob \(a.jpegProbability) and --crop-prob \(a.cropProbability) (augmentation) must lie in [0, 1]"
-    }
-    if a.jpegQualityMin < 1 || a.jpegQualityMax > 100 || a.jpegQualityMin > a.jpegQualityMax {
-      return "--jpeg-quality \(a.jpegQualityMin)-\(a.jpegQualityMax) (augmentation) must be LOW-HIGH within 1...100"
-    }
-    if !(0.05...1).contains(a.cropAreaMin) {
-      return "--crop-area-min (augmentation) \(a.cropAreaMin) must lie in [0.05, 1]"
-    }
+    if let problem = augmentation.problem { return problem }
     return nil
   }
 }
@@ -317,8 +308,10 @@ public struct FingerprintedSet {
 }
 
 /// Training-time perturbations of a fingerprinted tile before its spectrum is taken, so the extractor
-/// sees what sharing does to images: a JPEG round trip and a random resized crop, each with a
-/// probability. The crop comes first (resizing happens before an upload re-encodes).
+/// sees what sharing does to images: a random resized crop, a rescale, a light Gaussian blur and a JPEG
+/// round trip, each with a probability, in that order (resizing and filtering happen before an upload
+/// re-encodes). A perturbation whose probability is 0 draws no random numbers, so adding one never
+/// changes the batches of a configuration that does not use it.
 public struct Augmentation: Codable, Equatable, Sendable {
   /// Probability of a JPEG round trip, and its quality range (uniform, inclusive).
   public var jpegProbability = 0.0
@@ -328,6 +321,18 @@ public struct Augmentation: Codable, Equatable, Sendable {
   /// in [3/4, 4/3] (log-uniform), resized back to the tile size (bilinear).
   public var cropProbability = 0.0
   public var cropAreaMin = 0.5
+  /// Probability of a rescale by a factor drawn log-uniformly from [resizeScaleMin, resizeScaleMax] with
+  /// a resampler drawn from area, bilinear and bicubic: a factor above 1 enlarges the tile and keeps a
+  /// random tile-size window (an upscaled image), one below 1 shrinks it and scales it back (the detail a
+  /// downscale removes, at the tile's size).
+  public var resizeProbability = 0.0
+  public var resizeScaleMin = 0.5
+  public var resizeScaleMax = 2.0
+  /// Probability of a Gaussian blur of σ uniform in [0.3, blurSigmaMax] pixels (reflect padding).
+  public var blurProbability = 0.0
+  public var blurSigmaMax = 1.0
+  /// Probability that a JPEG round trip keeps full-resolution chroma (4:4:4) instead of 4:2:0.
+  public var jpegChroma444Probability = 0.0
 
   public init() {}
 
@@ -339,10 +344,43 @@ public struct Augmentation: Codable, Equatable, Sendable {
     jpegQualityMax = try c.decodeIfPresent(Int.self, forKey: .jpegQualityMax) ?? d.jpegQualityMax
     cropProbability = try c.decodeIfPresent(Double.self, forKey: .cropProbability) ?? d.cropProbability
     cropAreaMin = try c.decodeIfPresent(Double.self, forKey: .cropAreaMin) ?? d.cropAreaMin
+    resizeProbability = try c.decodeIfPresent(Double.self, forKey: .resizeProbability) ?? d.resizeProbability
+    resizeScaleMin = try c.decodeIfPresent(Double.self, forKey: .resizeScaleMin) ?? d.resizeScaleMin
+    resizeScaleMax = try c.decodeIfPresent(Double.self, forKey: .resizeScaleMax) ?? d.resizeScaleMax
+    blurProbability = try c.decodeIfPresent(Double.self, forKey: .blurProbability) ?? d.blurProbability
+    blurSigmaMax = try c.decodeIfPresent(Double.self, forKey: .blurSigmaMax) ?? d.blurSigmaMax
+    jpegChroma444Probability =
+      try c.decodeIfPresent(Double.self, forKey: .jpegChroma444Probability) ?? d.jpegChroma444Probability
   }
 
   /// Whether any augmentation can happen.
-  public var isActive: Bool { jpegProbability > 0 || cropProbability > 0 }
+  public var isActive: Bool {
+    jpegProbability > 0 || cropProbability > 0 || resizeProbability > 0 || blurProbability > 0
+  }
+
+  /// Why these settings cannot be used, or nil.
+  public var problem: String? {
+    let probabilities = [
+      jpegProbability, cropProbability, resizeProbability, blurProbability, jpegChroma444Probability,
+    ]
+    if !probabilities.allSatisfy({ (0...1).contains($0) }) {
+      return "augmentation probabilities (--jpeg-prob, --crop-prob, --resize-prob, --blur-prob, --jpeg-444-prob) "
+        + "must lie in [0, 1], got \(probabilities)"
+    }
+    if jpegQualityMin < 1 || jpegQualityMax > 100 || jpegQualityMin > jpegQualityMax {
+      return "--jpeg-quality \(jpegQualityMin)-\(jpegQualityMax) (augmentation) must be LOW-HIGH within 1...100"
+    }
+    if !(0.05...1).contains(cropAreaMin) {
+      return "--crop-area-min (augmentation) \(cropAreaMin) must lie in [0.05, 1]"
+    }
+    if !(resizeScaleMin >= 0.25 && resizeScaleMax <= 4 && resizeScaleMin <= resizeScaleMax) {
+      return "--resize-scale \(resizeScaleMin)-\(resizeScaleMax) (augmentation) must be LOW-HIGH within 0.25...4"
+    }
+    if !(0.3...3).contains(blurSigmaMax) {
+      return "--blur-sigma-max (augmentation) \(blurSigmaMax) must lie in [0.3, 3]"
+    }
+    return nil
+  }
 
   /// `image` perturbed; a failed JPEG round trip (it cannot fail on a valid image) leaves it as is.
   public func apply(_ image: Image, rng: inout RNG) -> Image {
@@ -359,11 +397,64 @@ public struct Augmentation: Codable, Equatable, Sendable {
         width: image.width, height: image.height, filter: .bilinear
       ).quantized()
     }
+    if resizeProbability > 0, Double(rng.uniform()) < resizeProbability {
+      let scale = exp(log(resizeScaleMin) + (log(resizeScaleMax) - log(resizeScaleMin)) * Double(rng.uniform()))
+      let filter = [ResizeFilter.area, .bilinear, .bicubic][rng.int(3)]
+      let (w, h) = (img.width, img.height)
+      let sw = max(4, Int((Double(w) * scale).rounded()))
+      let sh = max(4, Int((Double(h) * scale).rounded()))
+      let scaled = img.resized(width: sw, height: sh, filter: filter).quantized()
+      if sw >= w && sh >= h {
+        img = scaled.cropped(x: rng.int(sw - w + 1), y: rng.int(sh - h + 1), width: w, height: h)
+      } else {
+        img = scaled.resized(width: w, height: h, filter: filter).quantized()
+      }
+    }
+    if blurProbability > 0, Double(rng.uniform()) < blurProbability {
+      let sigma = 0.3 + (blurSigmaMax - 0.3) * Double(rng.uniform())
+      img = Self.gaussianBlur(img, sigma: sigma).quantized()
+    }
     if Double(rng.uniform()) < jpegProbability {
       let q = jpegQualityMin + rng.int(jpegQualityMax - jpegQualityMin + 1)
-      if let j = try? img.jpegRecompressed(quality: q) { img = j }
+      let full = jpegChroma444Probability > 0 && Double(rng.uniform()) < jpegChroma444Probability
+      if let j = try? img.jpegRecompressed(quality: q, subsampling444: full) { img = j }
     }
     return img
+  }
+
+  /// Separable Gaussian blur (radius ⌈3σ⌉, reflect padding, kernel normalised to sum 1).
+  public static func gaussianBlur(_ image: Image, sigma: Double) -> Image {
+    let r = max(1, Int((3 * sigma).rounded(.up)))
+    var k = (-r...r).map { exp(-Double($0 * $0) / (2 * sigma * sigma)) }
+    let total = k.reduce(0, +)
+    k = k.map { $0 / total }
+    let (w, h) = (image.width, image.height)
+    func reflect(_ i: Int, _ n: Int) -> Int {
+      guard n > 1 else { return 0 }
+      var i = i
+      while i < 0 || i >= n { i = i < 0 ? -i : 2 * (n - 1) - i }
+      return i
+    }
+    var tmp = [Float](repeating: 0, count: image.pixels.count)
+    var out = tmp
+    for c in 0..<3 {
+      let base = c * w * h
+      for y in 0..<h {
+        for x in 0..<w {
+          var s = 0.0
+          for (t, kv) in k.enumerated() { s += kv * Double(image.pixels[base + y * w + reflect(x + t - r, w)]) }
+          tmp[base + y * w + x] = Float(s)
+        }
+      }
+      for y in 0..<h {
+        for x in 0..<w {
+          var s = 0.0
+          for (t, kv) in k.enumerated() { s += kv * Double(tmp[base + reflect(y + t - r, h) * w + x]) }
+          out[base + y * w + x] = Float(s)
+        }
+      }
+    }
+    return Image(width: w, height: h, pixels: out)
   }
 }
 

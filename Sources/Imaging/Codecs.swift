@@ -63,8 +63,9 @@ public enum ImageEncoder {
 
 extension Image {
   /// The image after a JPEG round trip at `quality` (the paper's re-compression perturbation).
-  public func jpegRecompressed(quality: Int) throws -> Image {
-    try ImageDecoder().decode(try ImageEncoder.jpeg(self, quality: quality), name: "<jpeg q\(quality)>")
+  public func jpegRecompressed(quality: Int, subsampling444: Bool = false) throws -> Image {
+    try ImageDecoder().decode(
+      try ImageEncoder.jpeg(self, quality: quality, subsampling444: subsampling444), name: "<jpeg q\(quality)>")
   }
 }
 

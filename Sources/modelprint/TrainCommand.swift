@@ -53,6 +53,15 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "JPEG quality range, e.g. 65-100.") var jpegQuality: String?
   @Option(help: "Probability of a random resized crop of a training tile (default 0).") var cropProb: Double?
   @Option(help: "Smallest area fraction of a random resized crop (default 0.5).") var cropAreaMin: Double?
+  @Option(help: "Probability of a rescale (area, bilinear or bicubic) of a training tile (default 0).")
+  var resizeProb: Double?
+  @Option(help: "Rescale factor range, log-uniform, e.g. 0.5-2 (default 0.5-2).") var resizeScale: String?
+  @Option(help: "Probability of a light Gaussian blur of a training tile (default 0).") var blurProb: Double?
+  @Option(help: "Largest blur sigma in pixels, from 0.3 (default 1).") var blurSigmaMax: Double?
+  @Option(
+    name: .customLong("jpeg-444-prob"),
+    help: "Probability that a JPEG round trip keeps 4:4:4 chroma instead of 4:2:0 (default 0).")
+  var jpeg444Prob: Double?
   @Option(help: "Seed of the split, initialisation and sampling (default 0).") var seed: UInt64?
   @Option(
     help: "Input spectra standardised per colour channel or per frequency bin: channel or frequency (default channel).")
@@ -112,6 +121,18 @@ struct TrainCommand: ParsableCommand {
     if let jpegProb { config.augmentation.jpegProbability = jpegProb }
     if let cropProb { config.augmentation.cropProbability = cropProb }
     if let cropAreaMin { config.augmentation.cropAreaMin = cropAreaMin }
+    if let resizeProb { config.augmentation.resizeProbability = resizeProb }
+    if let resizeScale {
+      let parts = resizeScale.split(separator: "-").compactMap { Double($0) }
+      guard parts.count == 2 || parts.count == 1 else {
+        throw ValidationError("--resize-scale: expected LOW-HIGH such as 0.5-2, got '\(resizeScale)'")
+      }
+      config.augmentation.resizeScaleMin = parts[0]
+      config.augmentation.resizeScaleMax = parts.last!
+    }
+    if let blurProb { config.augmentation.blurProbability = blurProb }
+    if let blurSigmaMax { config.augmentation.blurSigmaMax = blurSigmaMax }
+    if let jpeg444Prob { config.augmentation.jpegChroma444Probability = jpeg444Prob }
     if let jpegQuality {
       let parts = jpegQuality.split(separator: "-").compactMap { Int($0) }
       guard parts.count == 2 || parts.count == 1 else {

@@ -247,6 +247,53 @@ final class ExtractorTrainingTests: XCTestCase {
     XCTAssertNotNil(config.problem)
   }
 
+  /// The separable blur against a direct 2-D Gaussian convolution in Float64 with the same reflect
+  /// padding; both sum the same (2r+1)² products, so they agree to a few Float32 roundings.
+  func testGaussianBlurMatchesADirectConvolution() {
+    var rng = RNG(seed: 9)
+    let (w, h) = (7, 5)
+    let image = Image(width: w, height: h, pixels: (0..<(3 * w * h)).map { _ in rng.uniform() })
+    for sigma in [0.3, 0.8, 1.7] {
+      let fast = Augmentation.gaussianBlur(image, sigma: sigma)
+      let r = max(1, Int((3 * sigma).rounded(.up)))
+      func reflect(_ i: Int, _ n: Int) -> Int {
+        var i = i
+        while i < 0 || i >= n { i = i < 0 ? -i : 2 * (n - 1) - i }
+        return i
+      }
+      let g = (-r...r).map { exp(-Double($0 * $0) / (2 * sigma * sigma)) }
+      let total = g.reduce(0, +) * g.reduce(0, +)
+      for c in 0..<3 {
+        for y in 0..<h {
+          for x in 0..<w {
+            var s = 0.0
+            for dy in -r...r {
+              for dx in -r...r {
+                let v = Double(image.pixels[c * w * h + reflect(y + dy, h) * w + reflect(x + dx, w)])
+                s += g[dy + r] * g[dx + r] * v
+              }
+            }
+            XCTAssertEqual(Double(fast.pixels[c * w * h + y * w + x]), s / total, accuracy: 1e-6, "σ \(sigma)")
+          }
+        }
+      }
+    }
+  }
+
+  /// A perturbation at probability 0 draws nothing, so configurations without it keep their batches.
+  func testUnusedPerturbationsLeaveTheDrawsAlone() throws {
+    let (store, tiles, root) = try Self.tinyPool()
+    defer { try? FileManager.default.removeItem(at: root) }
+    let set = try FingerprintedSet(store: store, tiles: tiles, perModel: 6, seed: 0)
+    var a = Augmentation()
+    (a.jpegProbability, a.cropProbability) = (0.5, 0.5)
+    var b = a
+    (b.resizeScaleMin, b.blurSigmaMax) = (0.3, 2)
+    var r1 = RNG(seed: 4)
+    var r2 = RNG(seed: 4)
+    for i in 0..<6 { XCTAssertEqual(a.apply(set.image(0, i), rng: &r1), b.apply(set.image(0, i), rng: &r2)) }
+  }
+
   func testAugmentedTrainingIsDeterministicAndChangesTheInput() throws {
     let (store, tiles, root) = try Self.tinyPool()
     defer { try? FileManager.default.removeItem(at: root) }
@@ -272,7 +319,18 @@ final class ExtractorTrainingTests: XCTestCase {
     crop.cropProbability = 1
     var jpeg = Augmentation()
     jpeg.jpegProbability = 1
-    for aug in [crop, jpeg] {
+    var up = Augmentation()
+    up.resizeProbability = 1
+    (up.resizeScaleMin, up.resizeScaleMax) = (1.5, 2)
+    var down = Augmentation()
+    down.resizeProbability = 1
+    (down.resizeScaleMin, down.resizeScaleMax) = (0.5, 0.7)
+    var blur = Augmentation()
+    blur.blurProbability = 1
+    var jpeg444 = jpeg
+    jpeg444.jpegChroma444Probability = 1
+    for aug in [crop, jpeg, up, down, blur, jpeg444] {
+      XCTAssertNil(aug.problem)
       let out = aug.apply(tile, rng: &rng)
       XCTAssertEqual([out.width, out.height], [tile.width, tile.height])
       XCTAssertNotEqual(out.pixels, tile.pixels)
