@@ -15,7 +15,11 @@ Each key becomes `--key value` of `modelprint synthesize` / `modelprint train` (
 so every option those commands document can be set; the driver owns --out, --pool, --resume and
 --workers. Stages, all under runs/NAME/ (ignored by git):
 
-  1. pool       `modelprint synthesize --out runs/NAME/pool ...`; a re-run skips finished models.
+  1. pool       `modelprint synthesize --out runs/NAME/pool ...`; a re-run skips finished models. With
+                "pool": "runs/_shared/X" the pool is that folder, shared by every experiment naming it;
+                the pool cost cell then counts only this experiment's own synthesis time.
+  1b. ffd      `modelprint ffd --real ../shared/eval/dev-real --synthetic POOL --per-model 12 --size 64`: how
+                far the pool's residual spectra lie from dev-real's generators (measurement only).
   2. extractor  `modelprint train --pool runs/NAME/pool --out runs/NAME/extractor.safetensors --resume ...`
   3. score      `../shared/tools/score.sh` on the extractor (dev, dev-real, JPEG q75, spectrum baseline).
   4. row        the experiment's row in docs/accuracy.md is added, or replaced when it exists.
@@ -47,6 +51,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCORE = os.path.normpath(os.path.join(ROOT, "..", "shared", "tools", "score.sh"))
 EVAL_SETS = os.path.realpath(os.path.join(ROOT, "..", "shared", "eval"))
 SCOREBOARD = os.path.join(ROOT, "docs", "accuracy.md")
+DEV_REAL = os.path.join(EVAL_SETS, "dev-real")
 OWNED = {"out", "o", "pool", "resume", "workers"}
 FORBIDDEN_TRAIN = {"eval", "fine-tune"}
 HEADER_PREFIX = "| # | experiment |"
@@ -104,10 +109,14 @@ def load_config(path):
         raise ExperimentError(f"{path}: 'name' must be letters, digits, '.', '_' or '-', got {name!r}")
     if not isinstance(config.get("summary"), str) or "|" in config["summary"]:
         raise ExperimentError(f"{path}: 'summary' must be a string without '|' (it is a table cell)")
-    unknown = set(config) - {"name", "summary", "synthesize", "train", "whiten", "notes"}
+    unknown = set(config) - {"name", "summary", "synthesize", "train", "whiten", "pool", "notes"}
     if unknown:
         raise ExperimentError(f"{path}: unknown keys {sorted(unknown)}; allowed: name, summary, synthesize, "
-                              "train, whiten, notes")
+                              "train, whiten, pool, notes")
+    pool = config.get("pool")
+    if pool is not None and (not isinstance(pool, str) or not pool.startswith("runs/_shared/")
+                             or ".." in pool.split("/")):
+        raise ExperimentError(f"{path}: 'pool' must be a folder under runs/_shared/, got {pool!r}")
     w = config.get("whiten")
     if w is not None:
         if not isinstance(w, dict) or set(w) - WHITEN_KEYS or not all(
@@ -209,7 +218,15 @@ def scores(folder, results_path):
             "spectrum_1n": spectrum[0], "heldout_synthetic_1n": heldout}
 
 
-def row_cells(config, state, s, whitened=False):
+def ffd_value(run_dir):
+    try:
+        with open(os.path.join(ROOT, run_dir, "ffd.json")) as f:
+            return json.load(f)["result"]["ffd"]["all"]
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def row_cells(config, state, s, whitened=False, ffd=None):
     cost = f"{state.stage('pool')['seconds'] / 60:.1f} min + {state.stage('extractor')['seconds'] / 60:.1f} min"
     name, summary = config["name"], config["summary"]
     if whitened:
@@ -220,7 +237,8 @@ def row_cells(config, state, s, whitened=False):
                     f"{w['steps']} synthesis steps, {w['per-model']} images of {w['image-size']} px each)")
     return [name, summary, cost, f"{s['dev_1n']:.3f}", f"{s['dev_auc']:.3f}",
             f"{s['dev_real_1n']:.3f}", f"{s['dev_real_auc']:.3f}", f"{s['dev_real_jpeg75_1n']:.3f}",
-            f"{s['dev_real_minus_spectrum']:+.3f}".replace("-", "−"), f"{s['heldout_synthetic_1n']:.3f}"]
+            f"{s['dev_real_minus_spectrum']:+.3f}".replace("-", "−"), f"{s['heldout_synthetic_1n']:.3f}",
+            "n/m" if ffd is None else f"{ffd:.1f}"]
 
 
 def update_scoreboard(cells):
@@ -261,11 +279,15 @@ def main(argv):
     run_dir = os.path.join("runs", name)
     os.makedirs(os.path.join(ROOT, run_dir), exist_ok=True)
     exe = binary()
-    pool = os.path.join(run_dir, "pool")
+    # A shared pool (several experiments on one pool) is resumed by synthesize like any other: a second
+    # experiment's pool stage finds every model done and takes seconds.
+    pool = config.get("pool") or os.path.join(run_dir, "pool")
     ckpt = os.path.join(run_dir, "extractor.safetensors")
     synth = [exe, "synthesize", "--out", pool] + flags("synthesize", config.get("synthesize", {}))
     train = [exe, "train", "--pool", pool, "--out", ckpt, "--resume"] + flags("train", config.get("train", {}))
-    commands = {"pool": synth, "extractor": train, "score": [SCORE, ckpt, name]}
+    ffd = [exe, "ffd", "--real", DEV_REAL, "--synthetic", pool, "--per-model", "12", "--size", "64", "--out",
+           os.path.join(run_dir, "ffd.json")]
+    commands = {"pool": synth, "ffd": ffd, "extractor": train, "score": [SCORE, ckpt, name]}
     state = State(os.path.join(ROOT, run_dir, "state.json"))
     check_finished(state, commands)
     with open(os.path.join(ROOT, run_dir, "config.resolved.json"), "w") as f:
@@ -275,6 +297,7 @@ def main(argv):
     signal.signal(signal.SIGTERM, interrupt)
     score_dir = os.path.join(ROOT, run_dir, "score")
     run_stage(state, "pool", synth)
+    run_stage(state, "ffd", ffd)
     run_stage(state, "extractor", train)
     run_stage(state, "score", commands["score"], env=dict(os.environ, SCORE_OUT=score_dir))
     s = scores(score_dir, os.path.join(ROOT, run_dir, "extractor.results.json"))
@@ -283,7 +306,7 @@ def main(argv):
                    load={k: [v.get("load_at_start"), v.get("load_at_end")] for k, v in stages})
     with open(os.path.join(ROOT, run_dir, "summary.json"), "w") as f:
         json.dump(summary, f, indent=2, sort_keys=True)
-    cells = row_cells(config, state, s)
+    cells = row_cells(config, state, s, ffd=ffd_value(run_dir))
     update_scoreboard(cells)
     log(f"row written to docs/accuracy.md: | {' | '.join(cells)} |")
     if "whiten" in config:
@@ -316,7 +339,7 @@ def whiten(config, exe, run_dir, ckpt, state):
     s = scores(score_dir, os.path.join(ROOT, run_dir, "extractor.results.json"))
     with open(os.path.join(ROOT, run_dir, "summary-wccn.json"), "w") as f:
         json.dump(s, f, indent=2, sort_keys=True)
-    cells = row_cells(config, state, s, whitened=True)
+    cells = row_cells(config, state, s, whitened=True, ffd=ffd_value(run_dir))
     update_scoreboard(cells)
     log(f"row written to docs/accuracy.md: | {' | '.join(cells)} |")
 

@@ -12,9 +12,12 @@ func selectModels(_ store: PoolStore, _ spec: String?) throws -> [PoolEntry] {
   guard let spec, !spec.isEmpty, spec != "all" else { return store.manifest.models }
   var out: [PoolEntry] = []
   for item in spec.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
-    let matches = store.manifest.models.filter { $0.key == item || $0.architecture == item }
+    // `seed-S`: that seed of every architecture (e.g. models a given extractor never trained on).
+    let seed = item.hasPrefix("seed-") ? Int(item.dropFirst("seed-".count)) : nil
+    let matches = store.manifest.models.filter { $0.key == item || $0.architecture == item || $0.seed == seed }
     guard !matches.isEmpty else {
-      throw InputError("no model '\(item)' in the pool \(store.root.path) (give an architecture id or ID/seed-S)")
+      throw InputError(
+        "no model '\(item)' in the pool \(store.root.path) (give an architecture id, ID/seed-S or seed-S)")
     }
     out += matches
   }
@@ -47,7 +50,9 @@ struct GenerateCommand: ParsableCommand {
   @Option(help: "Pool folder from `modelprint synthesize`.") var pool: String
   @Option(help: "Folder of real images (or photos) to feed the models.") var images: String = "data/photos"
   @Option(name: .shortAndLong, help: "Output folder (created if missing).") var out: String
-  @Option(help: "Models: all, or comma-separated architecture ids (every seed) or ID/seed-S.") var models: String?
+  @Option(
+    help: "Models: all, or comma-separated architecture ids (every seed), ID/seed-S, or seed-S (every architecture).")
+  var models: String?
   @Option(help: "Images per model (the first ones in sorted order).") var perModel: Int = 16
   @Option(help: "Image side in pixels (a multiple of 4).") var size: Int = 128
   @Option(help: "Also write a contact sheet (PNG, or JPEG for .jpg) of the outputs and their mean spectra.")

@@ -62,9 +62,9 @@ struct WhitenCommand: ParsableCommand {
       throw InputError("\(set): \(error)")
     }
     let record: [String: Any] = [
-      "set": URL(fileURLWithPath: set).standardizedFileURL.path, "models": folders.models.count,
+      "set": set, "models": folders.models.count,
       "images": embeddings.count, "skipped": skipped, "shrinkage": shrinkage, "per_model": perModel,
-      "windows": windows, "extractor": URL(fileURLWithPath: source).standardizedFileURL.path,
+      "windows": windows, "extractor": source,
     ]
     let recordText = String(
       decoding: try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]), as: UTF8.self)
