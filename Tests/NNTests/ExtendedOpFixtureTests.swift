@@ -53,3 +53,16 @@ final class ExtendedOpFixtureTests: XCTestCase {
     for layout: Layout in [.plain, .nhwc] { check("pixel_shuffle", layout: layout) { (pixelShuffle($0), [:]) } }
   }
 }
+
+extension ExtendedOpFixtureTests {
+  func testModulatedConvolution() {
+    for layout: Layout in [.plain, .nhwc] {
+      let w = leaf("W.modulated_conv")
+      let b = leaf("B.modulated_conv")
+      let s = leaf("S.modulated_conv")
+      check("modulated_conv", layout: layout) {
+        (modulatedConv2d($0, weight: w, style: s, bias: b, padding: 1), ["DW": w, "DB": b, "DS": s])
+      }
+    }
+  }
+}

@@ -246,3 +246,27 @@ extension GradientCheckTests {
     }
   }
 }
+
+extension GradientCheckTests {
+  /// StyleGAN2's modulated convolution, composed from channel scalings, the demodulation coefficients
+  /// and the engine's convolution, against its definition (per-sample modulated weights).
+  func testModulatedConvolution() {
+    for (k, padding, demodulate) in [(3, 1, true), (1, 0, true), (3, 1, false)] {
+      let (n, ci, h, w, co) = (2, 8, 5, 6, 8)
+      let x = normal([n, ci, h, w])
+      let wt = normal([co, ci, k, k], std: 0.3)
+      let style = Tensor.uniform([n, ci], 0.5, 1.5, rng: &rng)
+      let b = normal([co])
+      check(
+        "modulatedConv k\(k) demod \(demodulate)", [x, wt, style, b], layouts: blocked,
+        fast: {
+          modulatedConv2d($0[0], weight: $0[1], style: $0[2], bias: $0[3], padding: padding, demodulate: demodulate)
+        },
+        reference: {
+          Reference.modulatedConv2d(
+            $0[0], n: n, ci: ci, h: h, w: w, weight: $0[1], co: co, k: k, style: $0[2], bias: $0[3], padding: padding,
+            demodulate: demodulate)
+        })
+    }
+  }
+}

@@ -27,7 +27,8 @@ Files:
                                                        triplet, backward, 20 AdamW steps, eval embedding
   ops.safetensors                                      one forward/backward check per op
   ops_extended.safetensors                             the same for the extended synthesis space's ops
-                                                       (leaky ReLU, SiLU, GELU tanh, group norm, pixel shuffle)
+                                                       (leaky ReLU, SiLU, GELU tanh, group norm, pixel shuffle,
+                                                       StyleGAN2's modulated convolution)
 
 Names on the command line make only those files: `make_fixtures.py ops_extended`.
 """
@@ -492,6 +493,25 @@ def ops_fixture():
                 error_model="per op: lambda=10, eps=sqrt(reductions[op])*2^-24, delta=1e-7, 4 directions")
 
 
+class ModulatedConv(nn.Module):
+    """StyleGAN2's modulated convolution in its fused form (one grouped convolution over per-sample
+    weights), the style held as a parameter so that its gradient is stored."""
+
+    def __init__(self, cin, cout, k, batch, generator):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(cout, cin, k, k, generator=generator) / 6)
+        self.bias = nn.Parameter(torch.randn(cout, generator=generator))
+        self.style = nn.Parameter(0.5 + torch.rand(batch, cin, generator=generator))
+        self.padding = k // 2
+
+    def forward(self, x):
+        n, cin, h, w = x.shape
+        wt = self.weight[None] * self.style[:, None, :, None, None]
+        wt = wt * torch.rsqrt(wt.pow(2).sum(dim=[2, 3, 4]) + 1e-8)[:, :, None, None, None]
+        y = F.conv2d(x.reshape(1, n * cin, h, w), wt.reshape(-1, cin, *wt.shape[3:]), padding=self.padding, groups=n)
+        return y.reshape(n, -1, *y.shape[2:]) + self.bias[None, :, None, None]
+
+
 def extended_ops_fixture():
     """The ops of the extended synthesis space (Sources/Synthesis/Architecture.swift), in its own file so
     that ops.safetensors stays as it was."""
@@ -523,11 +543,19 @@ def extended_ops_fixture():
     rec.elementwise("pixel_shuffle", nn.PixelShuffle(2), x)
     notes["pixel_shuffle"] = "nn.PixelShuffle(2): [2, 12, 3, 4] -> [2, 3, 6, 8]"
 
+    x = randn(2, 4, 5, 6)
+    m = ModulatedConv(4, 5, 3, batch=2, generator=generator(rec.seed[0] + 30_000))
+    rec.elementwise("modulated_conv", m, x, m, [("W", "weight"), ("B", "bias"), ("S", "style")])
+    notes["modulated_conv"] = ("StyleGAN2's modulated conv (fused form: per-sample weights W*S, demodulated by "
+                               "rsqrt(sum W'^2 + 1e-8), grouped conv2d, padding 1) + B; W [5, 4, 3, 3] randn/6, "
+                               "S [2, 4] = 0.5 + U(0, 1) (the style, a parameter here so that DS is stored), B randn")
+
     return save("ops_extended.safetensors", rec.t,
                 "per-op checks of the extended synthesis space, as ops.safetensors: X.<op> input, G.<op> upstream "
                 "gradient, Y.<op> output, DX.<op> = d(sum(Y*G))/dX; modules also store W./B. and DW./DB.",
                 ops=json.dumps(notes), seeds="op i uses torch.manual_seed(500+i) for module init and its input; "
-                "G uses seed 10500+i; group-norm affine seeds 30500+i and 40500+i", computed_in="float64",
+                "G uses seed 10500+i; group-norm affine seeds 30500+i and 40500+i; modulated conv's W, B, S "
+                "seed 30500+i", computed_in="float64",
                 reductions=json.dumps(rec.reductions),
                 error_model="per op: lambda=10, eps=sqrt(reductions[op])*2^-24, delta=1e-7, 4 directions")
 
