@@ -6,11 +6,12 @@
 /// (0 bilinear, 1 nearest, 2 transposed conv), activation (0 none, 1 ReLU, 2 sigmoid, 3 tanh), norm
 /// (0 none, 1 batch, 2 instance).
 ///
-/// **The extended space** (`--space extended`, 4·2·2·4·7·5·3·2 = 13 440 architectures, the paper's 288
+/// **The extended space** (`--space extended`, 4·2·2·4·7·5·4·2 = 17 920 architectures, the paper's 288
 /// among them) adds the components real generators are built from: K up to 4 (×8 and ×16 stacks;
 /// a latent-diffusion VAE decoder upsamples ×8), pixel-shuffle upsampling (u = 3), leaky ReLU 0.2,
-/// SiLU and GELU (a = 4, 5, 6), group and layer norm (n = 3, 4), the unit's kernel (c: 0 → 3×3,
-/// 1 → 1×1, 2 → 5×5) and residual units (r: 0 → plain, 1 → with a skip connection). Its ids have
+/// SiLU and GELU (a = 4, 5, 6), group and layer norm (n = 3, 4), the unit's convolution (c: 0 → 3×3,
+/// 1 → 1×1, 2 → 5×5, 3 → StyleGAN2's modulated 3×3) and residual units (r: 0 → plain, 1 → with a
+/// skip connection). Its ids have
 /// eight digits `b l o u a n c r`. An architecture of the paper's space keeps its six-digit id, and
 /// the eight-digit spelling of one is refused, so every architecture has exactly one id.
 public struct Architecture: Hashable, Codable, Sendable, CustomStringConvertible {
@@ -47,14 +48,20 @@ public struct Architecture: Hashable, Codable, Sendable, CustomStringConvertible
     /// Layer norm over (C, H, W) with a per-channel affine (group norm with one group). Extended space.
     case layer = 4
   }
-  /// The generative unit's convolution kernel.
+  /// The generative unit's convolution.
   public enum Kernel: Int, Codable, Sendable, CaseIterable {
     case k3 = 0
     case k1 = 1
     case k5 = 2
+    /// StyleGAN2's modulated, demodulated 3×3 convolution, the style from the unit's input.
+    case modulated3 = 3
 
     /// The side in pixels.
-    public var size: Int { [3, 1, 5][rawValue] }
+    public var size: Int { [3, 1, 5, 3][rawValue] }
+    /// Whether the convolution is modulated.
+    public var isModulated: Bool { self == .modulated3 }
+    /// `3×3`, `1×1`, `5×5` or `mod 3×3`.
+    public var label: String { (isModulated ? "mod " : "") + "\(size)×\(size)" }
   }
 
   /// Down/up block pairs (1 or 2 in the paper's space, up to 4 in the extended one).
@@ -65,7 +72,7 @@ public struct Architecture: Hashable, Codable, Sendable, CustomStringConvertible
   public var upsampling: Upsampling
   public var activation: Activation
   public var norm: Norm
-  /// The unit's convolution kernel (3×3 in the paper's space).
+  /// The unit's convolution (a plain 3×3 in the paper's space).
   public var kernel: Kernel
   /// Whether each unit adds a skip connection (none in the paper's space).
   public var residual: Bool
@@ -168,7 +175,7 @@ public struct Architecture: Hashable, Codable, Sendable, CustomStringConvertible
 public enum ArchitectureSpace: String, Codable, Sendable, CaseIterable {
   /// The paper's 288 (six-digit ids), the default.
   case paper
-  /// The paper's space with the components of real generators added (13 440 architectures).
+  /// The paper's space with the components of real generators added (17 920 architectures).
   case extended
 }
 
@@ -190,7 +197,7 @@ public enum ArchitectureError: Error, CustomStringConvertible, Equatable {
     case .outOfExtendedRange(let id):
       return
         "architecture id '\(id)' is outside the extended space: b ∈ {0..3}, l, o ∈ {0,1}, u ∈ {0..3}, a ∈ {0..6}, "
-        + "n ∈ {0..4}, c ∈ {0,1,2}, r ∈ {0,1}"
+        + "n ∈ {0..4}, c ∈ {0..3}, r ∈ {0,1}"
     case .paperSpelledLong(let id, let short):
       return "architecture id '\(id)' is the paper's architecture \(short): give its six-digit id"
     }

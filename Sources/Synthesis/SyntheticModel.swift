@@ -3,15 +3,17 @@ import Tensor
 
 /// One conv unit of an up block: optional ×2 upsampling, a k×k conv, and the block's norm and
 /// activation in the architecture's order. Children are named as the reference (deconv, conv, norm);
-/// the extended space's adds `shuffle` (pixel shuffle's convolution to 4·C channels) and `skip` (the
-/// residual path's 1×1 convolution where the unit changes the channel count).
+/// the extended space's adds `shuffle` (pixel shuffle's convolution to 4·C channels), `skip` (the
+/// residual path's 1×1 convolution where the unit changes the channel count) and, for a modulated
+/// convolution, `conv.affine` (its style).
 final class GenerativeUnit: Module {
   let architecture: Architecture
   let upsample: Bool
   let deconv: ConvTranspose2D?
   let shuffle: Conv2D?
   let interpolation: Upsample?
-  let conv: Conv2D
+  /// A `Conv2D`, or a `ModulatedConv2D` for c = 3 (which inference fusion then leaves alone).
+  let conv: Module
   let norm: Module?
   let activation: Module?
   /// The residual path: nearest ×2 when the unit upsamples (parameter-free, as BigGAN's and the
@@ -31,7 +33,11 @@ final class GenerativeUnit: Module {
     case (true, .nearest): interpolation = Upsample(.nearest)
     default: interpolation = nil
     }
-    conv = Conv2D(cin, cout, kernel: a.kernel.size, padding: a.kernel.size / 2, rng: &rng)
+    let (k, p) = (a.kernel.size, a.kernel.size / 2)
+    conv =
+      a.kernel.isModulated
+      ? ModulatedConv2D(cin, cout, kernel: k, padding: p, rng: &rng)
+      : Conv2D(cin, cout, kernel: k, padding: p, rng: &rng)
     let normChannels = a.order == .post ? cout : cin
     switch a.norm {
     case .none: norm = nil

@@ -14,8 +14,8 @@ struct ArchitectureOptions: ParsableArguments {
 
   @Option(
     help: ArgumentHelp(
-      "Architecture space of --archs all: paper (the paper's 288) or extended (13440: pixel shuffle, K up to 4, "
-        + "leaky ReLU/SiLU/GELU, group/layer norm, 1×1 and 5×5 kernels, residual units)."))
+      "Architecture space of --archs all: paper (the paper's 288) or extended (17920: pixel shuffle, K up to 4, "
+        + "leaky ReLU/SiLU/GELU, group/layer norm, 1×1, 5×5 and modulated convolutions, residual units)."))
   var space: ArchitectureSpace = .paper
 
   @Option(help: "Keep only an ablation's subset: K, L, S, U, A, N or seed (the paper's Table II), C or R.")
@@ -84,7 +84,7 @@ struct ArchitecturesCommand: ParsableCommand {
     if !json {
       print(
         (extended ? "id        " : "id      ") + "K  L  order  upsampling       activation  norm      "
-          + (extended ? "kernel  residual  " : "") + "parameters")
+          + (extended ? "conv     residual  " : "") + "parameters")
     }
     for a in list {
       var rng = RNG(seed: 0)
@@ -93,7 +93,8 @@ struct ArchitecturesCommand: ParsableCommand {
         print(
           "{\"id\":\"\(a.id)\",\"blocks\":\(a.blocks),\"layers\":\(a.layers),\"order\":\"\(a.order)\","
             + "\"upsampling\":\"\(a.upsampling)\",\"activation\":\"\(a.activation)\",\"norm\":\"\(a.norm)\","
-            + (extended ? "\"kernel\":\(a.kernel.size),\"residual\":\(a.residual)," : "")
+            + (extended
+              ? "\"kernel\":\(a.kernel.size),\"modulated\":\(a.kernel.isModulated),\"residual\":\(a.residual)," : "")
             + "\"parameters\":\(params)}")
       } else {
         print(
@@ -103,7 +104,7 @@ struct ArchitecturesCommand: ParsableCommand {
             + "\(a.activation)".padding(toLength: 12, withPad: " ", startingAt: 0)
             + "\(a.norm)".padding(toLength: 10, withPad: " ", startingAt: 0)
             + (extended
-              ? "\(a.kernel.size)×\(a.kernel.size)".padding(toLength: 8, withPad: " ", startingAt: 0)
+              ? a.kernel.label.padding(toLength: 9, withPad: " ", startingAt: 0)
                 + (a.residual ? "yes" : "no").padding(toLength: 10, withPad: " ", startingAt: 0) : "")
             + "\(params)")
       }

@@ -8,7 +8,7 @@ import XCTest
 final class ExtendedSpaceTests: XCTestCase {
   func testRegistryIdsAndThePaperSubset() throws {
     let extended = Architecture.space(.extended)
-    XCTAssertEqual(extended.count, 4 * 2 * 2 * 4 * 7 * 5 * 3 * 2)
+    XCTAssertEqual(extended.count, 4 * 2 * 2 * 4 * 7 * 5 * 4 * 2)
     XCTAssertEqual(Set(extended.map(\.id)).count, extended.count)
     XCTAssertEqual(Architecture.space(.paper), Architecture.all)
     // The paper's 288 are in the extended space with their six-digit ids; every other id has eight.
@@ -24,7 +24,7 @@ final class ExtendedSpaceTests: XCTestCase {
     for bad in ["210011", "110311", "110041", "110013"] {
       XCTAssertEqual(Result { try Architecture(id: bad) }.failure, .outOfRange(bad), bad)
     }
-    for bad in ["41000000", "31400000", "31070000", "31000500", "31000030", "31000002", "32000000"] {
+    for bad in ["41000000", "31400000", "31070000", "31000500", "31000040", "31000002", "32000000"] {
       XCTAssertEqual(Result { try Architecture(id: bad) }.failure, .outOfExtendedRange(bad), bad)
     }
     for bad in ["1100110", "110011000", "1100 110", "٣١٠١٥٣٠١"] {
@@ -38,7 +38,7 @@ final class ExtendedSpaceTests: XCTestCase {
     XCTAssertEqual(Ablation.withoutU.architectures(in: .extended).count, n / 4)
     XCTAssertEqual(Ablation.withoutA.architectures(in: .extended).count, n / 7)
     XCTAssertEqual(Ablation.withoutN.architectures(in: .extended).count, n / 5)
-    XCTAssertEqual(Ablation.withoutC.architectures(in: .extended).count, n / 3)
+    XCTAssertEqual(Ablation.withoutC.architectures(in: .extended).count, n / 4)
     XCTAssertEqual(Ablation.withoutR.architectures(in: .extended).count, n / 2)
     // On the paper's space the new digits' ablations keep everything.
     XCTAssertEqual(Ablation.withoutC.architectures.count, 288)
@@ -88,7 +88,7 @@ final class ExtendedSpaceTests: XCTestCase {
   }
 
   /// The new components build the layers they name: K = 4 has four down and four up blocks, pixel
-  /// shuffle a 4·C convolution, group norm 32 groups at 32 channels, a residual unit its 1×1 skip.
+  /// shuffle a 4·C convolution, a residual unit its 1×1 skip, c its kernel or modulated convolution.
   func testComponentsBuildTheirLayers() throws {
     let ldm = SyntheticModel(try Architecture(id: "31015301"), seed: 0)
     let names = Set(ldm.namedParameters().map(\.0))
@@ -101,6 +101,12 @@ final class ExtendedSpaceTests: XCTestCase {
     XCTAssertEqual(shapes["1.0.conv.weight"], [3, 32, 3, 3])
     let k5 = SyntheticModel(try Architecture(id: "00000020"), seed: 0)
     XCTAssertEqual(k5.namedParameters().first { $0.0 == "1.0.conv.weight" }?.1.shape.dims, [3, 32, 5, 5])
+    let modulated = SyntheticModel(try Architecture(id: "00000030"), seed: 0)
+    let m = Dictionary(uniqueKeysWithValues: modulated.namedParameters().map { ($0.0, $0.1.shape.dims) })
+    XCTAssertEqual(m["1.0.conv.weight"], [3, 32, 3, 3])
+    XCTAssertEqual(m["1.0.conv.affine.weight"], [32, 32])
+    XCTAssertEqual(
+      modulated.namedParameters().first { $0.0 == "1.0.conv.affine.bias" }?.1.array, [Float](repeating: 1, count: 32))
   }
 }
 

@@ -255,9 +255,9 @@ final class PoolTests: XCTestCase {
   }
 
   /// Extended-space models (eight-digit ids: a ×8 stack like a latent-diffusion decoder, a pixel-shuffle
-  /// residual unit with 5×5 kernels) train, save under their id and reload to the same outputs.
+  /// residual unit with a modulated convolution) train, save under their id and reload to the same outputs.
   func testExtendedArchitecturesTrainSaveAndReload() throws {
-    let ids = ["21015301", "00036021"]
+    let ids = ["21015301", "00036031"]
     let store = try build(root, ids)
     let reopened = try PoolStore(existing: root)
     XCTAssertEqual(try reopened.reconcile().dropped, [])
