@@ -23,8 +23,8 @@ public enum Fusion {
         j += 1
       }
       var post: PostOp? = nil
-      if j < layers.count, let act = layers[j] as? Activation {
-        post = act.kind.postOp
+      if j < layers.count, let act = layers[j] as? Activation, let op = act.kind.postOp {
+        post = op
         j += 1
       }
       h = conv2d(h, weight: weight, bias: bias, stride: conv.stride, padding: conv.padding, postOp: post)
@@ -35,11 +35,14 @@ public enum Fusion {
 }
 
 extension Activation.Kind {
-  var postOp: PostOp {
+  /// The oneDNN post-op, where the engine has one; the others run as their own layer after the
+  /// fused convolution.
+  var postOp: PostOp? {
     switch self {
     case .relu: return .relu
     case .sigmoid: return .sigmoid
     case .tanh: return .tanh
+    case .leakyReLU, .silu, .gelu: return nil
     }
   }
 }

@@ -160,10 +160,10 @@ public final class Upsample: Module {
   }
 }
 
-/// A pointwise activation.
+/// A pointwise activation (leaky ReLU with slope 0.2, GELU with the tanh approximation).
 public final class Activation: Module {
   /// The function.
-  public enum Kind: String, Codable, Sendable { case relu, sigmoid, tanh }
+  public enum Kind: String, Codable, Sendable { case relu, sigmoid, tanh, leakyReLU, silu, gelu }
   public let kind: Kind
   public init(_ kind: Kind) {
     self.kind = kind
@@ -174,6 +174,9 @@ public final class Activation: Module {
     case .relu: return x.relu()
     case .sigmoid: return x.sigmoid()
     case .tanh: return x.tanh()
+    case .leakyReLU: return x.leakyReLU(slope: 0.2)
+    case .silu: return x.silu()
+    case .gelu: return x.gelu()
     }
   }
 }

@@ -99,7 +99,10 @@ struct FFDCommand: ParsableCommand {
     let realStats = try FrechetDistance.Statistics(vectors: realProfiles.map(\.1), name: "the real models")
     var ffd: [String: Double] = [:]
     var counts: [String: Int] = [:]
-    for a in ablation ? Ablation.allCases : [.all] {
+    // The extended space's own ablations (w/o C, R) only for a pool that has its architectures.
+    let extended = synthetic.contains { (try? Architecture(id: $0.0.architecture))?.isPaper == false }
+    let order = ablation ? (extended ? Ablation.allCases : Ablation.paper) : [.all]
+    for a in order {
       let subset = synthetic.filter { e in
         (try? Architecture(id: e.0.architecture)).map { a.includes($0, seed: e.0.seed) } ?? false
       }
@@ -107,7 +110,6 @@ struct FFDCommand: ParsableCommand {
       ffd[a.rawValue] = try FrechetDistance.squared(realStats, stats)
       counts[a.rawValue] = subset.count
     }
-    let order = (ablation ? Ablation.allCases : [.all])
     print("| Models | " + order.map { $0 == .all ? "All" : $0.rawValue }.joined(separator: " | ") + " |")
     print("|---|" + order.map { _ in "---:" }.joined(separator: "|") + "|")
     print(
@@ -115,7 +117,7 @@ struct FFDCommand: ParsableCommand {
     print("| synthetic models | " + order.map { "\(counts[$0.rawValue]!)" }.joined(separator: " | ") + " |")
     print(
       "| FFD (paper, Table II) | "
-        + order.map { String(format: "%.2f", Self.paperTableII[$0]!) }.joined(separator: " | ") + " |")
+        + order.map { Self.paperTableII[$0].map { String(format: "%.2f", $0) } ?? "—" }.joined(separator: " | ") + " |")
     let result = Result(
       real: real, synthetic: self.synthetic, images: images, perModel: perModel, size: size,
       residual: residualOptions.residual, realModels: realCounts, ffd: ffd, syntheticModels: counts,

@@ -7,16 +7,29 @@ import Tensor
 
 /// Selection of architectures shared by `synthesize`, `architectures` and `ffd`.
 struct ArchitectureOptions: ParsableArguments {
-  @Option(name: .customLong("archs"), help: "Architectures: all, or comma-separated six-digit ids.")
+  @Option(
+    name: .customLong("archs"),
+    help: "Architectures: all (of --space), or comma-separated ids (six digits: paper's; eight: extended).")
   var archs: String = "all"
 
-  @Option(help: "Keep only an ablation's subset: K, L, S, U, A, N or seed (the paper's Table II).")
+  @Option(
+    help: ArgumentHelp(
+      "Architecture space of --archs all: paper (the paper's 288) or extended (17920: pixel shuffle, K up to 4, "
+        + "leaky ReLU/SiLU/GELU, group/layer norm, 1×1, 5×5 and modulated convolutions, residual units)."))
+  var space: ArchitectureSpace = .paper
+
+  @Option(help: "Keep only an ablation's subset: K, L, S, U, A, N or seed (the paper's Table II), C or R.")
   var ablation: String?
+
+  @Option(help: "Keep a seeded random sample of N of the selected architectures (listed in id order).")
+  var sample: Int?
+
+  @Option(help: "Seed of --sample's draw.") var sampleSeed: UInt64 = 0
 
   func resolved() throws -> [Architecture] {
     var list: [Architecture]
     if archs == "all" {
-      list = Architecture.all
+      list = Architecture.space(space)
     } else {
       list = try archs.split(separator: ",").map { s -> Architecture in
         do { return try Architecture(id: s.trimmingCharacters(in: .whitespaces)) } catch {
@@ -26,29 +39,53 @@ struct ArchitectureOptions: ParsableArguments {
     }
     if let ablation {
       guard let a = Ablation(flag: ablation) else {
-        throw ValidationError("--ablation must be one of K, L, S, U, A, N, seed; got '\(ablation)'")
+        throw ValidationError("--ablation must be one of K, L, S, U, A, N, seed, C, R; got '\(ablation)'")
       }
       list = list.filter(a.includes)
     }
     guard !list.isEmpty else { throw ValidationError("no architecture left after --archs and --ablation") }
+    if let sample {
+      guard sample >= 1 else { throw ValidationError("--sample must be at least 1, got \(sample)") }
+      list = Self.sample(list, count: sample, seed: sampleSeed)
+    }
     return list
+  }
+
+  /// `count` of `list` drawn without replacement by a partial Fisher–Yates shuffle from `seed`, in
+  /// `list`'s order; all of it when `count` is not smaller.
+  static func sample(_ list: [Architecture], count: Int, seed: UInt64) -> [Architecture] {
+    guard count < list.count else { return list }
+    var rng = RNG(seed: seed)
+    var index = Array(list.indices)
+    for i in 0..<count { index.swapAt(i, i + rng.int(index.count - i)) }
+    return index.prefix(count).sorted().map { list[$0] }
   }
 
   /// Refuses an unknown id or ablation before any work, so ArgumentParser prints this command's usage.
   func validate() throws { _ = try resolved() }
 }
 
+extension ArchitectureSpace: ExpressibleByArgument {}
+
 /// `modelprint architectures`: the synthetic architecture space.
 struct ArchitecturesCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "architectures", abstract: "List the synthetic architectures (id b l o u a n) with their components.")
+    commandName: "architectures",
+    abstract: "List the synthetic architectures (id b l o u a n [c r]) with their components.")
 
   @OptionGroup var selection: ArchitectureOptions
   @Flag(help: "One JSON object per line.") var json = false
 
   func run() throws {
     let list = try selection.resolved()
-    if !json { print("id      K  L  order  upsampling       activation  norm      parameters") }
+    // Kernel and skip columns only where an architecture of the extended space is listed, so the
+    // paper's listing stays as it was.
+    let extended = list.contains { !$0.isPaper }
+    if !json {
+      print(
+        (extended ? "id        " : "id      ") + "K  L  order  upsampling       activation  norm      "
+          + (extended ? "conv     residual  " : "") + "parameters")
+    }
     for a in list {
       var rng = RNG(seed: 0)
       let params = SyntheticModel(a, rng: &rng).parameterCount
@@ -56,14 +93,20 @@ struct ArchitecturesCommand: ParsableCommand {
         print(
           "{\"id\":\"\(a.id)\",\"blocks\":\(a.blocks),\"layers\":\(a.layers),\"order\":\"\(a.order)\","
             + "\"upsampling\":\"\(a.upsampling)\",\"activation\":\"\(a.activation)\",\"norm\":\"\(a.norm)\","
+            + (extended
+              ? "\"kernel\":\(a.kernel.size),\"modulated\":\(a.kernel.isModulated),\"residual\":\(a.residual)," : "")
             + "\"parameters\":\(params)}")
       } else {
         print(
-          a.id.padding(toLength: 8, withPad: " ", startingAt: 0) + "\(a.blocks)  \(a.layers)  "
+          a.id.padding(toLength: extended ? 10 : 8, withPad: " ", startingAt: 0) + "\(a.blocks)  \(a.layers)  "
             + "\(a.order)".padding(toLength: 7, withPad: " ", startingAt: 0)
             + "\(a.upsampling)".padding(toLength: 17, withPad: " ", startingAt: 0)
             + "\(a.activation)".padding(toLength: 12, withPad: " ", startingAt: 0)
-            + "\(a.norm)".padding(toLength: 10, withPad: " ", startingAt: 0) + "\(params)")
+            + "\(a.norm)".padding(toLength: 10, withPad: " ", startingAt: 0)
+            + (extended
+              ? a.kernel.label.padding(toLength: 9, withPad: " ", startingAt: 0)
+                + (a.residual ? "yes" : "no").padding(toLength: 10, withPad: " ", startingAt: 0) : "")
+            + "\(params)")
       }
     }
     if !json { print("\(list.count) architecture(s)") }
@@ -136,6 +179,12 @@ struct SynthesizeCommand: ParsableCommand {
     }
     guard c.size >= 8, c.size <= 1024, c.size % 4 == 0 else {
       throw ValidationError("--size must be a multiple of 4 from 8 to 1024, got \(c.size)")
+    }
+    // K block pairs halve the tile K times; the extended space's K = 3 and 4 need multiples of 8 and 16.
+    let blocks = try selection.resolved().map(\.blocks).max() ?? 1
+    guard c.size % (1 << blocks) == 0 else {
+      throw ValidationError(
+        "--size \(c.size) is not a multiple of \(1 << blocks), which architectures with K = \(blocks) need")
     }
     guard c.learningRate > 0, c.residualTarget >= 0 else {
       throw ValidationError("--lr must be positive and --residual-target not negative")
@@ -231,11 +280,11 @@ struct SynthesizeCommand: ParsableCommand {
       "stage": "synthesis", "pool_models": store.manifest.models.count, "trained": trained.count,
       "wall_seconds": (wall * 10).rounded() / 10, "workers": workers,
     ]
-    for k in ["0", "1"] {
+    for k in ["0", "1", "2", "3"] {
       let s = trained.filter { $0.architecture.hasPrefix(k) }.map(\.seconds).sorted()
       guard !s.isEmpty else { continue }
       let mean = s.reduce(0, +) / Double(s.count)
-      let k1 = k == "0" ? 1 : 2
+      let k1 = Int(k)! + 1
       Log.info(
         String(
           format: "K = %d: %d models, %.2f s per model (median %.2f, min %.2f, max %.2f)", k1, s.count, mean,

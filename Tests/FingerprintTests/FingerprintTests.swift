@@ -193,6 +193,18 @@ final class ExtractorTrainingTests: XCTestCase {
   /// P × K = 4 × 3, ResNet-18 of width 4, 6 steps at a learning rate of 1e-4 (at 1e-3 Adam's first
   /// steps make the run too ill-conditioned to compare with a reference), one of five architectures
   /// held out.
+  /// Extended-space ids (eight digits) are synthetic architectures to the held-out split like the
+  /// paper's; a real generator's folder name, or an eight-digit spelling of a paper id, is not.
+  func testExtendedArchitecturesCanBeHeldOut() {
+    let archs = ["110011", "21015301", "gan-x", "11001100"]
+    let set = FingerprintedSet(
+      keys: archs.map { "\($0)/seed-0" }, architectures: archs, perClass: 1, size: 1,
+      tiles: [UInt8](repeating: 0, count: archs.count * 3))
+    var config = Self.tinyConfig()
+    config.heldOutFraction = 1
+    XCTAssertEqual(ExtractorTrainer(config: config).heldOutArchitectures(set), ["110011", "21015301"])
+  }
+
   static func tinyConfig() -> ExtractorConfig {
     var config = ExtractorConfig()
     config.steps = 6

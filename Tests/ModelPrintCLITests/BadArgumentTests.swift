@@ -25,12 +25,18 @@ final class BadArgumentTests: XCTestCase {
     Case(
       command: ["demo"], wrongType: ("--enroll", "four"),
       outOfRange: [(["--enroll", "0"], "--enroll"), (["--threads", "0"], "--threads")]),
-    Case(command: ["architectures"], outOfRange: [(["--ablation", "Q"], "--ablation"), (["--archs", "12"], "12")]),
+    Case(
+      command: ["architectures"], wrongType: ("--sample", "few"),
+      outOfRange: [
+        (["--ablation", "Q"], "--ablation"), (["--archs", "12"], "12"), (["--space", "huge"], "--space"),
+        (["--sample", "0"], "--sample"), (["--archs", "11001100"], "110011"), (["--archs", "41000000"], "41000000"),
+      ]),
     Case(
       command: ["synthesize"], required: ["--out", "nowhere/pool"], missing: "--out", wrongType: ("--seeds", "many"),
       outOfRange: [
         (["--seeds", "0"], "--seeds"), (["--steps", "0"], "--steps"), (["--size", "30"], "--size"),
         (["--workers", "0"], "--workers"), (["--shard", "3/2"], "--shard"),
+        (["--space", "extended", "--size", "40"], "--size"),
       ]),
     Case(command: ["synthesize-worker"], required: ["--pool", "nowhere/pool"], missing: "--pool"),
     Case(command: ["pool", "merge"], required: ["--out", "nowhere/merged", "nowhere/shard"], missing: "--out"),

@@ -254,6 +254,24 @@ final class PoolTests: XCTestCase {
     XCTAssertEqual(withNoGrad { loaded(x) }.array, withNoGrad { trained(x) }.array)
   }
 
+  /// Extended-space models (eight-digit ids: a ×8 stack like a latent-diffusion decoder, a pixel-shuffle
+  /// residual unit with a modulated convolution) train, save under their id and reload to the same outputs.
+  func testExtendedArchitecturesTrainSaveAndReload() throws {
+    let ids = ["21015301", "00036031"]
+    let store = try build(root, ids)
+    let reopened = try PoolStore(existing: root)
+    XCTAssertEqual(try reopened.reconcile().dropped, [])
+    let x = Self.tiles().batch([1, 2])
+    for id in ids {
+      let entry = try XCTUnwrap(store.entry("\(id)/seed-0"))
+      XCTAssertTrue(store.verify(entry))
+      XCTAssertTrue(entry.finalResidual.isFinite, id)
+      let (trained, _) = try ReconstructionTrainer(config: Self.config, tiles: Self.tiles()).train(
+        try Architecture(id: id), seed: 0)
+      XCTAssertEqual(withNoGrad { try! reopened.load(entry)(x) }.array, withNoGrad { trained(x) }.array, id)
+    }
+  }
+
   func testReconcileDropsCorruptModelsRecoversUnrecordedOnesAndCleansTemporaries() throws {
     let store = try build(root, ["000000", "010121", "001232"])
     // A killed run: one model saved but not recorded, one file torn, one temporary left behind.

@@ -214,3 +214,59 @@ extension GradientCheckTests {
     XCTAssertGreaterThan(wrongForward.forwardError, 1e-3)
   }
 }
+
+extension GradientCheckTests {
+  /// The extended synthesis space's ops: leaky ReLU, SiLU, GELU, group norm (layer norm as one
+  /// group, instance-like as one channel per group) and pixel shuffle.
+  func testExtendedSpaceOps() {
+    let s: Shape = [2, 8, 3, 5]
+    check(
+      "leakyReLU", [separated(s)], layouts: blocked, fast: { $0[0].leakyReLU(slope: 0.2) },
+      reference: { Reference.leakyReLU($0[0], slope: 0.2) })
+    check("silu", [normal(s, std: 2)], layouts: blocked, fast: { $0[0].silu() }, reference: { Reference.silu($0[0]) })
+    check("gelu", [normal(s, std: 2)], layouts: blocked, fast: { $0[0].gelu() }, reference: { Reference.gelu($0[0]) })
+    let (n, c, h, w) = (3, 8, 5, 4)
+    let x = normal([n, c, h, w])
+    let gamma = Tensor.uniform([c], 0.5, 1.5, rng: &rng)
+    let beta = normal([c])
+    for groups in [1, 2, 8] {
+      check(
+        "groupNorm G=\(groups)", [x, gamma, beta], layouts: blocked,
+        fast: { groupNorm($0[0], groups: groups, weight: $0[1], bias: $0[2]) },
+        reference: {
+          Reference.groupNorm($0[0], n: n, c: c, hw: h * w, groups: groups, weight: $0[1], bias: $0[2], eps: 1e-5)
+        })
+    }
+    for r in [2, 3] {
+      let (n, c, h, w) = (2, 8 * r * r, 3, 4)
+      let xs = normal([n, c, h, w])
+      check(
+        "pixelShuffle ×\(r)", [xs], layouts: blocked, fast: { pixelShuffle($0[0], factor: r) },
+        reference: { Reference.pixelShuffle($0[0], n: n, c: c / (r * r), h: h, w: w, factor: r) })
+    }
+  }
+}
+
+extension GradientCheckTests {
+  /// StyleGAN2's modulated convolution, composed from channel scalings, the demodulation coefficients
+  /// and the engine's convolution, against its definition (per-sample modulated weights).
+  func testModulatedConvolution() {
+    for (k, padding, demodulate) in [(3, 1, true), (1, 0, true), (3, 1, false)] {
+      let (n, ci, h, w, co) = (2, 8, 5, 6, 8)
+      let x = normal([n, ci, h, w])
+      let wt = normal([co, ci, k, k], std: 0.3)
+      let style = Tensor.uniform([n, ci], 0.5, 1.5, rng: &rng)
+      let b = normal([co])
+      check(
+        "modulatedConv k\(k) demod \(demodulate)", [x, wt, style, b], layouts: blocked,
+        fast: {
+          modulatedConv2d($0[0], weight: $0[1], style: $0[2], bias: $0[3], padding: padding, demodulate: demodulate)
+        },
+        reference: {
+          Reference.modulatedConv2d(
+            $0[0], n: n, ci: ci, h: h, w: w, weight: $0[1], co: co, k: k, style: $0[2], bias: $0[3], padding: padding,
+            demodulate: demodulate)
+        })
+    }
+  }
+}

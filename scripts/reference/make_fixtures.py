@@ -26,6 +26,11 @@ Files:
   resnet18_w8.safetensors                              ResNet18(width=8, classes=10, proj=16): CE + batch-hard
                                                        triplet, backward, 20 AdamW steps, eval embedding
   ops.safetensors                                      one forward/backward check per op
+  ops_extended.safetensors                             the same for the extended synthesis space's ops
+                                                       (leaky ReLU, SiLU, GELU tanh, group norm, pixel shuffle,
+                                                       StyleGAN2's modulated convolution)
+
+Names on the command line make only those files: `make_fixtures.py ops_extended`.
 """
 import copy
 import hashlib
@@ -315,30 +320,38 @@ def resnet_fixture():
 # ---------------------------------------------------------------------------------------------------------
 # 3. per-op checks
 
-def ops_fixture():
-    t = {}
-    notes = {}
-    seed = [100]
+class Op(nn.Module):
+    """One op as a leaf module, so the error model perturbs its output and the gradient into it."""
 
-    def rng():
-        seed[0] += 1
-        torch.manual_seed(seed[0])  # for module init too
-        return generator(seed[0])
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
 
-    reductions = {}
+    def forward(self, v):
+        return self.fn(v)
 
-    class Op(nn.Module):
-        """One op as a leaf module, so the error model perturbs its output and the gradient into it."""
 
-        def __init__(self, fn):
-            super().__init__()
-            self.fn = fn
+class OpRecorder:
+    """Collects one forward/backward check per op into `t`: op i seeds its module init and input with
+    torch.manual_seed(seed0 + 1 + i), its upstream gradient with seed0 + 10_001 + i."""
 
-        def forward(self, v):
-            return self.fn(v)
+    def __init__(self, seed0=100):
+        self.t = {}
+        self.notes = {}
+        self.reductions = {}
+        self.seed = [seed0]
 
-    def run_op(name, fn, x, module, weights, upstream):
+    def rng(self):
+        self.seed[0] += 1
+        torch.manual_seed(self.seed[0])  # for module init too
+        return generator(self.seed[0])
+
+    def randn(self, *shape):
+        return torch.randn(*shape, generator=self.rng())
+
+    def run_op(self, name, fn, x, module, weights, upstream):
         """Computes the op in float64 from the float32 inputs; stores results and sensitivities."""
+        t = self.t
         if module is not None:
             op = copy.deepcopy(module).double()
             state = copy.deepcopy(op.state_dict())
@@ -369,20 +382,23 @@ def ops_fixture():
         for k, v in sens.items():
             t[f"sens.{k}"] = torch.tensor([v], dtype=torch.float64)
         # No sum of one op has more terms than the larger of its input and output.
-        reductions[name] = max(x.numel(), result[f"Y.{name}"].numel())
+        self.reductions[name] = max(x.numel(), result[f"Y.{name}"].numel())
         for short, attr in weights:
             t[f"{short}.{name}"] = getattr(module, attr).detach().clone()
 
-    def elementwise(name, fn, x, module=None, weights=()):
+    def elementwise(self, name, fn, x, module=None, weights=()):
         """Store X, G, Y, DX (and W/B, DW/DB for the module's parameters)."""
         with torch.no_grad():  # the output's shape, on a copy so batch norm's running stats stay put
             y = (copy.deepcopy(fn) if isinstance(fn, nn.Module) else fn)(x)
-        g = torch.randn(y.shape, generator=generator(seed[0] + 10_000))
-        t[f"X.{name}"], t[f"G.{name}"] = x.detach().clone(), g
-        run_op(name, fn, x, module, weights, g)
+        g = torch.randn(y.shape, generator=generator(self.seed[0] + 10_000))
+        self.t[f"X.{name}"], self.t[f"G.{name}"] = x.detach().clone(), g
+        self.run_op(name, fn, x, module, weights, g)
 
-    def randn(*shape):
-        return torch.randn(*shape, generator=rng())
+
+def ops_fixture():
+    rec = OpRecorder()
+    t, notes, reductions, seed = rec.t, rec.notes, rec.reductions, rec.seed
+    run_op, elementwise, randn = rec.run_op, rec.elementwise, rec.randn
 
     x = randn(2, 3, 5, 7)
     elementwise("upsample_bilinear", lambda v: F.interpolate(v, scale_factor=2, mode="bilinear",
@@ -477,6 +493,73 @@ def ops_fixture():
                 error_model="per op: lambda=10, eps=sqrt(reductions[op])*2^-24, delta=1e-7, 4 directions")
 
 
+class ModulatedConv(nn.Module):
+    """StyleGAN2's modulated convolution in its fused form (one grouped convolution over per-sample
+    weights), the style held as a parameter so that its gradient is stored."""
+
+    def __init__(self, cin, cout, k, batch, generator):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(cout, cin, k, k, generator=generator) / 6)
+        self.bias = nn.Parameter(torch.randn(cout, generator=generator))
+        self.style = nn.Parameter(0.5 + torch.rand(batch, cin, generator=generator))
+        self.padding = k // 2
+
+    def forward(self, x):
+        n, cin, h, w = x.shape
+        wt = self.weight[None] * self.style[:, None, :, None, None]
+        wt = wt * torch.rsqrt(wt.pow(2).sum(dim=[2, 3, 4]) + 1e-8)[:, :, None, None, None]
+        y = F.conv2d(x.reshape(1, n * cin, h, w), wt.reshape(-1, cin, *wt.shape[3:]), padding=self.padding, groups=n)
+        return y.reshape(n, -1, *y.shape[2:]) + self.bias[None, :, None, None]
+
+
+def extended_ops_fixture():
+    """The ops of the extended synthesis space (Sources/Synthesis/Architecture.swift), in its own file so
+    that ops.safetensors stays as it was."""
+    rec = OpRecorder(seed0=500)
+    notes, randn = rec.notes, rec.randn
+
+    x = randn(3, 4, 5)
+    x = torch.sign(x) * (0.1 + x.abs())  # |x| >= 0.1: away from the kink
+    rec.elementwise("leaky_relu", lambda v: F.leaky_relu(v, 0.2), x)
+    notes["leaky_relu"] = "F.leaky_relu(x, negative_slope=0.2), |x| >= 0.1"
+    x = randn(3, 4, 5) * 2
+    rec.elementwise("silu", F.silu, x)
+    notes["silu"] = "F.silu(x), x = 2 randn"
+    x = randn(3, 4, 5) * 2
+    rec.elementwise("gelu_tanh", lambda v: F.gelu(v, approximate="tanh"), x)
+    notes["gelu_tanh"] = "F.gelu(x, approximate='tanh'), x = 2 randn"
+
+    for name, groups, shape in [("groupnorm_g2", 2, (2, 8, 5, 6)), ("groupnorm_g1", 1, (2, 4, 5, 6))]:
+        x = randn(*shape)
+        m = nn.GroupNorm(groups, shape[1])
+        with torch.no_grad():  # a non-trivial affine, so that its use in the backward pass is tested
+            m.weight.copy_(0.5 + torch.rand(shape[1], generator=generator(rec.seed[0] + 30_000)))
+            m.bias.copy_(torch.randn(shape[1], generator=generator(rec.seed[0] + 40_000)))
+        rec.elementwise(name, m, x, m, [("W", "weight"), ("B", "bias")])
+        notes[name] = (f"nn.GroupNorm({groups}, {shape[1]}), eps=1e-5, weight 0.5 + U(0, 1), bias randn"
+                       + ("; one group is layer norm over (C, H, W) with a per-channel affine" if groups == 1 else ""))
+
+    x = randn(2, 12, 3, 4)
+    rec.elementwise("pixel_shuffle", nn.PixelShuffle(2), x)
+    notes["pixel_shuffle"] = "nn.PixelShuffle(2): [2, 12, 3, 4] -> [2, 3, 6, 8]"
+
+    x = randn(2, 4, 5, 6)
+    m = ModulatedConv(4, 5, 3, batch=2, generator=generator(rec.seed[0] + 30_000))
+    rec.elementwise("modulated_conv", m, x, m, [("W", "weight"), ("B", "bias"), ("S", "style")])
+    notes["modulated_conv"] = ("StyleGAN2's modulated conv (fused form: per-sample weights W*S, demodulated by "
+                               "rsqrt(sum W'^2 + 1e-8), grouped conv2d, padding 1) + B; W [5, 4, 3, 3] randn/6, "
+                               "S [2, 4] = 0.5 + U(0, 1) (the style, a parameter here so that DS is stored), B randn")
+
+    return save("ops_extended.safetensors", rec.t,
+                "per-op checks of the extended synthesis space, as ops.safetensors: X.<op> input, G.<op> upstream "
+                "gradient, Y.<op> output, DX.<op> = d(sum(Y*G))/dX; modules also store W./B. and DW./DB.",
+                ops=json.dumps(notes), seeds="op i uses torch.manual_seed(500+i) for module init and its input; "
+                "G uses seed 10500+i; group-norm affine seeds 30500+i and 40500+i; modulated conv's W, B, S "
+                "seed 30500+i", computed_in="float64",
+                reductions=json.dumps(rec.reductions),
+                error_model="per op: lambda=10, eps=sqrt(reductions[op])*2^-24, delta=1e-7, 4 directions")
+
+
 # ---------------------------------------------------------------------------------------------------------
 # 4. optimizer pieces: schedules, gradient clipping, single Adam/AdamW steps
 
@@ -543,8 +626,15 @@ def main():
     torch.use_deterministic_algorithms(True)
     os.makedirs(OUT_DIR, exist_ok=True)
     # 110011 on 16 x 16: at 32 x 32 its ~400k ReLU inputs always put a few within rounding of zero.
-    paths = [synth_fixture("110011", 16), synth_fixture("001232", 32), resnet_fixture(), ops_fixture(),
-             optim_fixture()]
+    makers = {"synth_110011": lambda: synth_fixture("110011", 16), "synth_001232": lambda: synth_fixture("001232", 32),
+              "resnet18_w8": resnet_fixture, "ops": ops_fixture, "ops_extended": extended_ops_fixture,
+              "optim": optim_fixture}
+    # Names on the command line make only those files (e.g. `make_fixtures.py ops_extended`).
+    wanted = sys.argv[1:] or list(makers)
+    unknown = [w for w in wanted if w not in makers]
+    if unknown:
+        raise SystemExit(f"unknown fixture(s) {unknown}; choose from {list(makers)}")
+    paths = [makers[w]() for w in wanted]
     for path in paths:
         tensors, _ = read_safetensors(path)
         digest = hashlib.sha256(open(path, "rb").read()).hexdigest()[:16]
