@@ -324,9 +324,7 @@ def whiten(config, exe, run_dir, ckpt, state):
     synth = [exe, "synthesize", "--out", pool, "--seeds", "2", "--size", str(w["size"]), "--steps",
              str(w["steps"])]
     run_stage(shared_state, "pool", synth)
-    with open(os.path.join(ROOT, pool, "manifest.json")) as f:
-        keys = sorted(m["architecture"] + "/seed-1" for m in json.load(f)["models"] if m["seed"] == 1)
-    generate = [exe, "generate", "--pool", pool, "--out", images, "--no-inputs", "--models", ",".join(keys),
+    generate = [exe, "generate", "--pool", pool, "--out", images, "--no-inputs", "--models", "seed-1",
                 "--per-model", str(w["per-model"]), "--size", str(w["image-size"])]
     run_stage(shared_state, f"images-{w['image-size']}-{w['per-model']}", generate)
     whitened = os.path.join(run_dir, "extractor-wccn.safetensors")

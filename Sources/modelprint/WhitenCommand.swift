@@ -79,5 +79,8 @@ struct WhitenCommand: ParsableCommand {
     print(
       "wrote \(out): \(whitening.dimension)-d whitening fitted on \(embeddings.count) images of "
         + "\(folders.models.count) models (shrinkage \(shrinkage))\(skipped > 0 ? ", \(skipped) files skipped" : "")")
+    // As in every batch command: the output is written from the readable files, and the exit status says
+    // that some were not.
+    if skipped > 0 { throw ExitCode(1) }
   }
 }

@@ -37,6 +37,7 @@ final class BadArgumentTests: XCTestCase {
         (["--seeds", "0"], "--seeds"), (["--steps", "0"], "--steps"), (["--size", "30"], "--size"),
         (["--workers", "0"], "--workers"), (["--shard", "3/2"], "--shard"),
         (["--space", "extended", "--size", "40"], "--size"),
+        (["--high-frequency-weight", "-1"], "--high-frequency-weight"),
       ]),
     Case(command: ["synthesize-worker"], required: ["--pool", "nowhere/pool"], missing: "--pool"),
     Case(command: ["pool", "merge"], required: ["--out", "nowhere/merged", "nowhere/shard"], missing: "--out"),
@@ -54,7 +55,9 @@ final class BadArgumentTests: XCTestCase {
       outOfRange: [
         (["--steps", "0"], "--steps"), (["--depth", "19"], "--depth"), (["--width", "0"], "--width"),
         (["--tiles-per-model", "0"], "--tiles-per-model"), (["--jpeg-prob", "2"], "--jpeg-prob"),
-        (["--jpeg-quality", "90-10"], "--jpeg-quality"),
+        (["--jpeg-quality", "90-10"], "--jpeg-quality"), (["--standardise", "octave"], "--standardise"),
+        (["--resize-prob", "2"], "--resize-prob"), (["--resize-scale", "0.1-2"], "--resize-scale"),
+        (["--blur-sigma-max", "9"], "--blur-sigma-max"),
       ]),
     Case(
       command: ["embed"], required: ["nowhere/x.png"], missing: "<images>", wrongType: ("--windows", "three"),
@@ -84,6 +87,13 @@ final class BadArgumentTests: XCTestCase {
     Case(
       command: ["merge-results"], required: ["nowhere/a.jsonl", "--out", "nowhere/all.jsonl"], missing: "--out",
       outOfRange: [(["--csv", "nowhere/all.jsonl"], "--csv")]),
+    Case(
+      command: ["whiten"], required: ["nowhere/set", "--out", "nowhere/x.safetensors"], missing: "--out",
+      wrongType: ("--shrinkage", "lots"),
+      outOfRange: [
+        (["--shrinkage", "0"], "--shrinkage"), (["--per-model", "1"], "--per-model"),
+        (["--windows", "0"], "--windows"),
+      ]),
     Case(
       command: ["verify"], required: ["nowhere/a.png", "nowhere/b.png"], missing: "<a>",
       wrongType: ("--threshold", "high")),

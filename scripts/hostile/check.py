@@ -152,6 +152,8 @@ def main() -> int:
                          "--per-model", "100", "--size", "16"], batch, good_in_stdout=False)
     c.batch("calibrate --folder", ["calibrate", "--gallery", gallery, "--folder", str(corpus / "models"), "--pairs",
                                    "200", *ex], models, good_in_stdout=False)
+    c.batch("whiten", ["whiten", str(corpus / "models"), "--out", str(work / "whitened.safetensors"), "--per-model",
+                       "100", *ex], models, good_in_stdout=False)
     c.batch("verify good good", ["verify", goods[0], goods[1], *ex], {}, good_in_stdout=False, allow_failure=False)
     for p, k in sorted(batch.items()):
         if k == "bad":
