@@ -42,7 +42,10 @@ final class StatusCodeTests: XCTestCase {
   }
 
   func testBadUploads() async throws {
-    let f = try ServiceFixture { $0.maxBodyBytes = 8192; $0.maxPixels = 30 * 30 }
+    let f = try ServiceFixture {
+      $0.maxBodyBytes = 8192
+      $0.maxPixels = 30 * 30
+    }
     try await f.test { client in
       try await ServiceFixture.enroll(client, models: 2, perModel: 2)
       let png = ServiceFixture.png(model: 0, seed: 9)
@@ -75,7 +78,8 @@ final class StatusCodeTests: XCTestCase {
       XCTAssertEqual(r.status, .unsupportedMediaType)
       r = try await post(png, type: "multipart/form-data")
       XCTAssertEqual(r.status, .badRequest)
-      r = try await post(Array("--x\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nabc".utf8),
+      r = try await post(
+        Array("--x\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nabc".utf8),
         type: "multipart/form-data; boundary=x")
       XCTAssertEqual(r.status, .badRequest)
       r = try await post(png, uri: "/v1/identify?top=0")
