@@ -30,8 +30,10 @@ public final class AttributionService: @unchecked Sendable {
   /// Stops the inference workers (after the requests already queued).
   public func shutdown() { queue.stop() }
 
-  func embed(_ data: Data, name: String, spectra: Bool = false) async throws -> EmbeddedImage {
-    try await queue.embed(data, name: name, spectra: spectra)
+  func embed(_ data: Data, name: String, spectra: Bool = false, isGone: @escaping @Sendable () -> Bool = { false })
+    async throws -> EmbeddedImage
+  {
+    try await queue.embed(data, name: name, spectra: spectra, isGone: isGone)
   }
 
   func identify(_ embedding: [Float], top: Int) throws -> Identification {

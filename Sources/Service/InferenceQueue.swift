@@ -39,6 +39,8 @@ final class InferenceQueue: @unchecked Sendable {
     var name: String
     var wantsSpectra: Bool
     var enqueued: DispatchTime
+    /// True once the client has disconnected: the job is dropped rather than computed.
+    var isGone: @Sendable () -> Bool
     var done: @Sendable (Result<EmbeddedImage, any Error>) -> Void
   }
 
@@ -80,15 +82,19 @@ final class InferenceQueue: @unchecked Sendable {
     condition.unlock()
   }
 
-  /// Embeds one image file's bytes (`name` identifies it in errors).
+  /// Embeds one image file's bytes (`name` identifies it in errors); `isGone` tells whether the client
+  /// has left, so that its job is dropped instead of holding a slot and a worker.
   ///
   /// - Throws: ``ServiceError`` 503 when the queue is full, `ImageError` when the bytes do not decode.
-  func embed(_ data: Data, name: String, spectra: Bool = false) async throws -> EmbeddedImage {
+  func embed(
+    _ data: Data, name: String, spectra: Bool = false, isGone: @escaping @Sendable () -> Bool = { false }
+  ) async throws -> EmbeddedImage {
     try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<EmbeddedImage, any Error>) in
       let job = Job(
-        data: data, name: name, wantsSpectra: spectra, enqueued: .now(),
+        data: data, name: name, wantsSpectra: spectra, enqueued: .now(), isGone: isGone,
         done: { continuation.resume(with: $0) })
       condition.lock()
+      if jobs.count >= configuration.queueCapacity { dropAbandoned() }
       guard !stopped, jobs.count < configuration.queueCapacity else {
         condition.unlock()
         metrics.rejected.increment()
@@ -103,6 +109,16 @@ final class InferenceQueue: @unchecked Sendable {
       condition.signal()
       condition.unlock()
     }
+  }
+
+  /// Removes the queued jobs whose clients have gone (with the lock held): a client that timed out must
+  /// not keep its slot, or a burst of abandoned requests would answer 503 to the clients still there.
+  private func dropAbandoned() {
+    var kept: [Job] = []
+    for job in jobs {
+      if job.isGone() { job.done(.failure(CancellationError())) } else { kept.append(job) }
+    }
+    jobs = kept
   }
 
   private func work() {
@@ -139,6 +155,10 @@ final class InferenceQueue: @unchecked Sendable {
     let windowsPerImage = grid * grid
     var ready: [(job: Job, windows: [Image], spectra: ResidualSpectra?, queued: Double, decoded: Double)] = []
     for job in batch {
+      if job.isGone() {
+        job.done(.failure(CancellationError()))
+        continue
+      }
       let start = DispatchTime.now()
       do {
         let image = try decoder.decode(job.data, name: job.name)

@@ -7,21 +7,43 @@ import Attribution
 import Foundation
 import Hummingbird
 import Imaging
+import NIOCore
+
+/// The request context of the service: Hummingbird's basic one plus the request's connection, so that
+/// a queued request whose client has gone is dropped instead of computed.
+public struct ServiceRequestContext: RequestContext {
+  public var coreContext: CoreRequestContextStorage
+  let channel: any Channel
+
+  public init(source: ApplicationRequestContextSource) {
+    coreContext = .init(source: source)
+    channel = source.channel
+  }
+
+  /// Whether the client has gone, as the connection's ``ConnectionWatcher`` sees it (never, on a
+  /// channel without one, as in the in-process tests).
+  func isGone() async -> @Sendable () -> Bool {
+    guard let watcher = try? await channel.pipeline.handler(type: ConnectionWatcher.self).get() else {
+      return { false }
+    }
+    return { watcher.isClosed }
+  }
+}
 
 /// The router of a service: every route, with errors and metrics handled by one middleware.
-public func makeRouter(_ service: AttributionService) -> Router<BasicRequestContext> {
-  let router = Router()
+public func makeRouter(_ service: AttributionService) -> Router<ServiceRequestContext> {
+  let router = Router(context: ServiceRequestContext.self)
   router.middlewares.add(ServiceMiddleware(metrics: service.metrics))
   let api = ServiceRoutes(service: service)
   router.get("/healthz") { _, _ in try api.health() }
   router.get("/metrics") { _, _ in api.metrics() }
-  router.post("/v1/identify") { request, _ in try await api.identify(request) }
-  router.post("/v1/verify") { request, _ in try await api.verify(request) }
-  router.post("/v1/embed") { request, _ in try await api.embed(request) }
-  router.post("/v1/explain") { request, _ in try await api.explain(request) }
+  router.post("/v1/identify") { request, context in try await api.identify(request, context) }
+  router.post("/v1/verify") { request, context in try await api.verify(request, context) }
+  router.post("/v1/embed") { request, context in try await api.embed(request, context) }
+  router.post("/v1/explain") { request, context in try await api.explain(request, context) }
   router.get("/v1/models") { _, _ in try api.models() }
   router.post("/v1/models/:name/images") { request, context in
-    try await api.enroll(request, name: try api.name(context))
+    try await api.enroll(request, context, name: try api.name(context))
   }
   router.delete("/v1/models/:name") { request, context in try api.remove(request, name: try api.name(context)) }
   router.post("/v1/calibrate") { request, _ in try api.calibrate(request) }
@@ -37,13 +59,14 @@ public func makeRouter(_ service: AttributionService) -> Router<BasicRequestCont
 public func makeApplication(_ service: AttributionService) -> some ApplicationProtocol {
   Application(
     router: makeRouter(service),
+    server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionWatcher()])),
     configuration: .init(
       address: .hostname(service.configuration.host, port: service.configuration.port), serverName: "modelprint"))
 }
 
 /// Turns thrown errors into JSON answers and records every request's route, status and time.
 struct ServiceMiddleware: RouterMiddleware {
-  typealias Context = BasicRequestContext
+  typealias Context = ServiceRequestContext
   let metrics: ServiceMetrics
 
   func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
@@ -52,7 +75,11 @@ struct ServiceMiddleware: RouterMiddleware {
     let start = DispatchTime.now()
     let response: Response
     do { response = try await next(request, context) } catch {
-      response = ServiceRoutes.errorResponse(ServiceError.from(error))
+      let answer = ServiceError.from(error)
+      if answer.status == .internalServerError {
+        context.logger.error("\(request.method) \(request.uri.path): \(type(of: error)): \(error)")
+      }
+      response = ServiceRoutes.errorResponse(answer)
     }
     metrics.recordRequest(
       route: context.endpointPath ?? "unmatched", method: request.method.rawValue, status: response.status.code,
@@ -139,11 +166,11 @@ struct ServiceRoutes: Sendable {
 
   // MARK: attribution
 
-  func identify(_ request: Request) async throws -> Response {
+  func identify(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
     let start = DispatchTime.now()
     let top = try intParameter(request, "top", default: 5, range: 1...service.configuration.maxTop)
     let upload = try await oneImage(request)
-    let e = try await service.embed(upload.data, name: upload.name)
+    let e = try await service.embed(upload.data, name: upload.name, isGone: await context.isGone())
     let searchStart = DispatchTime.now()
     let r = try service.identify(e.embedding, top: top)
     var object = Self.identification(r)
@@ -151,10 +178,10 @@ struct ServiceRoutes: Sendable {
     return try Self.json(.ok, object)
   }
 
-  func explain(_ request: Request) async throws -> Response {
+  func explain(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
     let bands = try intParameter(request, "bands", default: 8, range: 1...64)
     let upload = try await oneImage(request)
-    let e = try await service.embed(upload.data, name: upload.name, spectra: true)
+    let e = try await service.embed(upload.data, name: upload.name, spectra: true, isGone: await context.isGone())
     let r = try service.identify(e.embedding, top: 5)
     let model = request.uri.queryParameters["model"].map(String.init) ?? r.candidates[0].model
     let x = try service.explain(e, model: model, bands: bands)
@@ -168,14 +195,14 @@ struct ServiceRoutes: Sendable {
       ])
   }
 
-  func verify(_ request: Request) async throws -> Response {
+  func verify(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
     let uploads = try await images(request, parts: true)
     guard uploads.count == 2 else {
       throw ServiceError(
         .badRequest, "verify takes exactly two images as multipart/form-data parts, got \(uploads.count)")
     }
-    async let a = service.embed(uploads[0].data, name: uploads[0].name)
-    async let b = service.embed(uploads[1].data, name: uploads[1].name)
+    async let a = service.embed(uploads[0].data, name: uploads[0].name, isGone: await context.isGone())
+    async let b = service.embed(uploads[1].data, name: uploads[1].name, isGone: await context.isGone())
     let v = try service.verify(try await a.embedding, try await b.embedding)
     var object: [String: Any] = ["score": Double(v.score)]
     object["threshold"] = v.threshold.map { Double($0) as Any } ?? NSNull()
@@ -183,9 +210,9 @@ struct ServiceRoutes: Sendable {
     return try Self.json(.ok, object)
   }
 
-  func embed(_ request: Request) async throws -> Response {
+  func embed(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
     let upload = try await oneImage(request)
-    let e = try await service.embed(upload.data, name: upload.name)
+    let e = try await service.embed(upload.data, name: upload.name, isGone: await context.isGone())
     return try Self.json(
       .ok,
       [
@@ -196,7 +223,7 @@ struct ServiceRoutes: Sendable {
 
   // MARK: writes
 
-  func enroll(_ request: Request, name: String) async throws -> Response {
+  func enroll(_ request: Request, _ context: ServiceRequestContext, name: String) async throws -> Response {
     try authorize(request)
     let (uploads, notesField) = try await imagesAndNotes(request)
     guard !uploads.isEmpty else { throw ServiceError(.unprocessableContent, "no image in the request to enroll") }
@@ -207,7 +234,9 @@ struct ServiceRoutes: Sendable {
     // One image at a time: an enrollment takes one queue slot however many images it carries, so it
     // cannot fill the queue by itself and starve identification.
     var embedded: [EmbeddedImage] = []
-    for u in uploads { embedded.append(try await service.embed(u.data, name: u.name, spectra: true)) }
+    for u in uploads {
+      embedded.append(try await service.embed(u.data, name: u.name, spectra: true, isGone: await context.isGone()))
+    }
     let notes = request.uri.queryParameters["notes"].map(String.init) ?? notesField
     let m = try service.enroll(
       model: name, notes: notes, images: zip(uploads, embedded).map { ("upload:\($0.name)", $1) })
@@ -241,7 +270,7 @@ struct ServiceRoutes: Sendable {
   // MARK: request parts
 
   /// The path's model name, percent-decoded.
-  func name(_ context: BasicRequestContext) throws -> String {
+  func name(_ context: ServiceRequestContext) throws -> String {
     let raw = context.parameters.get("name") ?? ""
     guard let name = raw.removingPercentEncoding, !name.trimmingCharacters(in: .whitespaces).isEmpty else {
       throw ServiceError(.badRequest, "the model name in the path is empty or not valid percent-encoding")
@@ -275,6 +304,10 @@ struct ServiceRoutes: Sendable {
 
   func body(_ request: Request, limit: Int) async throws -> Data {
     if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+      // Read and drop the body before answering: the connection must drain it anyway before its next
+      // request, and clients that are still sending when an early answer arrives (wrk among them) stall.
+      // Nothing is kept, so this costs time on the wire, not memory.
+      do { for try await _ in request.body {} } catch { throw Self.unreadable(error) }
       throw ServiceError(.contentTooLarge, "the body is \(length) bytes, this server accepts at most \(limit)")
     }
     do {
@@ -282,7 +315,15 @@ struct ServiceRoutes: Sendable {
       return Data(buffer.readableBytesView)
     } catch let e as any HTTPResponseError where e.status == .contentTooLarge {
       throw ServiceError(.contentTooLarge, "the body is over \(limit) bytes, the most this server accepts")
+    } catch {
+      throw Self.unreadable(error)
     }
+  }
+
+  /// A body that could not be read (the client closed the connection mid-upload, a malformed chunk) is
+  /// the client's error, not the server's.
+  static func unreadable(_ error: any Error) -> ServiceError {
+    ServiceError(.badRequest, "the request body could not be read (\(String(describing: error).prefix(200)))")
   }
 
   func oneImage(_ request: Request) async throws -> Upload {

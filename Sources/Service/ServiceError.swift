@@ -21,6 +21,10 @@ public struct ServiceError: Error, CustomStringConvertible, Sendable {
   static func from(_ error: any Error) -> ServiceError {
     switch error {
     case let e as ServiceError: return e
+    case is CancellationError:
+      // The client left before its image was embedded; nobody reads this answer, but the metrics do.
+      return ServiceError(
+        HTTPResponse.Status(code: 499, reasonPhrase: "Client Closed Request"), "the client closed the connection")
     case let e as ImageError: return ServiceError(.unprocessableContent, e.description)
     case let e as PackError:
       if case .extractorMismatch = e { return ServiceError(.conflict, e.description) }

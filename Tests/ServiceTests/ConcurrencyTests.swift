@@ -54,3 +54,20 @@ final class ConcurrencyTests: XCTestCase {
     }
   }
 }
+
+/// A queued request whose client has gone is dropped, not computed, and answered 499.
+final class AbandonedRequestTests: XCTestCase {
+  func testAbandonedJobIsDropped() async throws {
+    let f = try ServiceFixture()
+    do {
+      _ = try await f.service.embed(Data(ServiceFixture.png(model: 0, seed: 1)), name: "x", isGone: { true })
+      XCTFail("an abandoned request was computed")
+    } catch {
+      XCTAssertTrue(error is CancellationError, "\(error)")
+      XCTAssertEqual(ServiceError.from(error).status.code, 499)
+    }
+    // A request whose client is there is answered as usual.
+    let e = try await f.service.embed(Data(ServiceFixture.png(model: 0, seed: 1)), name: "x")
+    XCTAssertEqual(e.embedding.count, 32)
+  }
+}
