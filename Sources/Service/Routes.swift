@@ -184,6 +184,10 @@ struct ServiceRoutes: Sendable {
     let e = try await service.embed(upload.data, name: upload.name, spectra: true, isGone: await context.isGone())
     let r = try service.identify(e.embedding, top: 5)
     let model = request.uri.queryParameters["model"].map(String.init) ?? r.candidates[0].model
+    let known = try service.models().map(\.name)
+    guard known.contains(model) else {
+      throw GalleryError.unknownModel(path: service.gallery.path, name: model, known: known)
+    }
     let x = try service.explain(e, model: model, bands: bands)
     let png = try ImageEncoder.png(x.figure())
     let explanation = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(x))

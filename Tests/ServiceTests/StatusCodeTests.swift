@@ -113,7 +113,7 @@ final class StatusCodeTests: XCTestCase {
       try await client.execute(uri: "/v1/nothing-here", method: .get) { XCTAssertEqual($0.status, .notFound) }
       try await ServiceFixture.enroll(client, models: 2, perModel: 2)
       try await client.execute(uri: "/v1/explain?model=nobody", method: .post, headers: h, body: body) {
-        XCTAssertEqual($0.status, .conflict)
+        XCTAssertEqual($0.status, .notFound)
       }
       // Enrolling with one bad image among good ones enrolls nothing.
       try await client.execute(
