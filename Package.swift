@@ -25,6 +25,8 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
   ],
   targets: [
     .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
@@ -54,6 +56,14 @@ let package = Package(
         "COpenBLAS", "Tensor", "Imaging", "Spectral", "Evaluation", "Fingerprint", "Reports",
         .product(name: "GRDB", package: "GRDB.swift"),
       ], exclude: ["README.md"], swiftSettings: fastMath),
+    // The HTTP service (`modelprint serve`): routes, inference workers with micro-batching, the web page.
+    .target(
+      name: "Service",
+      dependencies: [
+        "Tensor", "Imaging", "Spectral", "Fingerprint", "Attribution", "Reports",
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "Prometheus", package: "swift-prometheus"),
+      ], exclude: ["README.md"], swiftSettings: fastMath),
     // What a fuzz input exercises in each reader, shared by Fuzz/ and the fuzz regression tests.
     .target(
       name: "FuzzEntryPoints", dependencies: ["Imaging", "NN", "Synthesis", "Fingerprint", "Attribution"],
@@ -66,7 +76,7 @@ let package = Package(
       name: "modelprint",
       dependencies: [
         "Tensor", "NN", "Imaging", "Spectral", "Synthesis", "Evaluation", "Fingerprint", "Attribution", "Reports",
-        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "Service", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ], exclude: ["README.md"], swiftSettings: fastMath),
     .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
     .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Tensor", "NN", "FuzzEntryPoints"]),
@@ -79,6 +89,12 @@ let package = Package(
     .testTarget(
       name: "AttributionTests",
       dependencies: ["Attribution", "Evaluation", "Fingerprint", "Imaging", "NN", "Tensor", "FuzzEntryPoints"]),
+    .testTarget(
+      name: "ServiceTests",
+      dependencies: [
+        "Service", "Attribution", "Fingerprint", "Imaging", "NN", "Tensor",
+        .product(name: "HummingbirdTesting", package: "hummingbird"),
+      ]),
     .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "NN", "Tensor", "Imaging", "FuzzEntryPoints"]),
     // Runs the built `modelprint` binary as a subprocess; the dependency makes SwiftPM build it first.
     .testTarget(

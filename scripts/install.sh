@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs modelprint: builds it, copies the executable to PREFIX/bin and the shipped resources (the
-# extractor, the denoiser, the demo and photo sets) to PREFIX/share/modelprint, where the executable
-# finds them from any folder. The release build links the Swift runtime statically, so the installed
-# binary needs only the C libraries of scripts/setup.sh.
+# extractor, the denoiser, the demo and photo sets, the web page of `modelprint serve`) to
+# PREFIX/share/modelprint, where the executable finds them from any folder. The release build links the
+# Swift runtime statically, so the installed binary needs only the C libraries of scripts/setup.sh.
 #
 #   scripts/install.sh [--prefix DIR] [--debug]
 #
@@ -21,7 +21,7 @@ while (($#)); do
     *) echo "install: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
-for f in models/extractor.safetensors weights/denoiser-dncnn-10x32.safetensors data/demo data/photos; do
+for f in models/extractor.safetensors weights/denoiser-dncnn-10x32.safetensors data/demo data/photos web; do
   [[ -e "$f" ]] || { echo "install: $f is missing from this checkout" >&2; exit 1; }
 done
 flags=(-c "$configuration" --product modelprint)
@@ -39,7 +39,8 @@ share="$prefix/share/modelprint"
 "${sudo_cmd[@]}" install -m 755 "$binary" "$prefix/bin/modelprint"
 "${sudo_cmd[@]}" install -m 644 models/extractor.safetensors models/extractor.config.json "$share/models/"
 "${sudo_cmd[@]}" install -m 644 weights/denoiser-dncnn-10x32.* "$share/weights/"
-"${sudo_cmd[@]}" rm -rf "$share/data/demo" "$share/data/photos"
+"${sudo_cmd[@]}" rm -rf "$share/data/demo" "$share/data/photos" "$share/web"
+"${sudo_cmd[@]}" cp -R web "$share/"
 "${sudo_cmd[@]}" cp -R data/demo data/photos "$share/data/"
 echo "installed $prefix/bin/modelprint and its resources in $share"
 case ":$PATH:" in

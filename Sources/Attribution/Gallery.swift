@@ -10,7 +10,10 @@
 //     opening a gallery of a million models reads one row per model, not every image.
 //   images(id, model → models(id) ON DELETE CASCADE, path, embedding BLOB, created), UNIQUE(model, path):
 //     enrolling the same file again replaces its embedding instead of counting it twice.
-// Embeddings and fingerprints are little-endian Float32 BLOBs.
+//   model_spectra(model → models(id) ON DELETE CASCADE, side, images, spectrum BLOB, profile BLOB): sums
+//     of the enrolled images' residual spectra (``ResidualSpectra``) for explanations; added to format 1
+//     galleries when opened (older readers ignore the table), and empty for models enrolled without them.
+// Embeddings, fingerprints and spectra are little-endian Float32 BLOBs.
 //
 // Each enrollment or removal is one IMMEDIATE transaction: a process killed in the middle leaves the
 // gallery as it was before, and concurrent writers from several processes queue on SQLite's lock (busy
@@ -118,6 +121,7 @@ public final class Gallery {
             path: path,
             reason: "an SQLite database without the gallery's tables (has: \(tables.joined(separator: ", ")))")
         }
+        try db.execute(sql: Self.spectraSchema)
         let rows = try Row.fetchAll(db, sql: "SELECT key, value FROM meta")
         let pairs = try rows.map {
           (try $0.decode(String.self, forColumn: "key"), try $0.decode(String.self, forColumn: "value"))
@@ -151,6 +155,12 @@ public final class Gallery {
     return try Gallery(at: url, extractor: nil).extractor
   }
 
+  private static let spectraSchema = """
+    CREATE TABLE IF NOT EXISTS model_spectra (
+      model INTEGER PRIMARY KEY NOT NULL REFERENCES models(id) ON DELETE CASCADE, side INTEGER NOT NULL,
+      images INTEGER NOT NULL, spectrum BLOB NOT NULL, profile BLOB NOT NULL)
+    """
+
   private static func createSchema(_ db: Database, extractor: ExtractorIdentity) throws {
     try db.execute(
       sql: """
@@ -176,10 +186,14 @@ public final class Gallery {
 
   /// Enrolls images of one model (created when new; `notes` replace the model's notes when given), in one
   /// transaction: either all of them are stored with the updated fingerprint, or none is.
+  ///
+  /// `spectra`, the sums of the images' residual spectra, are added to the model's (for explanations);
+  /// an image enrolled again adds its spectrum again, so the mean is over enrollments.
   @discardableResult
-  public func enroll(model name: String, notes: String? = nil, images: [(path: String, embedding: [Float])]) throws
-    -> GalleryModel
-  {
+  public func enroll(
+    model name: String, notes: String? = nil, images: [(path: String, embedding: [Float])],
+    spectra: ResidualSpectra? = nil
+  ) throws -> GalleryModel {
     let name = name.trimmingCharacters(in: .whitespacesAndNewlines)
     guard !name.isEmpty else { throw GalleryError.invalidModelName(path: path, name: name) }
     guard let first = images.first else { throw GalleryError.nothingToEnroll(path: path, model: name) }
@@ -214,6 +228,7 @@ public final class Gallery {
           arguments: [id, e.path, Data(Vectors.bytes(e.embedding)), now])
       }
       try Self.refreshFingerprint(db, model: id, path: path)
+      if let spectra { try Self.add(spectra, model: id, db, path: path) }
       return try Self.fetchModels(db, where: "id = ?", [id])[0]
     }
     cachedIndex.current = nil
@@ -261,6 +276,59 @@ public final class Gallery {
         return (name, image, embedding)
       }
     }
+  }
+
+  /// Each model's summed residual spectra, by name; models enrolled without spectra are absent.
+  public func spectra() throws -> [String: ResidualSpectra] {
+    let path = self.path
+    return try read { db in
+      var out: [String: ResidualSpectra] = [:]
+      let rows = try Row.fetchAll(
+        db,
+        sql: """
+          SELECT models.name AS name, side, model_spectra.images AS images, spectrum, profile
+          FROM model_spectra JOIN models ON model_spectra.model = models.id
+          """)
+      for row in rows {
+        let name = try row.decode(String.self, forColumn: "name")
+        let s = try Self.spectra(row, path: path, model: name)
+        out[name] = s
+      }
+      return out
+    }
+  }
+
+  private static func spectra(_ row: Row, path: String, model name: String) throws -> ResidualSpectra {
+    let side = try row.decode(Int.self, forColumn: "side")
+    let bytes = { (column: String) throws -> [Float] in
+      Vectors.floats(try row.decode(Data?.self, forColumn: column) ?? Data()) ?? []
+    }
+    let s = ResidualSpectra(
+      side: side, count: try row.decode(Int.self, forColumn: "images"), spectrum: try bytes("spectrum"),
+      profile: try bytes("profile"))
+    if let problem = s.problem {
+      throw GalleryError.notAGallery(path: path, reason: "model '\(name)' has damaged spectra (\(problem))")
+    }
+    return s
+  }
+
+  private static func add(_ spectra: ResidualSpectra, model id: Int64, _ db: Database, path: String) throws {
+    if let problem = spectra.problem {
+      throw GalleryError.notAGallery(path: path, reason: "refused spectra to enroll (\(problem))")
+    }
+    var total = spectra
+    if let row = try Row.fetchOne(db, sql: "SELECT * FROM model_spectra WHERE model = ?", arguments: [id]) {
+      let stored = try Self.spectra(row, path: path, model: "#\(id)")
+      guard stored.side == spectra.side else {
+        throw GalleryError.dimensionMismatch(path: path, gallery: stored.side, given: spectra.side)
+      }
+      total = stored.adding(spectra)
+    }
+    try db.execute(
+      sql: "INSERT OR REPLACE INTO model_spectra (model, side, images, spectrum, profile) VALUES (?, ?, ?, ?, ?)",
+      arguments: [
+        id, total.side, total.count, Data(Vectors.bytes(total.spectrum)), Data(Vectors.bytes(total.profile)),
+      ])
   }
 
   /// Recomputes every model's fingerprint from its images (after a change of the fingerprint rule).

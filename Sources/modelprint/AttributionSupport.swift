@@ -27,6 +27,8 @@ struct Embedder {
   /// A short name for tables and logs.
   let name: String
   let embed: ([Image]) -> [[Float]]
+  /// One image's residual spectra over the extractor's windows (for explanations); nil for baselines.
+  var spectra: ((Image) -> ResidualSpectra)? = nil
 
   /// The extractor checkpoint at `path` (`grid` × `grid` windows per image).
   static func extractor(at path: String, grid: Int = 3) throws -> Embedder {
@@ -41,7 +43,9 @@ struct Embedder {
     let settings = String(decoding: try encoder.encode(ex.input), as: UTF8.self)
     let identity = ExtractorIdentity(
       sha256: try SHA256.hex(contentsOf: url), settings: settings, path: url.standardizedFileURL.path)
-    return Embedder(identity: identity, name: "modelprint") { ex.embed(images: $0, grid: grid) }
+    return Embedder(
+      identity: identity, name: "modelprint", embed: { ex.embed(images: $0, grid: grid) },
+      spectra: { ResidualSpectra.of($0, input: ex.input, grid: grid) })
   }
 
   /// A hand-crafted baseline; its identity is the hash of its settings.
@@ -66,9 +70,10 @@ struct Embedder {
 
   /// Embeddings of image files, decoded (then perturbed, when `perturbation` is given) and embedded in
   /// batches with a progress line. A file that fails to decode or to perturb is reported and skipped; the
-  /// rest go on.
+  /// rest go on. `decoded` sees each batch of images that was embedded.
   func embed(
-    files: [URL], label: String, batch: Int = 16, perturbation: Perturbation? = nil
+    files: [URL], label: String, batch: Int = 16, perturbation: Perturbation? = nil,
+    decoded seen: ([Image]) -> Void = { _ in }
   ) -> (embedded: [(url: URL, embedding: [Float])], failed: Int) {
     let progress = files.count > batch ? Progress(total: Double(files.count), label: label) : nil
     let decoder = ImageDecoder()
@@ -92,6 +97,7 @@ struct Embedder {
         }
       }
       if !ready.isEmpty {
+        seen(ready.map(\.image))
         let e = embed(ready.map(\.image))
         out += zip(ready.map(\.url), e).map { ($0, $1) }
       }

@@ -7,7 +7,7 @@ struct GalleryCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "gallery",
     abstract: "Manage a gallery of model fingerprints (an SQLite file).",
-    subcommands: [Enroll.self, List.self, Remove.self, BenchSearch.self])
+    subcommands: [Enroll.self, List.self, Remove.self, Export.self, Import.self, BenchSearch.self])
 
   struct Enroll: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -33,11 +33,17 @@ struct GalleryCommand: ParsableCommand {
       let embedder = try Embedder.resolve(explicit: extractor, gallery: url)
       let g = try Gallery(at: url, extractor: embedder.identity)
       let files = try imageFiles(images)
-      let (embedded, failed) = embedder.embed(files: files, label: "enroll \(model)")
+      // The spectra are kept for `modelprint explain` and the server's explanations.
+      var spectra: ResidualSpectra?
+      let (embedded, failed) = embedder.embed(files: files, label: "enroll \(model)") { images in
+        guard let of = embedder.spectra else { return }
+        for image in images { spectra = spectra.map { $0.adding(of(image)) } ?? of(image) }
+      }
       guard !embedded.isEmpty else {
         throw InputError("none of the \(files.count) files could be read; nothing was enrolled into '\(model)'")
       }
-      let m = try g.enroll(model: model, notes: notes, images: embedded.map { ($0.url.path, $0.embedding) })
+      let m = try g.enroll(
+        model: model, notes: notes, images: embedded.map { ($0.url.path, $0.embedding) }, spectra: spectra)
       print("enrolled \(embedded.count) images into '\(m.name)' (\(m.images) in all) in \(gallery)")
       if failed > 0 {
         Log.info("\(failed) of \(files.count) files skipped")
@@ -86,6 +92,57 @@ struct GalleryCommand: ParsableCommand {
     func run() throws {
       let m = try Gallery(at: URL(fileURLWithPath: gallery), extractor: nil).remove(model: model)
       print("removed '\(m.name)' (\(m.images) images) from \(gallery)")
+    }
+  }
+}
+
+extension GalleryCommand {
+  struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Write a gallery's models as a portable fingerprint pack (JSON).",
+      discussion: """
+        The pack holds every model's name, notes, enrolled embeddings and residual spectra, the
+        extractor's SHA-256 and the pack format version; not the images, and not the calibration (run
+        `modelprint calibrate` on the gallery it is imported into).
+        """)
+
+    @Option(help: "Gallery file.") var gallery: String
+    @Option(help: "Pack file to write.") var out: String
+
+    func run() throws {
+      let g = try Gallery(at: URL(fileURLWithPath: gallery), extractor: nil)
+      let pack = try FingerprintPack(gallery: g)
+      try pack.encoded().write(to: URL(fileURLWithPath: out), options: .atomic)
+      print("exported \(pack.models.count) models (\(pack.models.reduce(0) { $0 + $1.images.count }) images) to \(out)")
+    }
+  }
+
+  struct Import: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Enroll the models of a fingerprint pack into a gallery (created when missing).",
+      discussion: """
+        Refused when the pack's extractor SHA-256 differs from the gallery's (or, for a new gallery,
+        from the extractor that would be used): embeddings of two extractors cannot be compared.
+        """)
+
+    @Option(help: "Gallery file (created if missing).") var gallery: String
+    @Option(help: "Extractor checkpoint (default: the gallery's, else the shipped \(Shipped.extractor)).")
+    var extractor: String?
+    @Argument(help: "Pack file written by `modelprint gallery export`.") var pack: String
+
+    func run() throws {
+      let data: Data
+      do { data = try Data(contentsOf: URL(fileURLWithPath: pack)) } catch {
+        throw InputError("\(pack): cannot read it (\((error as NSError).localizedDescription))")
+      }
+      let p = try FingerprintPack.decode(data, name: pack)
+      let url = URL(fileURLWithPath: gallery)
+      let embedder = try Embedder.resolve(explicit: extractor, gallery: url)
+      guard p.extractorSHA256 == embedder.identity.sha256 else {
+        throw PackError.extractorMismatch(name: pack, pack: p.extractorSHA256, gallery: embedder.identity.sha256)
+      }
+      let models = try p.importInto(try Gallery(at: url, extractor: embedder.identity), name: pack)
+      print("imported \(models.count) models into \(gallery)")
     }
   }
 }

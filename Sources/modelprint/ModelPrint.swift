@@ -3,7 +3,7 @@ import Foundation
 import Tensor
 
 @main
-struct ModelPrint: ParsableCommand {
+struct ModelPrint: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "modelprint",
     abstract: "Attribute images to the generative model that made them, also models never seen in training.",
@@ -12,7 +12,8 @@ struct ModelPrint: ParsableCommand {
       PoolCommand.self,
       GenerateCommand.self, FFDCommand.self, TrainCommand.self, EmbedCommand.self,
       SpectrumCommand.self, TrainDenoiserCommand.self, GalleryCommand.self, IdentifyCommand.self,
-      VerifyCommand.self, CalibrateCommand.self, EvaluateCommand.self, MergeResultsCommand.self, WhitenCommand.self,
+      VerifyCommand.self, CalibrateCommand.self, ExplainCommand.self, EvaluateCommand.self, MergeResultsCommand.self,
+      WhitenCommand.self, ServeCommand.self,
     ])
 }
 

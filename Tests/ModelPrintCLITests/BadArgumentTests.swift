@@ -79,6 +79,23 @@ final class BadArgumentTests: XCTestCase {
     Case(
       command: ["gallery", "remove"], required: ["--gallery", "nowhere/g.sqlite", "--model", "m"], missing: "--model"),
     Case(
+      command: ["gallery", "export"], required: ["--gallery", "nowhere/g.sqlite", "--out", "nowhere/p.json"],
+      missing: "--gallery"),
+    Case(
+      command: ["gallery", "import"], required: ["--gallery", "nowhere/g.sqlite", "nowhere/p.json"],
+      missing: "--gallery"),
+    Case(
+      command: ["explain"], required: ["nowhere/x.png", "--gallery", "nowhere/g.sqlite", "--out", "nowhere/out"],
+      missing: "--gallery", wrongType: ("--bands", "many"), outOfRange: [(["--bands", "0"], "--bands")]),
+    // Every case of serve is refused before a socket opens; none starts a server.
+    Case(
+      command: ["serve"], required: ["--gallery", "nowhere/g.sqlite"], wrongType: ("--port", "http"),
+      outOfRange: [
+        (["--port", "70000"], "--port"), (["--workers", "0"], "--workers"), (["--queue", "0"], "--queue"),
+        (["--batch", "0"], "--batch"), (["--batch-wait", "2000"], "--batch-wait"),
+        (["--max-body", "10"], "--max-body"),
+      ]),
+    Case(
       command: ["gallery", "bench-search"], wrongType: ("--count", "lots"),
       outOfRange: [(["--count", "0"], "--count"), (["--dim", "0"], "--dim")]),
     Case(

@@ -1,0 +1,199 @@
+// Inference workers with micro-batching and a bounded queue.
+//
+// A request hands its image bytes to the queue and awaits the answer. Each worker thread takes the
+// oldest request, then keeps taking more for at most `batchWait` (or until `maxBatchImages`), decodes
+// them, and embeds all their windows in one forward pass: under load the queue is never empty, so batches
+// fill without waiting and throughput rises with concurrency, while a lone request waits `batchWait` at
+// most. Decoding happens on the worker, after the request left the queue, so the memory held is bounded
+// by the queue's capacity times the body limit plus one decoded batch per worker. A full queue refuses
+// at once (503 with Retry-After) instead of growing.
+//
+// Threads, not tasks: a forward pass blocks for tens of milliseconds, and Swift's cooperative pool (which
+// also runs the HTTP handlers) must not be blocked. The extractor's `embed` only reads the network in eval
+// mode, so several workers share one extractor.
+
+import Attribution
+import Fingerprint
+import Foundation
+import Imaging
+import Tensor
+
+/// What the queue returns for one image.
+struct EmbeddedImage: Sendable {
+  /// The image's fingerprint embedding: the mean of its window embeddings, as `Extractor.embed(images:)`.
+  var embedding: [Float]
+  /// Its residual spectra, when the request asked for them.
+  var spectra: ResidualSpectra?
+  /// Seconds spent waiting in the queue, decoding, and in the forward pass (shared by the batch).
+  var queued: Double
+  var decoded: Double
+  var embedded: Double
+  /// Images in the forward pass this one was part of.
+  var batch: Int
+}
+
+/// A fixed set of worker threads embedding images in batches.
+final class InferenceQueue: @unchecked Sendable {
+  private struct Job {
+    var data: Data
+    var name: String
+    var wantsSpectra: Bool
+    var enqueued: DispatchTime
+    /// True once the client has disconnected: the job is dropped rather than computed.
+    var isGone: @Sendable () -> Bool
+    var done: @Sendable (Result<EmbeddedImage, any Error>) -> Void
+  }
+
+  private let extractor: Extractor
+  private let configuration: ServiceConfiguration
+  private let condition = NSCondition()
+  private var jobs: [Job] = []
+  private var stopped = false
+  private var threads: [Thread] = []
+  private let metrics: ServiceMetrics
+
+  /// Requests waiting for a worker.
+  var depth: Int {
+    condition.lock()
+    defer { condition.unlock() }
+    return jobs.count
+  }
+
+  init(extractor: Extractor, configuration: ServiceConfiguration, metrics: ServiceMetrics) {
+    self.extractor = extractor
+    self.configuration = configuration
+    self.metrics = metrics
+    for i in 0..<max(1, configuration.workers) {
+      // The threads hold the queue until ``stop()``: a server keeps it for its whole life.
+      let t = Thread { self.work() }
+      t.name = "modelprint-inference-\(i)"
+      // The default 512 KiB stack of secondary threads is too small for the network's kernels.
+      t.stackSize = 16 << 20
+      threads.append(t)
+      t.start()
+    }
+  }
+
+  /// Ends the workers after the jobs already queued.
+  func stop() {
+    condition.lock()
+    stopped = true
+    condition.broadcast()
+    condition.unlock()
+  }
+
+  /// Embeds one image file's bytes (`name` identifies it in errors); `isGone` tells whether the client
+  /// has left, so that its job is dropped instead of holding a slot and a worker.
+  ///
+  /// - Throws: ``ServiceError`` 503 when the queue is full, `ImageError` when the bytes do not decode.
+  func embed(
+    _ data: Data, name: String, spectra: Bool = false, isGone: @escaping @Sendable () -> Bool = { false }
+  ) async throws -> EmbeddedImage {
+    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<EmbeddedImage, any Error>) in
+      let job = Job(
+        data: data, name: name, wantsSpectra: spectra, enqueued: .now(), isGone: isGone,
+        done: { continuation.resume(with: $0) })
+      condition.lock()
+      if jobs.count >= configuration.queueCapacity { dropAbandoned() }
+      guard !stopped, jobs.count < configuration.queueCapacity else {
+        condition.unlock()
+        metrics.rejected.increment()
+        continuation.resume(
+          throwing: ServiceError(
+            .serviceUnavailable, "the server is busy (\(configuration.queueCapacity) requests queued); retry shortly",
+            headers: [.retryAfter: "1"]))
+        return
+      }
+      jobs.append(job)
+      metrics.queueDepth.set(Double(jobs.count))
+      condition.signal()
+      condition.unlock()
+    }
+  }
+
+  /// Removes the queued jobs whose clients have gone (with the lock held): a client that timed out must
+  /// not keep its slot, or a burst of abandoned requests would answer 503 to the clients still there.
+  private func dropAbandoned() {
+    var kept: [Job] = []
+    for job in jobs {
+      if job.isGone() { job.done(.failure(CancellationError())) } else { kept.append(job) }
+    }
+    jobs = kept
+  }
+
+  private func work() {
+    while let batch = nextBatch() { run(batch) }
+  }
+
+  /// The oldest job and those that arrive within the wait bound, nil once stopped and drained.
+  private func nextBatch() -> [Job]? {
+    condition.lock()
+    defer {
+      metrics.queueDepth.set(Double(jobs.count))
+      condition.unlock()
+    }
+    while jobs.isEmpty {
+      if stopped { return nil }
+      condition.wait()
+    }
+    var batch = [jobs.removeFirst()]
+    let deadline = Date().addingTimeInterval(seconds(configuration.batchWait))
+    while batch.count < configuration.maxBatchImages {
+      if !jobs.isEmpty {
+        batch.append(jobs.removeFirst())
+      } else if stopped || !condition.wait(until: deadline) {
+        break
+      }
+    }
+    return batch
+  }
+
+  private func run(_ batch: [Job]) {
+    let decoder = ImageDecoder(maxPixels: configuration.maxPixels)
+    let input = extractor.input
+    let grid = configuration.grid
+    let windowsPerImage = grid * grid
+    var ready: [(job: Job, windows: [Image], spectra: ResidualSpectra?, queued: Double, decoded: Double)] = []
+    for job in batch {
+      if job.isGone() {
+        job.done(.failure(CancellationError()))
+        continue
+      }
+      let start = DispatchTime.now()
+      do {
+        let image = try decoder.decode(job.data, name: job.name)
+        let windows = input.windows(image, grid: grid)
+        let spectra = job.wantsSpectra ? ResidualSpectra.of(image, input: input, grid: grid) : nil
+        ready.append((job, windows, spectra, elapsed(job.enqueued, start), elapsed(start, .now())))
+      } catch {
+        metrics.decodeFailures.increment()
+        job.done(.failure(error))
+      }
+    }
+    guard !ready.isEmpty else { return }
+    let start = DispatchTime.now()
+    let e = extractor.embed(spectra: input(Image.batch(ready.flatMap(\.windows))))
+    let seconds = elapsed(start, .now())
+    metrics.recordBatch(images: ready.count, seconds: seconds)
+    for (i, item) in ready.enumerated() {
+      // The same sum in the same order as `Extractor.embed(images:)`, so one image alone matches it.
+      var m = [Float](repeating: 0, count: e[0].count)
+      for w in 0..<windowsPerImage {
+        for j in m.indices { m[j] += e[i * windowsPerImage + w][j] / Float(windowsPerImage) }
+      }
+      item.job.done(
+        .success(
+          EmbeddedImage(
+            embedding: m, spectra: item.spectra, queued: item.queued, decoded: item.decoded, embedded: seconds,
+            batch: ready.count)))
+    }
+  }
+}
+
+func seconds(_ d: Duration) -> Double {
+  Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+}
+
+func elapsed(_ a: DispatchTime, _ b: DispatchTime) -> Double {
+  Double(b.uptimeNanoseconds - a.uptimeNanoseconds) / 1e9
+}

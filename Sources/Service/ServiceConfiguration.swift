@@ -1,0 +1,36 @@
+import Foundation
+
+/// The settings of one `modelprint serve` process: where it listens, who may write, and the bounds that
+/// keep a client from holding unbounded memory or time.
+public struct ServiceConfiguration: Sendable {
+  /// Interface to bind; loopback unless told otherwise, so a gallery is not exposed by accident.
+  public var host = "127.0.0.1"
+  public var port = 8080
+  /// The bearer token every write needs (enroll, remove, calibrate, import).
+  public var token: String
+  /// Inference worker threads; each runs whole batches through the extractor.
+  public var workers = 1
+  /// Requests waiting for a worker beyond this are answered 503 with `Retry-After`.
+  public var queueCapacity = 64
+  /// The most images one forward pass embeds (each is grid² windows).
+  public var maxBatchImages = 8
+  /// How long a worker waits for more requests to join a batch once it holds one.
+  public var batchWait: Duration = .milliseconds(2)
+  /// The largest request body of an image endpoint, in bytes (413 beyond).
+  public var maxBodyBytes = 20 << 20
+  /// The largest fingerprint pack an import accepts, in bytes.
+  public var maxPackBytes = 256 << 20
+  /// The decoder's bomb guard: the most pixels an uploaded image may claim (422 beyond).
+  public var maxPixels = 16_000_000
+  /// The most images one enrollment request may carry.
+  public var maxEnrollImages = 64
+  /// The most models `top` may ask for.
+  public var maxTop = 100
+  /// Windows per side of the embedding grid (the CLI's default, so answers agree with `identify`).
+  public var grid = 3
+  /// The folder of the web page (`index.html`, `app.js`, `style.css`, `openapi.json`); nil serves none.
+  public var webRoot: URL?
+
+  /// Settings with `token` and every other value at its default.
+  public init(token: String) { self.token = token }
+}
