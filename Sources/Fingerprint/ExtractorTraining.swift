@@ -236,34 +236,14 @@ public struct FingerprintedSet {
     statistics(classes, input: input, perFrequency: true)
   }
 
+  /// One pass over the training spectra: per-channel sums always, per-bin sums when `perFrequency`.
   private func statistics(_ classes: [Int], input: SpectralInput, perFrequency: Bool) -> (mean: [Float], std: [Float]) {
-    if perFrequency {
-      let values = 3 * size * size
-      var sum = [Double](repeating: 0, count: values)
-      var sq = [Double](repeating: 0, count: values)
-      let items = classes.flatMap { c in (0..<perClass).map { (c, $0) } }
-      for start in stride(from: 0, to: items.count, by: 256) {
-        let chunk = Array(items[start..<min(items.count, start + 256)])
-        let spectra = Tensor(uninitialized: [chunk.count, 3, size, size])
-        input.rawSpectra(Image.batch(chunk.map { image($0.0, $0.1) }), into: spectra.pointer)
-        for i in 0..<chunk.count {
-          let p = spectra.pointer + i * values
-          for j in 0..<values {
-            sum[j] += Double(p[j])
-            sq[j] += Double(p[j]) * Double(p[j])
-          }
-        }
-      }
-      let n = Double(items.count)
-      let mean = sum.map { $0 / n }
-      var std = (0..<values).map { max((sq[$0] - sum[$0] * sum[$0] / n) / max(n - 1, 1), 0).squareRoot() }
-      let floor = 1e-3 * max(std.sorted()[values / 2], 1e-12)
-      std = std.map { max($0, floor) }
-      return (mean.map { Float($0) }, std.map { Float($0) })
-    }
     let plane = size * size
+    let values = 3 * plane
     var sum = [Double](repeating: 0, count: 3)
     var sq = [Double](repeating: 0, count: 3)
+    var binSum = [Double](repeating: 0, count: perFrequency ? values : 0)
+    var binSq = binSum
     let items = classes.flatMap { c in (0..<perClass).map { (c, $0) } }
     for start in stride(from: 0, to: items.count, by: 256) {
       let chunk = Array(items[start..<min(items.count, start + 256)])
@@ -281,7 +261,21 @@ public struct FingerprintedSet {
           sum[ch] += a
           sq[ch] += b
         }
+        if perFrequency {
+          let p = spectra.pointer + i * values
+          for j in 0..<values {
+            binSum[j] += Double(p[j])
+            binSq[j] += Double(p[j]) * Double(p[j])
+          }
+        }
       }
+    }
+    if perFrequency {
+      let n = Double(items.count)
+      var std = (0..<values).map { max((binSq[$0] - binSum[$0] * binSum[$0] / n) / max(n - 1, 1), 0).squareRoot() }
+      let floor = 1e-3 * max(std.sorted()[values / 2], 1e-12)
+      std = std.map { max($0, floor) }
+      return (binSum.map { Float($0 / n) }, std.map { Float($0) })
     }
     let n = Double(classes.count * perClass * plane)
     return (sum.map { Float($0 / n) }, (0..<3).map { Float(((sq[$0] - sum[$0] * sum[$0] / n) / (n - 1)).squareRoot()) })

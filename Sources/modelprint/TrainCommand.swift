@@ -123,23 +123,15 @@ struct TrainCommand: ParsableCommand {
     if let cropAreaMin { config.augmentation.cropAreaMin = cropAreaMin }
     if let resizeProb { config.augmentation.resizeProbability = resizeProb }
     if let resizeScale {
-      let parts = resizeScale.split(separator: "-").compactMap { Double($0) }
-      guard parts.count == 2 || parts.count == 1 else {
-        throw ValidationError("--resize-scale: expected LOW-HIGH such as 0.5-2, got '\(resizeScale)'")
-      }
-      config.augmentation.resizeScaleMin = parts[0]
-      config.augmentation.resizeScaleMax = parts.last!
+      (config.augmentation.resizeScaleMin, config.augmentation.resizeScaleMax) = try Self.range(
+        resizeScale, flag: "--resize-scale", example: "0.5-2")
     }
     if let blurProb { config.augmentation.blurProbability = blurProb }
     if let blurSigmaMax { config.augmentation.blurSigmaMax = blurSigmaMax }
     if let jpeg444Prob { config.augmentation.jpegChroma444Probability = jpeg444Prob }
     if let jpegQuality {
-      let parts = jpegQuality.split(separator: "-").compactMap { Int($0) }
-      guard parts.count == 2 || parts.count == 1 else {
-        throw ValidationError("--jpeg-quality: expected LOW-HIGH such as 65-100, got '\(jpegQuality)'")
-      }
-      config.augmentation.jpegQualityMin = parts[0]
-      config.augmentation.jpegQualityMax = parts.last!
+      (config.augmentation.jpegQualityMin, config.augmentation.jpegQualityMax) = try Self.range(
+        jpegQuality, flag: "--jpeg-quality", example: "65-100")
     }
     if let heldOut {
       let ids = heldOut.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -153,6 +145,15 @@ struct TrainCommand: ParsableCommand {
   }
 
   /// Checks what can be checked in seconds, so that a bad flag fails before minutes of fingerprinting.
+  /// `LOW-HIGH` (or one value for both) of a range option.
+  static func range<T: LosslessStringConvertible>(_ text: String, flag: String, example: String) throws -> (T, T) {
+    let parts = text.split(separator: "-").compactMap { T(String($0)) }
+    guard parts.count == 2 || parts.count == 1 else {
+      throw ValidationError("\(flag): expected LOW-HIGH such as \(example), got '\(text)'")
+    }
+    return (parts[0], parts[parts.count - 1])
+  }
+
   func validate() throws {
     if (fineTune == nil) != (from == nil) {
       throw ValidationError("--fine-tune ROOT and --from CKPT go together")
