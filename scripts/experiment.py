@@ -7,7 +7,7 @@ The config file (committed under experiments/) names the experiment and gives th
 
     {"name": "proxy-baseline",
      "summary": "what the row's config column says",
-     "synthesize": {"size": 32, "steps": 50, "archs": "all"},
+     "synthesize": {"size": 32, "steps": 50, "archs": "all"},   (or a list of such objects: see 1.)
      "train": {"steps": 600, "width": 16, "P": 32, "K": 4},
      "whiten": {"size": 32, "steps": 50, "image-size": 64, "per-model": 12}}
 
@@ -17,7 +17,9 @@ so every option those commands document can be set; the driver owns --out, --poo
 
   1. pool       `modelprint synthesize --out runs/NAME/pool ...`; a re-run skips finished models. With
                 "pool": "runs/_shared/X" the pool is that folder, shared by every experiment naming it;
-                the pool cost cell then counts only this experiment's own synthesis time.
+                the pool cost cell then counts only this experiment's own synthesis time. A list of
+                flag objects runs one synthesize per object into the same pool (stages pool, pool-2,
+                ...): a pool mixing the paper's space with a sample of the extended one.
   1b. ffd      `modelprint ffd --real ../shared/eval/dev-real --synthetic POOL --per-model 12 --size 64`: how
                 far the pool's residual spectra lie from dev-real's generators (measurement only).
   2. extractor  `modelprint train --pool runs/NAME/pool --out runs/NAME/extractor.safetensors --resume ...`
@@ -227,7 +229,8 @@ def ffd_value(run_dir):
 
 
 def row_cells(config, state, s, whitened=False, ffd=None):
-    cost = f"{state.stage('pool')['seconds'] / 60:.1f} min + {state.stage('extractor')['seconds'] / 60:.1f} min"
+    pool_seconds = sum(v["seconds"] for k, v in state.data["stages"].items() if re.fullmatch(r"pool(-\d+)?", k))
+    cost = f"{pool_seconds / 60:.1f} min + {state.stage('extractor')['seconds'] / 60:.1f} min"
     name, summary = config["name"], config["summary"]
     if whitened:
         cost += f" + {state.stage('whiten')['seconds'] / 60:.1f} min"
@@ -283,11 +286,16 @@ def main(argv):
     # experiment's pool stage finds every model done and takes seconds.
     pool = config.get("pool") or os.path.join(run_dir, "pool")
     ckpt = os.path.join(run_dir, "extractor.safetensors")
-    synth = [exe, "synthesize", "--out", pool] + flags("synthesize", config.get("synthesize", {}))
+    # "synthesize" may list several flag sets: each runs into the same pool (one pool of several spaces,
+    # e.g. the paper's architectures and a sample of the extended ones), as stages pool, pool-2, ...
+    parts = config.get("synthesize", {})
+    parts = parts if isinstance(parts, list) else [parts]
+    synths = [[exe, "synthesize", "--out", pool] + flags("synthesize", p) for p in parts]
+    pool_stages = ["pool"] + [f"pool-{i + 2}" for i in range(len(synths) - 1)]
     train = [exe, "train", "--pool", pool, "--out", ckpt, "--resume"] + flags("train", config.get("train", {}))
     ffd = [exe, "ffd", "--real", DEV_REAL, "--synthetic", pool, "--per-model", "12", "--size", "64", "--out",
            os.path.join(run_dir, "ffd.json")]
-    commands = {"pool": synth, "ffd": ffd, "extractor": train, "score": [SCORE, ckpt, name]}
+    commands = dict(zip(pool_stages, synths), ffd=ffd, extractor=train, score=[SCORE, ckpt, name])
     state = State(os.path.join(ROOT, run_dir, "state.json"))
     check_finished(state, commands)
     with open(os.path.join(ROOT, run_dir, "config.resolved.json"), "w") as f:
@@ -296,7 +304,8 @@ def main(argv):
     # A SIGTERM ends the stage's child and still records the attempt's time.
     signal.signal(signal.SIGTERM, interrupt)
     score_dir = os.path.join(ROOT, run_dir, "score")
-    run_stage(state, "pool", synth)
+    for stage, synth in zip(pool_stages, synths):
+        run_stage(state, stage, synth)
     run_stage(state, "ffd", ffd)
     run_stage(state, "extractor", train)
     run_stage(state, "score", commands["score"], env=dict(os.environ, SCORE_OUT=score_dir))

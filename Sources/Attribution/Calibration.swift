@@ -53,6 +53,9 @@ public struct Calibration: Codable, Equatable, Sendable {
   public var models: Int
   public var images: Int
 
+  /// Most images for which the open-set calibration refits the adaptation without each image.
+  public static let leaveOneOutImages = 256
+
   enum CodingKeys: String, CodingKey {
     case verification, source, models, images
     case openSet = "open_set"
@@ -60,7 +63,17 @@ public struct Calibration: Codable, Equatable, Sendable {
 
   /// Thresholds from `embeddings` labelled by model; `pairs` seeded verification pairs, half same-model.
   /// Needs two models and one model with two images; `source` names them in errors.
-  public init(embeddings: [[Float]], labels: [Int], pairs: Int = 10_000, seed: UInt64 = 0, source: String) throws {
+  ///
+  /// With `adaptation` (the gallery's metric), the open-set scores are computed in it, as the gallery's
+  /// identification scores them; verification compares two images without a gallery and never uses it.
+  /// A query is never part of the images the adaptation is fitted on, so with up to
+  /// ``leaveOneOutImages`` images each image is scored in an adaptation refitted without it (fitted with
+  /// it, its own deviation is whitened away and the same-model scores, hence the threshold, come out
+  /// too high); beyond that one image moves the fit by little and `adaptation` is used for all.
+  public init(
+    embeddings: [[Float]], labels: [Int], pairs: Int = 10_000, seed: UInt64 = 0, source: String,
+    adaptation: GalleryAdaptation? = nil
+  ) throws {
     precondition(
       embeddings.count == labels.count, "Calibration: \(embeddings.count) embeddings, \(labels.count) labels")
     let classes = Array(Set(labels)).sorted()
@@ -78,26 +91,45 @@ public struct Calibration: Codable, Equatable, Sendable {
     verification = OperatingPoints(
       scores: VerificationPairs.scores(drawn, normalised: normalised), same: drawn.map(\.same))
 
+    // Fingerprints are sums of normalised embeddings; with an adaptation, a fingerprint and a query are
+    // mapped by it (a linear map, so a sum's image is the sum of the images), as the gallery scores them.
     let d = normalised[0].count
     var sums = [[Float]](repeating: [Float](repeating: 0, count: d), count: classes.count)
     for (i, u) in normalised.enumerated() {
       let c = classes.firstIndex(of: labels[i])!
       for j in 0..<d { sums[c][j] += u[j] }
     }
-    var index = FingerprintIndex(dimension: d)
-    for (c, s) in sums.enumerated() { index.append(name: "\(classes[c])", fingerprint: Vectors.normalised(s)) }
+    func index(_ map: ([Float]) -> [Float]) -> FingerprintIndex {
+      var index = FingerprintIndex(dimension: d)
+      for (c, s) in sums.enumerated() { index.append(name: "\(classes[c])", fingerprint: map(s)) }
+      return index
+    }
+    func mapping(_ a: GalleryAdaptation?) -> ([Float]) -> [Float] {
+      { v in Vectors.normalised(a.map { $0(v) } ?? v) }
+    }
+    let refit = adaptation != nil && embeddings.count <= Self.leaveOneOutImages
+    let shared = mapping(adaptation)
+    let sharedIndex = index(shared)
     var scores: [Float] = []
     var same: [Bool] = []
     for (i, u) in normalised.enumerated() {
+      var map = shared
+      var scored = sharedIndex
+      if refit {
+        let rest = embeddings.indices.filter { $0 != i }
+        map = mapping(try GalleryAdaptation.fit(rest.map { embeddings[$0] }, labels: rest.map { labels[$0] }))
+        scored = index(map)
+      }
       let own = classes.firstIndex(of: labels[i])!
-      let all = index.scores(u)
+      let q = map(u)
+      let all = scored.scores(q)
       var best = -Float.infinity
       for c in all.indices where c != own { best = max(best, all[c]) }
       scores.append(best)
       same.append(false)
       if members[labels[i]]!.count >= 2 {
-        let rest = Vectors.normalised(zip(sums[own], u).map { $0 - $1 })
-        scores.append(Vectors.dot(u, rest))
+        let rest = map(zip(sums[own], u).map { $0 - $1 })
+        scores.append(Vectors.dot(q, rest))
         same.append(true)
       }
     }

@@ -16,9 +16,9 @@ public struct IdentificationDetails: Sendable {
   /// For each model, the other model whose fingerprint is nearest by cosine (nil with a single model).
   public let lineage: [(nearest: Int, score: Float)?]
 
-  /// Scores every query of the first-`nShot` enrollment.
-  public init(_ embeddings: [[Float]], labels: [Int], nShot: Int) {
-    gallery = EnrolledGallery(embeddings, labels: labels, nShot: nShot)
+  /// Scores every query of the first-`nShot` enrollment (in `metric` when given).
+  public init(_ embeddings: [[Float]], labels: [Int], nShot: Int, metric: (@Sendable ([Float]) -> [Float])? = nil) {
+    gallery = EnrolledGallery(embeddings, labels: labels, nShot: nShot, metric: metric)
     let n = gallery.classes.count
     let position = Dictionary(uniqueKeysWithValues: gallery.classes.enumerated().map { ($1, $0) })
     var confusion = [[Int]](repeating: [Int](repeating: 0, count: n), count: n)
@@ -69,17 +69,29 @@ public struct EvaluationRun: Sendable {
   /// Runs the protocol (and the open set when `unknown` is given) on embeddings labelled 0..<models.count.
   public static func evaluate(
     method: String, models: [String], embeddings: [[Float]], labels: [Int], unknown: [[Float]]? = nil,
-    nShot: Int, pairs: Int, seed: UInt64
-  ) -> EvaluationRun {
+    nShot: Int, pairs: Int, seed: UInt64, adaptation: Bool = false
+  ) throws -> EvaluationRun {
     precondition(labels.allSatisfy { models.indices.contains($0) }, "EvaluationRun: labels outside 0..<\(models.count)")
-    let (result, scores, same) = EvaluationProtocol.evaluate(
+    var (result, scores, same) = EvaluationProtocol.evaluate(
       embeddings, labels: labels, nShot: nShot, pairs: pairs, seed: seed)
+    // 1:N and the open set score against the enrolled gallery, so they see what a gallery would: its
+    // adaptation, fitted on the enrolled images only. Verification and clusters stay gallery-free.
+    var metric: (@Sendable ([Float]) -> [Float])? = nil
+    if adaptation {
+      let enrolled = EnrolledGallery.enrolledIndices(labels: labels, nShot: nShot)
+      if let fit = try GalleryAdaptation.fit(enrolled.map { embeddings[$0] }, labels: enrolled.map { labels[$0] }) {
+        metric = { fit($0) }
+        result.identification = EvaluationProtocol.identification(
+          embeddings, labels: labels, nShot: nShot, metric: metric)
+      }
+    }
     let openSet = unknown.map {
-      OpenSetEvaluation.evaluate(embeddings, labels: labels, unknown: $0, nShot: nShot).result
+      OpenSetEvaluation.evaluate(embeddings, labels: labels, unknown: $0, nShot: nShot, metric: metric).result
     }
     return EvaluationRun(
       method: method, models: models, embeddings: embeddings, labels: labels, result: result, pairScores: scores,
-      pairSame: same, identification: IdentificationDetails(embeddings, labels: labels, nShot: nShot), openSet: openSet)
+      pairSame: same, identification: IdentificationDetails(embeddings, labels: labels, nShot: nShot, metric: metric),
+      openSet: openSet)
   }
 }
 

@@ -4,7 +4,9 @@
 // Schema (format 1):
 //   meta(key TEXT PRIMARY KEY, value TEXT): format_version, extractor_sha256, extractor_settings,
 //     extractor_path (a hint for commands run without --extractor), dimension (after the first
-//     enrollment), calibration (JSON), open_set_threshold, verification_threshold.
+//     enrollment), calibration (JSON), open_set_threshold, verification_threshold, metric (`gallery`:
+//     1:N in the metric adapted to the enrolled images, ``GalleryAdaptation``; `synthetic` or absent,
+//     as galleries made before it: the extractor's own).
 //   models(id, name UNIQUE, notes, created, images, fingerprint BLOB): `images` and `fingerprint` are
 //     derived from the images table and rewritten in the same transaction as every change to it, so
 //     opening a gallery of a million models reads one row per model, not every image.
@@ -96,7 +98,9 @@ public final class Gallery {
   public let extractor: ExtractorIdentity
   private let db: DatabasePool
   /// Locked: a server may search one gallery from several request threads (GRDB's pool is thread-safe).
-  private let cachedIndex = Locked<FingerprintIndex?>(nil)
+  /// The index with the adaptation it was built with (nil in the synthetic metric), read and replaced
+  /// together so that a query is always mapped like the fingerprints it is scored against.
+  private let cachedSearch = Locked<(index: FingerprintIndex, adaptation: GalleryAdaptation?)?>(nil)
 
   /// Opens the gallery at `url`. With `extractor` given, a new file is created for it and an existing
   /// gallery must have been built with the same one; without, the gallery must exist and any extractor
@@ -176,7 +180,7 @@ public final class Gallery {
         """)
     var meta = [
       "format_version": "\(formatVersion)", "extractor_sha256": extractor.sha256,
-      "extractor_settings": extractor.settings,
+      "extractor_settings": extractor.settings, "metric": GalleryMetric.gallery.rawValue,
     ]
     if let p = extractor.path { meta["extractor_path"] = p }
     for (k, v) in meta { try db.execute(sql: "INSERT INTO meta (key, value) VALUES (?, ?)", arguments: [k, v]) }
@@ -231,7 +235,7 @@ public final class Gallery {
       if let spectra { try Self.add(spectra, model: id, db, path: path) }
       return try Self.fetchModels(db, where: "id = ?", [id])[0]
     }
-    cachedIndex.current = nil
+    cachedSearch.current = nil
     return model
   }
 
@@ -247,7 +251,7 @@ public final class Gallery {
       try db.execute(sql: "DELETE FROM models WHERE id = ?", arguments: [m.id])
       return m
     }
-    cachedIndex.current = nil
+    cachedSearch.current = nil
     return removed
   }
 
@@ -339,7 +343,7 @@ public final class Gallery {
         try Self.refreshFingerprint(db, model: id, path: path)
       }
     }
-    cachedIndex.current = nil
+    cachedSearch.current = nil
   }
 
   private static func refreshFingerprint(_ db: Database, model id: Int64, path: String) throws {
@@ -400,10 +404,77 @@ public final class Gallery {
   // MARK: search
 
   /// All fingerprints in one matrix, read once and kept until the gallery changes through this object.
-  public func index() throws -> FingerprintIndex {
-    if let cached = cachedIndex.current { return cached }
+  public func index() throws -> FingerprintIndex { try search().index }
+
+  /// The index and, in the gallery metric, the adaptation its fingerprints and queries are mapped by.
+  private func search() throws -> (index: FingerprintIndex, adaptation: GalleryAdaptation?) {
+    if let cached = cachedSearch.current { return cached }
+    let plain = try storedIndex()
+    var built: (index: FingerprintIndex, adaptation: GalleryAdaptation?) = (plain, nil)
+    if try metric() == .gallery, plain.count > 0 {
+      let sample = try adaptationSample()
+      if let fit = try GalleryAdaptation.fit(sample.embeddings, labels: sample.labels) {
+        built = (
+          FingerprintIndex(names: plain.names, matrix: fit.apply(rows: plain.matrix), dimension: plain.dimension), fit
+        )
+      }
+    }
+    cachedSearch.current = built
+    return built
+  }
+
+  /// The 1:N metric (``GalleryMetric``); galleries made before it was recorded use the synthetic one.
+  public func metric() throws -> GalleryMetric {
+    let stored = try read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'metric'") }
+    return stored.flatMap(GalleryMetric.init(rawValue:)) ?? .synthetic
+  }
+
+  /// Sets the 1:N metric. The open-set threshold was calibrated in the old one, so a change removes the
+  /// stored calibration (run `calibrate` again).
+  public func setMetric(_ metric: GalleryMetric) throws {
+    guard try self.metric() != metric else { return }
+    try write { db in
+      try db.execute(
+        sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('metric', ?)", arguments: [metric.rawValue])
+      try db.execute(
+        sql: "DELETE FROM meta WHERE key IN ('calibration', 'open_set_threshold', 'verification_threshold')")
+    }
+    cachedSearch.current = nil
+  }
+
+  /// Most images the adaptation is fitted on: a within-model scatter of D values is well estimated from
+  /// a few thousand, and a cap keeps a gallery of a million models from reading every image.
+  public static let adaptationImages = 8192
+
+  /// Enrolled embeddings the adaptation is fitted on, with their model ids: whole models in id order
+  /// (enrollment order) until ``adaptationImages``, so the fit is the same on every open.
+  private func adaptationSample() throws -> (embeddings: [[Float]], labels: [Int]) {
     let path = self.path
-    let loaded = try read { db -> FingerprintIndex in
+    return try read { db in
+      let dim = try Self.dimension(db, path: path)
+      var embeddings: [[Float]] = []
+      var labels: [Int] = []
+      let rows = try Row.fetchCursor(
+        db, sql: "SELECT model, path, embedding FROM images ORDER BY model, id")
+      var last: Int64? = nil
+      while let row = try rows.next() {
+        let model = try row.decode(Int64.self, forColumn: "model")
+        if model != last && embeddings.count >= Self.adaptationImages { break }
+        last = model
+        embeddings.append(
+          try Self.floats(
+            try row.decode(Data?.self, forColumn: "embedding"), dimension: dim,
+            what: "embedding of \(try row.decode(String?.self, forColumn: "path") ?? "an image")", path: path))
+        labels.append(Int(truncatingIfNeeded: model))
+      }
+      return (embeddings, labels)
+    }
+  }
+
+  /// The stored fingerprints as they are (the synthetic metric).
+  private func storedIndex() throws -> FingerprintIndex {
+    let path = self.path
+    return try read { db -> FingerprintIndex in
       let dim = try Self.dimension(db, path: path) ?? 1
       var names: [String] = []
       var matrix: [Float] = []
@@ -430,19 +501,18 @@ public final class Gallery {
       }
       return FingerprintIndex(names: names, matrix: matrix, dimension: dim)
     }
-    cachedIndex.current = loaded
-    return loaded
   }
 
   /// The `top` models closest to an image's embedding, and whether it is "unknown" (best score below
   /// the calibrated open-set threshold).
   public func identify(_ embedding: [Float], top: Int = 5) throws -> Identification {
-    let index = try index()
+    let (index, adaptation) = try search()
     guard index.count > 0 else { throw GalleryError.empty(path: path) }
     guard embedding.count == index.dimension else {
       throw GalleryError.dimensionMismatch(path: path, gallery: index.dimension, given: embedding.count)
     }
-    let best = index.top(top, for: embedding)
+    let query = adaptation.map { $0(Vectors.normalised(embedding)) } ?? embedding
+    let best = index.top(top, for: query)
     return Identification(
       candidates: best.map { (index.names[$0.index], $0.score) }, threshold: try threshold("open_set_threshold"))
   }
@@ -484,7 +554,10 @@ public final class Gallery {
     let all = try embeddings()
     let names = Array(Set(all.map(\.model))).sorted()
     let labels = all.map { names.firstIndex(of: $0.model)! }
-    let c = try Calibration(embeddings: all.map(\.embedding), labels: labels, pairs: pairs, seed: seed, source: path)
+    let adaptation = try search().adaptation
+    let c = try Calibration(
+      embeddings: all.map(\.embedding), labels: labels, pairs: pairs, seed: seed, source: path,
+      adaptation: adaptation)
     try store(c)
     return c
   }

@@ -32,13 +32,14 @@ public struct OpenSetResult: Codable, Equatable, Sendable {
 /// Scores known and unknown queries against the protocol's gallery.
 public enum OpenSetEvaluation {
   /// The open-set AUROC of `unknown` embeddings (models outside the gallery) against the queries of
-  /// `embeddings` (labelled, first `nShot` per label enrolled). Needs at least one query of each kind.
+  /// `embeddings` (labelled, first `nShot` per label enrolled, scored in `metric`). Needs at least one query of each kind.
   ///
   /// - Returns: the result and the best-score of every known and unknown query.
   public static func evaluate(
-    _ embeddings: [[Float]], labels: [Int], unknown: [[Float]], nShot: Int
+    _ embeddings: [[Float]], labels: [Int], unknown: [[Float]], nShot: Int,
+    metric: (@Sendable ([Float]) -> [Float])? = nil
   ) -> (result: OpenSetResult, known: [Float], unknown: [Float]) {
-    let gallery = EnrolledGallery(embeddings, labels: labels, nShot: nShot)
+    let gallery = EnrolledGallery(embeddings, labels: labels, nShot: nShot, metric: metric)
     precondition(
       !gallery.queries.isEmpty && !unknown.isEmpty,
       "OpenSetEvaluation: \(gallery.queries.count) known and \(unknown.count) unknown queries; needs one of each")

@@ -11,9 +11,13 @@ public struct EnrolledGallery: Sendable {
   public let fingerprints: [[Float]]
   /// Indices of the embeddings that were not enrolled.
   public let queries: [Int]
+  /// A linear map applied to fingerprints and queries before the cosine (a gallery-adapted metric).
+  public let metric: (@Sendable ([Float]) -> [Float])?
 
-  /// Enrolls the first `nShot` embeddings of every label (`Vectors.fingerprint`).
-  public init(_ embeddings: [[Float]], labels: [Int], nShot: Int) {
+  /// Enrolls the first `nShot` embeddings of every label (`Vectors.fingerprint`). With `metric`, a
+  /// fingerprint is the normalised image of the plain one and a query is mapped the same way, as the
+  /// product's gallery does.
+  public init(_ embeddings: [[Float]], labels: [Int], nShot: Int, metric: (@Sendable ([Float]) -> [Float])? = nil) {
     precondition(
       embeddings.count == labels.count, "EnrolledGallery: \(embeddings.count) embeddings, \(labels.count) labels")
     precondition(nShot >= 1 && !embeddings.isEmpty, "EnrolledGallery: needs embeddings and nShot ≥ 1")
@@ -22,17 +26,25 @@ public struct EnrolledGallery: Sendable {
     var queries: [Int] = []
     for c in classes {
       let idx = labels.indices.filter { labels[$0] == c }
-      fingerprints.append(Vectors.fingerprint(idx.prefix(nShot).map { embeddings[$0] }))
+      let plain = Vectors.fingerprint(idx.prefix(nShot).map { embeddings[$0] })
+      fingerprints.append(metric.map { Vectors.normalised($0(plain)) } ?? plain)
       queries += idx.dropFirst(nShot)
     }
     self.fingerprints = fingerprints
     self.queries = queries
+    self.metric = metric
+  }
+
+  /// Indices of the embeddings the first-`nShot` rule enrolls (the first `nShot` of each label, in the
+  /// order given), label by label in ascending label order.
+  public static func enrolledIndices(labels: [Int], nShot: Int) -> [Int] {
+    Array(Set(labels)).sorted().flatMap { c in labels.indices.filter { labels[$0] == c }.prefix(nShot) }
   }
 
   /// The best fingerprint for an embedding: its position in ``classes`` and the cosine (ties: the lower
   /// class).
   public func best(_ embedding: [Float]) -> (index: Int, score: Float) {
-    let q = Vectors.normalised(embedding)
+    let q = Vectors.normalised(metric.map { $0(Vectors.normalised(embedding)) } ?? embedding)
     var best = (index: 0, score: -Float.infinity)
     for (k, f) in fingerprints.enumerated() {
       let s = Vectors.dot(f, q)

@@ -65,12 +65,13 @@ public enum EvaluationProtocol {
   public static let defaultNShot = 10
   public static let defaultPairs = 10_000
 
-  /// 1:N identification: the first `nShot` embeddings of each label enroll it (``EnrolledGallery``), the
-  /// rest are queries; accuracy and macro-F1 of their predicted labels (``Metrics``).
+  /// 1:N identification: the first `nShot` embeddings of each label enroll it (``EnrolledGallery``, with
+  /// `metric` when given), the rest are queries; accuracy and macro-F1 of their predicted labels
+  /// (``Metrics``).
   public static func identification(
-    _ embeddings: [[Float]], labels: [Int], nShot: Int = defaultNShot
+    _ embeddings: [[Float]], labels: [Int], nShot: Int = defaultNShot, metric: (@Sendable ([Float]) -> [Float])? = nil
   ) -> EvaluationResult.Identification {
-    let gallery = EnrolledGallery(embeddings, labels: labels, nShot: nShot)
+    let gallery = EnrolledGallery(embeddings, labels: labels, nShot: nShot, metric: metric)
     let (truth, predicted) = gallery.predictions(embeddings, labels: labels)
     return .init(
       accuracy: Metrics.accuracy(truth: truth, predicted: predicted),

@@ -8,6 +8,10 @@
 // by the queue's capacity times the body limit plus one decoded batch per worker. A full queue refuses
 // at once (503 with Retry-After) instead of growing.
 //
+// A burst leaves the allocator holding the pages its batches freed (glibc keeps them in each thread's
+// arena for reuse), so the resident size would stay at its peak; after a quiet spell of `trimAfterIdle`
+// a worker hands them back (``MemoryRelease``), and the server's memory returns close to its idle level.
+//
 // Threads, not tasks: a forward pass blocks for tens of milliseconds, and Swift's cooperative pool (which
 // also runs the HTTP handlers) must not be blocked. The extractor's `embed` only reads the network in eval
 // mode, so several workers share one extractor.
@@ -50,6 +54,9 @@ final class InferenceQueue: @unchecked Sendable {
   private var jobs: [Job] = []
   private var stopped = false
   private var threads: [Thread] = []
+  /// Set once a batch was taken; the worker that next finds the queue idle for `trimAfterIdle` returns
+  /// freed memory to the system and clears it.
+  private var trimPending = false
   private let metrics: ServiceMetrics
 
   /// Requests waiting for a worker.
@@ -134,8 +141,19 @@ final class InferenceQueue: @unchecked Sendable {
     }
     while jobs.isEmpty {
       if stopped { return nil }
-      condition.wait()
+      if trimPending {
+        // The first idle pause after work: give back what the batches freed (see ``trimWhenIdle``).
+        if !condition.wait(until: Date().addingTimeInterval(seconds(configuration.trimAfterIdle))) {
+          trimPending = false
+          condition.unlock()
+          MemoryRelease.trim()
+          condition.lock()
+        }
+      } else {
+        condition.wait()
+      }
     }
+    trimPending = true
     var batch = [jobs.removeFirst()]
     let deadline = Date().addingTimeInterval(seconds(configuration.batchWait))
     while batch.count < configuration.maxBatchImages {

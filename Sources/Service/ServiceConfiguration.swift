@@ -16,6 +16,8 @@ public struct ServiceConfiguration: Sendable {
   public var maxBatchImages = 8
   /// How long a worker waits for more requests to join a batch once it holds one.
   public var batchWait: Duration = .milliseconds(2)
+  /// How long the queue must stay empty after work before freed memory is returned to the system.
+  public var trimAfterIdle: Duration = .seconds(2)
   /// The largest request body of an image endpoint, in bytes (413 beyond).
   public var maxBodyBytes = 20 << 20
   /// The largest fingerprint pack an import accepts, in bytes.

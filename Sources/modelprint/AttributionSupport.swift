@@ -136,3 +136,5 @@ func formatScore(_ x: Float) -> String { String(format: "%.4f", x) }
 func jsonLine(_ object: Any) throws -> String {
   String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
 }
+
+extension GalleryMetric: ExpressibleByArgument {}

@@ -15,6 +15,10 @@ struct EvaluateCommand: ParsableCommand {
       best threshold, AUC, EER, TAR at FAR 1 %). Clusters: silhouette (cosine) and Davies–Bouldin (on \
       normalised embeddings). Rates are fractions in the JSON and percentages in the table.
 
+      --metric gallery (the default) scores 1:N and the open set as a gallery does: in a metric adapted to \
+      the enrolled images only (`modelprint gallery metric`); --metric synthetic in the extractor's own. \
+      Verification and clusters compare images without a gallery and never use it.
+
       --method marra and spectrum score hand-crafted baselines the same way; --compare scores all three.
 
       --unknown ROOT2 adds the open-set AUROC: ROOT's queries (known) against every image of ROOT2's models \
@@ -108,6 +112,9 @@ struct EvaluateCommand: ParsableCommand {
   @Option(help: "Seed of the pairs.") var seed: UInt64 = 0
   @Option(help: "Embedding method: \(Method.allCases.map(\.rawValue).joined(separator: ", ")).")
   var method: Method = .modelprint
+  @Option(
+    help: "1:N metric of --method modelprint: gallery (adapted to the enrolled images, as a gallery) or synthetic.")
+  var metric: GalleryMetric = .gallery
   @Flag(help: "Also run the other two methods and report all three side by side.") var compare = false
   @Option(help: "A folder of models outside ROOT (ROOT2/<model>/<image>): adds the open-set AUROC.")
   var unknown: String?
@@ -194,9 +201,10 @@ struct EvaluateCommand: ParsableCommand {
       unknownEmbeddings = embeddings
       skipped += failed
     }
-    let run = EvaluationRun.evaluate(
+    let run = try EvaluationRun.evaluate(
       method: embedder.name, models: set.models, embeddings: set.embeddings, labels: set.labels,
-      unknown: unknownEmbeddings, nShot: nshot, pairs: pairs, seed: seed)
+      unknown: unknownEmbeddings, nShot: nshot, pairs: pairs, seed: seed,
+      adaptation: embedder.name == Method.modelprint.rawValue && metric == .gallery)
     return (run, skipped)
   }
 

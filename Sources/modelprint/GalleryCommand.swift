@@ -7,7 +7,7 @@ struct GalleryCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "gallery",
     abstract: "Manage a gallery of model fingerprints (an SQLite file).",
-    subcommands: [Enroll.self, List.self, Remove.self, Export.self, Import.self, BenchSearch.self])
+    subcommands: [Enroll.self, List.self, Remove.self, Metric.self, Export.self, Import.self, BenchSearch.self])
 
   struct Enroll: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -79,7 +79,40 @@ struct GalleryCommand: ParsableCommand {
             + String(m.images).leftPadded(6) + "  " + dates.string(from: m.created) + "  " + m.notes)
       }
       let calibrated = try g.calibration() != nil ? "calibrated" : "not calibrated (run `modelprint calibrate`)"
-      print("\(models.count) models, extractor \(g.extractor.sha256.prefix(12))…, \(calibrated)")
+      print(
+        "\(models.count) models, extractor \(g.extractor.sha256.prefix(12))…, \(try g.metric().rawValue) metric, "
+          + calibrated)
+    }
+  }
+
+  struct Metric: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Show or set the metric a gallery identifies in.",
+      discussion: """
+        gallery (the default of new galleries): 1:N scores in a metric adapted to the gallery's own enrolled \
+        images, the extractor's synthetic within-model scatter mixed with the gallery's (weight n/(n+D), n \
+        the images' within-model degrees of freedom, D the embedding width; fitted on the first \
+        \(Gallery.adaptationImages) images in enrollment order). synthetic: the extractor's own metric \
+        (galleries made before the adaptation). Verification never uses the gallery's metric. Changing \
+        the metric removes the calibration: run `modelprint calibrate` again.
+        """)
+
+    @Option(help: "Gallery file.") var gallery: String
+    @Argument(help: "The metric to set: gallery or synthetic (omit to show it).") var metric: GalleryMetric?
+
+    func run() throws {
+      let g = try Gallery(at: URL(fileURLWithPath: gallery), extractor: nil)
+      guard let metric else {
+        print(try g.metric().rawValue)
+        return
+      }
+      let before = try g.metric()
+      try g.setMetric(metric)
+      print(
+        before == metric
+          ? "\(gallery) already identifies in the \(metric.rawValue) metric"
+          : "\(gallery) now identifies in the \(metric.rawValue) metric; its calibration was removed: run `modelprint calibrate`"
+      )
     }
   }
 

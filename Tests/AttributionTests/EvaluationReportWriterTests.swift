@@ -4,17 +4,17 @@ import XCTest
 
 /// The HTML report from small synthetic runs: every section, every file.
 final class EvaluationReportWriterTests: XCTestCase {
-  static func run(method: String, seed: UInt64, unknown: Bool) -> EvaluationRun {
+  static func run(method: String, seed: UInt64, unknown: Bool) throws -> EvaluationRun {
     let (e, labels) = ProtocolTests.clustered(classes: 4, per: 12, dim: 8, noise: 0.8, seed: seed)
     let other = ProtocolTests.clustered(classes: 2, per: 5, dim: 8, noise: 0.8, seed: seed + 100).0
-    return EvaluationRun.evaluate(
+    return try EvaluationRun.evaluate(
       method: method, models: ["alpha", "beta", "gamma <&>", "delta"], embeddings: e, labels: labels,
       unknown: unknown ? other : nil, nShot: 10, pairs: 400, seed: 0)
   }
 
   func testReportHasEverySectionAndFile() throws {
     let runs = [
-      Self.run(method: "modelprint", seed: 1, unknown: true), Self.run(method: "marra", seed: 2, unknown: true),
+      try Self.run(method: "modelprint", seed: 1, unknown: true), try Self.run(method: "marra", seed: 2, unknown: true),
     ]
     let sweep = SweepCurve(
       method: "modelprint", kind: .jpeg,
@@ -49,8 +49,8 @@ final class EvaluationReportWriterTests: XCTestCase {
     }
   }
 
-  func testTablesOfTheReport() {
-    let run = Self.run(method: "spectrum", seed: 3, unknown: false)
+  func testTablesOfTheReport() throws {
+    let run = try Self.run(method: "spectrum", seed: 3, unknown: false)
     let report = EvaluationReport(title: "t", runs: [run])
     XCTAssertEqual(report.metricsTable.head.count, 9)
     XCTAssertEqual(report.metricsTable.rows.map(\.count), [9])

@@ -40,6 +40,7 @@ final class GalleryTests: XCTestCase {
 
   func testFingerprintIsTheRenormalisedMeanOfNormalisedEmbeddings() throws {
     let g = try Gallery(at: url(), extractor: extractor)
+    try g.setMetric(.synthetic)
     try g.enroll(model: "m", images: [("1", [3, 0]), ("2", [0, 0.5])])
     let index = try g.index()
     XCTAssertEqual(index.matrix[0], Float(0.5).squareRoot(), accuracy: 1e-6)

@@ -77,6 +77,9 @@ final class BadArgumentTests: XCTestCase {
       missing: "--gallery", wrongType: ("--threads", "two")),
     Case(command: ["gallery", "list"], required: ["--gallery", "nowhere/g.sqlite"], missing: "--gallery"),
     Case(
+      command: ["gallery", "metric"], required: ["--gallery", "nowhere/g.sqlite"], missing: "--gallery",
+      outOfRange: [(["isotropic"], "isotropic")]),
+    Case(
       command: ["gallery", "remove"], required: ["--gallery", "nowhere/g.sqlite", "--model", "m"], missing: "--model"),
     Case(
       command: ["gallery", "export"], required: ["--gallery", "nowhere/g.sqlite", "--out", "nowhere/p.json"],
@@ -121,7 +124,7 @@ final class BadArgumentTests: XCTestCase {
       command: ["evaluate"], required: ["nowhere/models"], missing: "<root>", wrongType: ("--nshot", "ten"),
       outOfRange: [
         (["--nshot", "0"], "--nshot"), (["--pairs", "0"], "--pairs"), (["--windows", "0"], "--windows"),
-        (["--method", "magic"], "--method"), (["--perturb", "blur:3"], "--perturb"),
+        (["--method", "magic"], "--method"), (["--perturb", "blur:3"], "--perturb"), (["--metric", "lda"], "--metric"),
       ]),
   ]
 

@@ -9,7 +9,8 @@ final class HelpGoldenTests: XCTestCase {
   static let commands: [[String]] = [
     [], ["demo"], ["architectures"], ["synthesize"], ["synthesize-worker"], ["pool"], ["pool", "merge"],
     ["pool", "verify"], ["generate"], ["ffd"], ["train"], ["embed"], ["spectrum"], ["train-denoiser"],
-    ["gallery"], ["gallery", "enroll"], ["gallery", "list"], ["gallery", "remove"], ["gallery", "export"],
+    ["gallery"], ["gallery", "enroll"], ["gallery", "list"], ["gallery", "remove"], ["gallery", "metric"],
+    ["gallery", "export"],
     ["gallery", "import"], ["gallery", "bench-search"], ["identify"], ["verify"], ["calibrate"], ["explain"],
     ["evaluate"], ["merge-results"], ["whiten"], ["serve"],
   ]

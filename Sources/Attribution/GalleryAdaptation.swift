@@ -1,0 +1,124 @@
+// A second whitening, fitted on a gallery's own enrolled images, for 1:N identification.
+//
+// The extractor's whitening (Fingerprint.EmbeddingWhitening) makes the within-model scatter of synthetic
+// models the identity. A gallery of real generators has its own within-model scatter (content, JPEG,
+// resizing of those sources) that synthetic models do not show. Mixing the two, as a Bayesian estimate
+// with the synthetic scatter as the prior, and whitening the mix adapts the metric to the gallery
+// without retraining and without looking at any query:
+//
+//   M = (1 − α) · I + α · S,   S = within-model scatter of the enrolled embeddings (per image),
+//   α = n / (n + D),           n = Σ_models (images − 1), D = embedding width,
+//
+// i.e. the prior counts as D images' worth of evidence (the smallest inverse-Wishart prior that is
+// proper), so a gallery of few images stays close to the synthetic metric and a large one trusts itself.
+// Embeddings map to e · M^(−1/2). Verification of two images has no gallery and does not use this.
+
+import COpenBLAS
+import Fingerprint
+import Foundation
+import Spectral
+
+/// The gallery-adapted metric: `e ↦ e · B` with `B = M^(−1/2)` (see the file's header for M).
+public struct GalleryAdaptation: Equatable, Sendable {
+  /// B: D × D, row-major; output j is Σᵢ eᵢ B[i, j].
+  public let matrix: [Float]
+  /// The weight α given to the gallery's scatter.
+  public let weight: Double
+  /// n: the within-model degrees of freedom the gallery's scatter was estimated from.
+  public let degreesOfFreedom: Int
+
+  /// Embedding width D.
+  public var dimension: Int { Int(Double(matrix.count).squareRoot()) }
+
+  /// α for `n` within-model degrees of freedom in `d` dimensions: n / (n + d).
+  public static func weight(degreesOfFreedom n: Int, dimension d: Int) -> Double {
+    n <= 0 ? 0 : Double(n) / Double(n + d)
+  }
+
+  /// Fits the adaptation on enrolled `embeddings` grouped by `labels` (the extractor's output, whitened
+  /// by its synthetic whitening). Returns nil when no model has two or more images (nothing to estimate
+  /// a scatter from: the synthetic metric is used as is).
+  ///
+  /// - Throws: ``WhiteningError`` when the embeddings are of different widths, hold a value that is not
+  ///   finite, or the eigendecomposition fails.
+  public static func fit(_ embeddings: [[Float]], labels: [Int]) throws -> GalleryAdaptation? {
+    precondition(
+      embeddings.count == labels.count, "GalleryAdaptation.fit: \(embeddings.count) embeddings, \(labels.count) labels")
+    guard let d = embeddings.first?.count, d > 0 else { return nil }
+    guard embeddings.allSatisfy({ $0.count == d }) else {
+      throw WhiteningError.badShape("the enrolled embeddings are not all of one width")
+    }
+    let groups = Dictionary(grouping: embeddings.indices, by: { labels[$0] }).values.filter { $0.count >= 2 }
+    let n = groups.reduce(0) { $0 + $1.count - 1 }
+    guard n > 0 else { return nil }
+    let images = groups.reduce(0) { $0 + $1.count }
+    var s = [Double](repeating: 0, count: d * d)
+    for idx in groups {
+      var m = [Double](repeating: 0, count: d)
+      for i in idx { for j in 0..<d { m[j] += Double(embeddings[i][j]) / Double(idx.count) } }
+      for i in idx {
+        let c = (0..<d).map { Double(embeddings[i][$0]) - m[$0] }
+        for a in 0..<d where c[a] != 0 {
+          let ca = c[a] / Double(images)
+          for b in 0...a { s[a * d + b] += ca * c[b] }
+        }
+      }
+    }
+    guard s.allSatisfy(\.isFinite) else { throw WhiteningError.badShape("an enrolled embedding is not finite") }
+    let alpha = weight(degreesOfFreedom: n, dimension: d)
+    for a in 0..<d {
+      for b in 0...a { s[a * d + b] *= alpha }
+      s[a * d + a] += 1 - alpha
+    }
+    // Filled as a lower triangle in row-major order, which LAPACK (column-major) reads as the upper one.
+    for a in 0..<d { for b in 0..<a { s[b * d + a] = s[a * d + b] } }
+    let (values, vectors): ([Double], [Double])
+    do { (values, vectors) = try SymmetricEigen.decompose(&s, n: d, vectors: true) } catch {
+      throw WhiteningError.eigen("\(error)")
+    }
+    // B = V Λ^(−1/2) Vᵀ (symmetric, so row- or column-major alike); M ⪰ (1 − α) I keeps λ away from 0.
+    var bm = [Double](repeating: 0, count: d * d)
+    for k in 0..<d {
+      let w = 1 / max(values[k], 1 - alpha).squareRoot()
+      let v = vectors[(k * d)..<(k * d + d)].map { $0 }
+      for i in 0..<d where v[i] != 0 {
+        let vi = v[i] * w
+        for j in 0..<d { bm[i * d + j] += vi * v[j] }
+      }
+    }
+    return GalleryAdaptation(matrix: bm.map { Float($0) }, weight: alpha, degreesOfFreedom: n)
+  }
+
+  /// Rows [n, D] row-major mapped at once (one sgemm: a gallery's fingerprints).
+  public func apply(rows: [Float]) -> [Float] {
+    let d = dimension
+    precondition(rows.count % d == 0, "GalleryAdaptation.apply: \(rows.count) values are not rows of \(d)")
+    let n = rows.count / d
+    var out = [Float](repeating: 0, count: rows.count)
+    guard n > 0 else { return out }
+    cblas_sgemm(
+      CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(d), Int32(d), 1, rows, Int32(d), matrix, Int32(d), 0,
+      &out, Int32(d))
+    return out
+  }
+
+  /// The adapted embedding (D values in, D out).
+  public func callAsFunction(_ e: [Float]) -> [Float] {
+    let d = dimension
+    precondition(e.count == d, "GalleryAdaptation of width \(d) got \(e.count) values")
+    var out = [Float](repeating: 0, count: d)
+    for i in 0..<d where e[i] != 0 {
+      let row = i * d
+      for j in 0..<d { out[j] += e[i] * matrix[row + j] }
+    }
+    return out
+  }
+}
+
+/// How a gallery scores 1:N identification.
+public enum GalleryMetric: String, Sendable, CaseIterable {
+  /// In the metric adapted to the gallery's enrolled images (``GalleryAdaptation``): new galleries.
+  case gallery
+  /// In the extractor's own metric (galleries made before the adaptation existed).
+  case synthetic
+}
