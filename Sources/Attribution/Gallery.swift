@@ -104,8 +104,12 @@ public final class Gallery {
 
   /// Opens the gallery at `url`. With `extractor` given, a new file is created for it and an existing
   /// gallery must have been built with the same one; without, the gallery must exist and any extractor
-  /// is accepted (listing and removing need none).
-  public init(at url: URL, extractor: ExtractorIdentity?, create: Bool = true) throws {
+  /// is accepted (listing and removing need none). A new gallery identifies in `metric`: the gallery
+  /// metric needs embeddings whitened on synthetic models (its prior is their within-model scatter), so
+  /// an extractor without a whitening, or a hand-crafted method, should create `.synthetic` ones.
+  public init(at url: URL, extractor: ExtractorIdentity?, create: Bool = true, metric: GalleryMetric = .gallery)
+    throws
+  {
     path = url.path
     let exists = FileManager.default.fileExists(atPath: path)
     if !exists && (extractor == nil || !create) { throw GalleryError.missing(path: path) }
@@ -119,7 +123,7 @@ public final class Gallery {
       let stored: [String: String] = try db.write { db in
         let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
         if tables.isEmpty, let extractor {
-          try Self.createSchema(db, extractor: extractor)
+          try Self.createSchema(db, extractor: extractor, metric: metric)
         } else if !tables.contains("meta") || !tables.contains("models") || !tables.contains("images") {
           throw GalleryError.notAGallery(
             path: path,
@@ -165,7 +169,7 @@ public final class Gallery {
       images INTEGER NOT NULL, spectrum BLOB NOT NULL, profile BLOB NOT NULL)
     """
 
-  private static func createSchema(_ db: Database, extractor: ExtractorIdentity) throws {
+  private static func createSchema(_ db: Database, extractor: ExtractorIdentity, metric: GalleryMetric) throws {
     try db.execute(
       sql: """
         CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
@@ -180,7 +184,7 @@ public final class Gallery {
         """)
     var meta = [
       "format_version": "\(formatVersion)", "extractor_sha256": extractor.sha256,
-      "extractor_settings": extractor.settings, "metric": GalleryMetric.gallery.rawValue,
+      "extractor_settings": extractor.settings, "metric": metric.rawValue,
     ]
     if let p = extractor.path { meta["extractor_path"] = p }
     for (k, v) in meta { try db.execute(sql: "INSERT INTO meta (key, value) VALUES (?, ?)", arguments: [k, v]) }

@@ -62,9 +62,14 @@ public final class Extractor {
   /// Image embeddings: the mean of the window embeddings of an n × n grid of patch-size windows, then
   /// the checkpoint's ``whitening`` when it has one.
   public func embed(images: [Image], grid: Int = 3, batch: Int = 256) -> [[Float]] {
-    let raw = rawEmbeddings(images: images, grid: grid, batch: batch)
-    guard let whitening else { return raw }
-    return raw.map { whitening($0) }
+    rawEmbeddings(images: images, grid: grid, batch: batch).map(finished)
+  }
+
+  /// An image's embedding from the mean of its window embeddings: the ``whitening`` applied when the
+  /// checkpoint has one. Every path that averages windows itself (the server's batches) ends here, so its
+  /// embeddings equal ``embed(images:grid:batch:)``'s.
+  public func finished(_ windowMean: [Float]) -> [Float] {
+    whitening.map { $0(windowMean) } ?? windowMean
   }
 
   /// Image embeddings without the whitening: what a whitening is fitted on.

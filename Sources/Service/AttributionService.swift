@@ -16,14 +16,16 @@ public final class AttributionService: @unchecked Sendable {
   /// Gallery writes, one at a time: SQLite serialises them anyway, and the index cache is rebuilt after.
   private let writes = NSLock()
 
-  /// A service over `gallery` (created for `identity` when missing), embedding with `extractor`.
+  /// A service over `gallery` (created for `identity` when missing, in the gallery metric when the
+  /// extractor is whitened), embedding with `extractor`.
   public init(
     extractor: Extractor, identity: ExtractorIdentity, gallery: URL, configuration: ServiceConfiguration
   ) throws {
     self.configuration = configuration
     self.identity = identity
     self.extractor = extractor
-    self.gallery = try Gallery(at: gallery, extractor: identity)
+    self.gallery = try Gallery(
+      at: gallery, extractor: identity, metric: extractor.whitening == nil ? .synthetic : .gallery)
     queue = InferenceQueue(extractor: extractor, configuration: configuration, metrics: metrics)
   }
 

@@ -24,7 +24,8 @@ import Tensor
 
 /// What the queue returns for one image.
 struct EmbeddedImage: Sendable {
-  /// The image's fingerprint embedding: the mean of its window embeddings, as `Extractor.embed(images:)`.
+  /// The image's fingerprint embedding: the mean of its window embeddings, then the extractor's
+  /// whitening, as `Extractor.embed(images:)`.
   var embedding: [Float]
   /// Its residual spectra, when the request asked for them.
   var spectra: ResidualSpectra?
@@ -202,7 +203,7 @@ final class InferenceQueue: @unchecked Sendable {
       item.job.done(
         .success(
           EmbeddedImage(
-            embedding: m, spectra: item.spectra, queued: item.queued, decoded: item.decoded, embedded: seconds,
+            embedding: extractor.finished(m), spectra: item.spectra, queued: item.queued, decoded: item.decoded, embedded: seconds,
             batch: ready.count)))
     }
   }

@@ -29,6 +29,9 @@ struct Embedder {
   let embed: ([Image]) -> [[Float]]
   /// One image's residual spectra over the extractor's windows (for explanations); nil for baselines.
   var spectra: ((Image) -> ResidualSpectra)? = nil
+  /// The 1:N metric of a gallery created for these embeddings: adapted to the gallery only when they are
+  /// whitened on synthetic models (the adaptation's prior), else the plain cosine.
+  var metric: GalleryMetric = .synthetic
 
   /// The extractor checkpoint at `path` (`grid` × `grid` windows per image).
   static func extractor(at path: String, grid: Int = 3) throws -> Embedder {
@@ -45,7 +48,8 @@ struct Embedder {
       sha256: try SHA256.hex(contentsOf: url), settings: settings, path: url.standardizedFileURL.path)
     return Embedder(
       identity: identity, name: "modelprint", embed: { ex.embed(images: $0, grid: grid) },
-      spectra: { ResidualSpectra.of($0, input: ex.input, grid: grid) })
+      spectra: { ResidualSpectra.of($0, input: ex.input, grid: grid) },
+      metric: ex.whitening == nil ? .synthetic : .gallery)
   }
 
   /// A hand-crafted baseline; its identity is the hash of its settings.

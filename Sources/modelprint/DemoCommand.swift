@@ -43,7 +43,7 @@ struct DemoCommand: ParsableCommand {
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: url.path + suffix) }
       }
     }
-    let store = try Gallery(at: url, extractor: embedder.identity)
+    let store = try Gallery(at: url, extractor: embedder.identity, metric: embedder.metric)
     let start = Date()
     let enrolled = models.dropLast()
     let outsider = models.last!

@@ -16,7 +16,8 @@ struct EvaluateCommand: ParsableCommand {
       normalised embeddings). Rates are fractions in the JSON and percentages in the table.
 
       --metric gallery (the default) scores 1:N and the open set as a gallery does: in a metric adapted to \
-      the enrolled images only (`modelprint gallery metric`); --metric synthetic in the extractor's own. \
+      the enrolled images only (`modelprint gallery metric`), for an extractor with a whitening (without \
+      one, and for the baselines, it is the plain cosine); --metric synthetic in the extractor's own. \
       Verification and clusters compare images without a gallery and never use it.
 
       --method marra and spectrum score hand-crafted baselines the same way; --compare scores all three.
@@ -204,7 +205,7 @@ struct EvaluateCommand: ParsableCommand {
     let run = try EvaluationRun.evaluate(
       method: embedder.name, models: set.models, embeddings: set.embeddings, labels: set.labels,
       unknown: unknownEmbeddings, nShot: nshot, pairs: pairs, seed: seed,
-      adaptation: embedder.name == Method.modelprint.rawValue && metric == .gallery)
+      adaptation: embedder.metric == .gallery && metric == .gallery)
     return (run, skipped)
   }
 

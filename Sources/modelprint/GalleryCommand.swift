@@ -31,7 +31,7 @@ struct GalleryCommand: ParsableCommand {
       try common.apply()
       let url = URL(fileURLWithPath: gallery)
       let embedder = try Embedder.resolve(explicit: extractor, gallery: url)
-      let g = try Gallery(at: url, extractor: embedder.identity)
+      let g = try Gallery(at: url, extractor: embedder.identity, metric: embedder.metric)
       let files = try imageFiles(images)
       // The spectra are kept for `modelprint explain` and the server's explanations.
       var spectra: ResidualSpectra?
@@ -174,7 +174,7 @@ extension GalleryCommand {
       guard p.extractorSHA256 == embedder.identity.sha256 else {
         throw PackError.extractorMismatch(name: pack, pack: p.extractorSHA256, gallery: embedder.identity.sha256)
       }
-      let models = try p.importInto(try Gallery(at: url, extractor: embedder.identity), name: pack)
+      let models = try p.importInto(try Gallery(at: url, extractor: embedder.identity, metric: embedder.metric), name: pack)
       print("imported \(models.count) models into \(gallery)")
     }
   }

@@ -1,6 +1,8 @@
+import Fingerprint
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Imaging
 import XCTest
 
 @testable import Service
@@ -117,6 +119,28 @@ final class APITests: XCTestCase {
   }
 
   /// A model name with a space and a slash arrives percent-encoded and is stored decoded.
+  /// The server's embedding of an upload is the CLI's (`Extractor.embed(images:)`), whitening included.
+  func testServerEmbeddingEqualsTheExtractorsWithItsWhitening() async throws {
+    let f = try ServiceFixture(whitened: true)
+    let bytes = ServiceFixture.png(model: 2, seed: 9)
+    let image = try ImageDecoder().decode(Data(bytes), name: "x.png")
+    let expected = f.extractor.embed(images: [image])[0]
+    let raw = f.extractor.rawEmbeddings(images: [image])[0]
+    try await f.test { client in
+      let (headers, body) = ServiceFixture.png(bytes)
+      try await client.execute(uri: "/v1/embed", method: .post, headers: headers, body: body) { r in
+        XCTAssertEqual(r.status, .ok)
+        let got = try XCTUnwrap(try ServiceFixture.json(r)["embedding"] as? [Double]).map { Float($0) }
+        XCTAssertEqual(got.count, expected.count)
+        // Same windows, same sums in the same order: equal up to the batch's kernel blocking, a few ulps
+        // of the largest value.
+        let scale = expected.map(abs).max()!
+        for (a, b) in zip(got, expected) { XCTAssertEqual(a, b, accuracy: 1e-5 * scale) }
+        XCTAssertGreaterThan(zip(got, raw).map { abs($0 - $1) }.max()!, 1e-2 * scale, "the whitening was applied")
+      }
+    }
+  }
+
   func testPercentEncodedModelName() async throws {
     let f = try ServiceFixture()
     try await f.test { client in

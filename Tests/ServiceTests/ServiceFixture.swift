@@ -17,19 +17,30 @@ final class ServiceFixture {
   let folder: URL
   let extractorURL: URL
   let service: AttributionService
+  /// The extractor the service embeds with.
+  let extractor: Extractor
 
-  init(seed: UInt64 = 7, configure: (inout ServiceConfiguration) -> Void = { _ in }) throws {
+  /// With `whitened`, the extractor carries a seeded random whitening (as the shipped one carries a
+  /// fitted one), so that every path must apply it.
+  init(seed: UInt64 = 7, whitened: Bool = false, configure: (inout ServiceConfiguration) -> Void = { _ in }) throws {
     folder = FileManager.default.temporaryDirectory.appendingPathComponent("service-tests-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     extractorURL = folder.appendingPathComponent("extractor.safetensors")
     var rng = RNG(seed: seed)
     var input = SpectralInput()
     input.size = 16
-    let extractor = Extractor(
+    var extractor = Extractor(
       network: ResNet(depth: 18, width: 4, classes: 3, projection: 8, rng: &rng), input: input,
       classes: ["a", "b", "c"])
+    if whitened {
+      let d = extractor.network.embeddingWidth
+      let w = try EmbeddingWhitening(
+        mean: (0..<d).map { _ in 0.1 * rng.normal() }, matrix: (0..<(d * d)).map { _ in rng.normal() })
+      extractor = extractor.with(whitening: w, source: "test")
+    }
     try extractor.save(to: extractorURL)
     let loaded = try Extractor.load(from: extractorURL)
+    self.extractor = loaded
     let identity = ExtractorIdentity(sha256: try SHA256.hex(contentsOf: extractorURL), settings: "tiny")
     var config = ServiceConfiguration(token: Self.token)
     config.webRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
