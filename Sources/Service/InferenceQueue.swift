@@ -203,7 +203,8 @@ final class InferenceQueue: @unchecked Sendable {
       item.job.done(
         .success(
           EmbeddedImage(
-            embedding: extractor.finished(m), spectra: item.spectra, queued: item.queued, decoded: item.decoded, embedded: seconds,
+            embedding: extractor.finished(m), spectra: item.spectra, queued: item.queued, decoded: item.decoded,
+            embedded: seconds,
             batch: ready.count)))
     }
   }

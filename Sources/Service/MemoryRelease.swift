@@ -1,10 +1,15 @@
-// Returning freed heap memory to the system.
+// Returning freed memory to the system.
 //
+// The engine's tensor buffers go back to its caching pool (`BufferPool`), which keeps them for the next
+// batch of the same shape, and oneDNN primitives (one per batch size and layer) hold their scratchpads and
+// a copy of the weights each: after a burst of batches of 1 to 8 images that is most of the peak. And
 // glibc's malloc keeps freed chunks in per-thread arenas and only gives memory back at the top of the
 // main heap, so after a burst of large batch buffers the resident size stays near its peak although
 // nothing uses it. `malloc_trim(0)` releases the free pages of every arena (madvise), at the cost of
 // page faults when they are needed again: done once per quiet spell, not per request. Its header
 // (malloc.h) is not part of Swift's Glibc module, so the symbol is looked up at run time.
+
+import Tensor
 
 #if canImport(Glibc)
   import Glibc
@@ -22,6 +27,10 @@ enum MemoryRelease {
     #endif
   }()
 
-  /// Releases the allocator's free pages; a no-op where the C library has no `malloc_trim`.
-  static func trim() { _ = mallocTrim?(0) }
+  /// Empties the tensor buffer pool and the calling worker's oneDNN primitives, then releases the allocator's free pages (the latter a no-op where
+  /// the C library has no `malloc_trim`). Buffers in use are untouched; the next batch allocates afresh.
+  static func trim() {
+    BufferPool.shared.trimForIdleThread()
+    _ = mallocTrim?(0)
+  }
 }

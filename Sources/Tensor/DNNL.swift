@@ -171,6 +171,13 @@ final class DNNLContext {
     return c
   }
 
+  /// Drops the calling thread's primitives, with the scratchpads and reordered weights they hold; the next
+  /// op creates them again (milliseconds per layer). For a long-lived thread that has gone idle.
+  static func releaseCurrent() {
+    guard let p = pthread_getspecific(key) else { return }
+    Unmanaged<DNNLContext>.fromOpaque(p).takeUnretainedValue().cache.removeAll()
+  }
+
   /// The cached primitive for `key`, created by `make` on first use.
   static func primitive(_ key: String, _ make: () -> Primitive) -> Primitive {
     let c = current

@@ -84,6 +84,14 @@ public final class BufferPool: @unchecked Sendable {
     Foundation.free(p)
   }
 
+  /// Returns every cached buffer to the system, and the calling thread's oneDNN primitives (their
+  /// scratchpads and inference copies of the weights in the primitive's layout, one per input shape): what
+  /// a server's worker holds after a burst of batches of several sizes.
+  public func trimForIdleThread() {
+    DNNLContext.releaseCurrent()
+    trim()
+  }
+
   /// Returns every cached buffer to the system.
   public func trim() {
     lock.lock()

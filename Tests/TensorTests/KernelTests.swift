@@ -164,4 +164,21 @@ final class KernelTests: XCTestCase {
     step()
     XCTAssertEqual(BufferPool.shared.systemAllocations, before, "a warmed-up step must reuse pooled buffers")
   }
+  /// An idle thread's release (pool buffers and its oneDNN primitives with their weight copies) loses
+  /// nothing: the same inference forward afterwards recreates them and gives bit-identical output, and
+  /// the pool allocates from the system again.
+  func testIdleReleaseRecreatesPrimitivesWithTheSameResult() {
+    var rng = RNG(seed: 21)
+    let x = Tensor((0..<(2 * 8 * 12 * 12)).map { _ in rng.normal() }, shape: [2, 8, 12, 12])
+    let w = Tensor((0..<(16 * 8 * 9)).map { _ in 0.1 * rng.normal() }, shape: [16, 8, 3, 3])
+    func forward() -> [Float] {
+      withNoGrad { conv2d(x, weight: w, padding: 1).relu() }.toLayout(.plain, differentiable: false).array
+    }
+    let before = forward()
+    _ = forward()
+    BufferPool.shared.trimForIdleThread()
+    let allocations = BufferPool.shared.systemAllocations
+    XCTAssertEqual(forward(), before)
+    XCTAssertGreaterThan(BufferPool.shared.systemAllocations, allocations, "the emptied pool allocates again")
+  }
 }
