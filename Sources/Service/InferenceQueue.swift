@@ -172,19 +172,31 @@ final class InferenceQueue: @unchecked Sendable {
     let input = extractor.input
     let grid = configuration.grid
     let windowsPerImage = grid * grid
-    var ready: [(job: Job, windows: [Image], spectra: ResidualSpectra?, queued: Double, decoded: Double)] = []
+    var live: [Job] = []
     for job in batch {
-      if job.isGone() {
-        job.done(.failure(CancellationError()))
-        continue
+      if job.isGone() { job.done(.failure(CancellationError())) } else { live.append(job) }
+    }
+    // Decoding and cutting windows is per image and single-threaded, so a batch's images are prepared
+    // on the kernel threads side by side (the forward pass below then uses them all again).
+    typealias Prepared = (windows: [Image], spectra: ResidualSpectra?, queued: Double, decoded: Double)
+    var prepared = [Result<Prepared, any Error>?](repeating: nil, count: live.count)
+    prepared.withUnsafeMutableBufferPointer { slots in
+      Threads.parallelFor(live.count) { i in
+        let job = live[i]
+        let start = DispatchTime.now()
+        slots[i] = Result {
+          let image = try decoder.decode(job.data, name: job.name)
+          let windows = input.windows(image, grid: grid)
+          let spectra = job.wantsSpectra ? ResidualSpectra.of(image, input: input, grid: grid) : nil
+          return (windows, spectra, elapsed(job.enqueued, start), elapsed(start, .now()))
+        }
       }
-      let start = DispatchTime.now()
-      do {
-        let image = try decoder.decode(job.data, name: job.name)
-        let windows = input.windows(image, grid: grid)
-        let spectra = job.wantsSpectra ? ResidualSpectra.of(image, input: input, grid: grid) : nil
-        ready.append((job, windows, spectra, elapsed(job.enqueued, start), elapsed(start, .now())))
-      } catch {
+    }
+    var ready: [(job: Job, windows: [Image], spectra: ResidualSpectra?, queued: Double, decoded: Double)] = []
+    for (job, result) in zip(live, prepared) {
+      switch result! {
+      case .success(let p): ready.append((job, p.windows, p.spectra, p.queued, p.decoded))
+      case .failure(let error):
         metrics.decodeFailures.increment()
         job.done(.failure(error))
       }
