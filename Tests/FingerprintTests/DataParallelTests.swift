@@ -102,3 +102,119 @@ final class DataParallelTests: XCTestCase {
     XCTAssertNotNil(config.problem, "3 groups do not divide 20 tiles")
   }
 }
+
+/// R processes as R threads of this one: each collective waits for every rank's buffer, then hands each
+/// the rank-ordered sum or concatenation (as `MPI_Allreduce` over two ranks gives a + b on both).
+final class ThreadGroup: @unchecked Sendable {
+  let size: Int
+  private let condition = NSCondition()
+  private var slots: [[Float]?]
+  private var result: [[Float]] = []
+  private var generation = 0
+
+  init(size: Int) {
+    self.size = size
+    slots = Array(repeating: nil, count: size)
+  }
+
+  /// Every rank's `value`, once all have given theirs.
+  func exchange(_ rank: Int, _ value: [Float]) -> [[Float]] {
+    condition.lock()
+    defer { condition.unlock() }
+    let mine = generation
+    slots[rank] = value
+    if slots.allSatisfy({ $0 != nil }) {
+      result = slots.map { $0! }
+      slots = Array(repeating: nil, count: size)
+      generation += 1
+      condition.broadcast()
+    } else {
+      while generation == mine { condition.wait() }
+    }
+    return result
+  }
+
+  /// Rank `rank`'s view.
+  final class Rank: ProcessGroup {
+    let shared: ThreadGroup
+    let rank: Int
+    var size: Int { shared.size }
+    init(_ shared: ThreadGroup, _ rank: Int) { (self.shared, self.rank) = (shared, rank) }
+
+    func allReduceSum(_ buffer: inout [Float]) {
+      let all = shared.exchange(rank, buffer)
+      var sum = all[0]
+      for other in all.dropFirst() { for j in sum.indices { sum[j] += other[j] } }
+      buffer = sum
+    }
+
+    func allGather(_ local: [Float]) -> [Float] { shared.exchange(rank, local).flatMap { $0 } }
+  }
+}
+
+final class DataParallelTrainingTests: XCTestCase {
+  /// A whole training run of two processes, simulated as two threads, against one process with
+  /// `batchNormGroups` 2, with the error model of `ModelPrintCLITests.MPITrainTests` (the same check under
+  /// `mpirun`): the first loss (equal weights, so one forward's rounding) within λ·ε relatively, every
+  /// weight tensor within T·λ·ε·Σₜlrₜ·√m + 2u·‖w‖, the projection's bias (zero exact gradient) within 2·Σₜlrₜ
+  /// per element; ε = √n·u with n = N·H·W = 12·16·16.
+  func testTwoSimulatedProcessesTrainAsOneWithTwoBatchNormGroups() throws {
+    var rng = RNG(seed: 11)
+    let archs = ["000000", "010110", "100200", "111032", "001231"]
+    let set = FingerprintedSet(
+      keys: archs.map { "\($0)/seed-0" }, architectures: archs, perClass: 6, size: 16,
+      tiles: (0..<(archs.count * 6 * 3 * 16 * 16)).map { _ in UInt8(rng.int(256)) })
+    var config = ExtractorConfig()
+    (config.steps, config.learningRate, config.modelsPerBatch, config.tilesPerClass) = (6, 1e-4, 4, 3)
+    (config.width, config.projection, config.heldOut, config.validationTilesPerModel) = (4, 8, ["001231"], 6)
+    config.batchNormGroups = 2
+    config.augmentation.jpegProbability = 0.5
+    config.augmentation.cropProbability = 0.5
+    let trainer = ExtractorTrainer(config: config)
+    var single: [ExtractorTrainer.Step] = []
+    let (one, _) = try trainer.train(set, onStep: { single.append($0) })
+
+    let shared = ThreadGroup(size: 2)
+    let results = Locked<[Int: (Extractor, [Float])]>([:])
+    let done = DispatchGroup()
+    for r in 0..<2 {
+      done.enter()
+      Thread.detachNewThread {
+        var losses: [Float] = []
+        if let (ex, _) = try? trainer.train(set, group: ThreadGroup.Rank(shared, r), onStep: { losses.append($0.loss) })
+        {
+          results.withLock { $0[r] = (ex, losses) }
+        }
+        done.leave()
+      }
+    }
+    done.wait()
+    let (two, losses) = try XCTUnwrap(results.current[0])
+    XCTAssertNotNil(results.current[1], "rank 1 finished")
+    XCTAssertEqual(losses.count, 6)
+    XCTAssertEqual(results.current[1]?.1.count, 0, "only rank 0 reports steps")
+
+    let u = 0x1p-24
+    let eps = Double(12 * 16 * 16).squareRoot() * u
+    XCTAssertEqual(Double(losses[0]), Double(single[0].loss), accuracy: 10 * eps * Double(single[0].loss))
+    let moved = single.reduce(0) { $0 + Double($1.learningRate) }
+    let w1 = one.network.stateDict()
+    let w2 = two.network.stateDict()
+    for (name, t) in w1 {
+      let x = t.toLayout(.plain, differentiable: false).array
+      let y = try XCTUnwrap(w2[name]).toLayout(.plain, differentiable: false).array
+      if name == "proj.bias" {
+        for (p, q) in zip(x, y) { XCTAssertLessThanOrEqual(abs(Double(p) - Double(q)), 2 * moved, name) }
+        continue
+      }
+      var err = 0.0
+      var norm = 0.0
+      for (p, q) in zip(x, y) {
+        err += (Double(p) - Double(q)) * (Double(p) - Double(q))
+        norm += Double(p) * Double(p)
+      }
+      let bound = 6 * 10 * eps * moved * Double(x.count).squareRoot() + 2 * u * norm.squareRoot()
+      XCTAssertLessThanOrEqual(err.squareRoot(), bound, "\(name): ‖Δw‖ \(err.squareRoot()), ‖w‖ \(norm.squareRoot())")
+    }
+  }
+}
