@@ -156,8 +156,9 @@ final class DataParallelTrainingTests: XCTestCase {
   /// A whole training run of two processes, simulated as two threads, against one process with
   /// `batchNormGroups` 2, with the error model of `ModelPrintCLITests.MPITrainTests` (the same check under
   /// `mpirun`): the first loss (equal weights, so one forward's rounding) within λ·ε relatively, every
-  /// weight tensor within T·λ·ε·Σₜlrₜ·√m + 2u·‖w‖, the projection's bias (zero exact gradient) within 2·Σₜlrₜ
-  /// per element; ε = √n·u with n = N·H·W = 12·16·16.
+  /// weight tensor within T·λ·ε·Σₜlrₜ·√m + 2u·‖w‖, every running statistic within T·λ·ε·‖r‖ + 2u·‖r‖, the
+  /// projection's bias (zero exact gradient) within 2·Σₜlrₜ per element; ε = √n·u with n = N·H·W =
+  /// 12·16·16.
   func testTwoSimulatedProcessesTrainAsOneWithTwoBatchNormGroups() throws {
     var rng = RNG(seed: 11)
     let archs = ["000000", "010110", "100200", "111032", "001231"]
@@ -198,6 +199,7 @@ final class DataParallelTrainingTests: XCTestCase {
     let eps = Double(12 * 16 * 16).squareRoot() * u
     XCTAssertEqual(Double(losses[0]), Double(single[0].loss), accuracy: 10 * eps * Double(single[0].loss))
     let moved = single.reduce(0) { $0 + Double($1.learningRate) }
+    var worst = 0.0
     let w1 = one.network.stateDict()
     let w2 = two.network.stateDict()
     for (name, t) in w1 {
@@ -213,8 +215,15 @@ final class DataParallelTrainingTests: XCTestCase {
         err += (Double(p) - Double(q)) * (Double(p) - Double(q))
         norm += Double(p) * Double(p)
       }
-      let bound = 6 * 10 * eps * moved * Double(x.count).squareRoot() + 2 * u * norm.squareRoot()
+      // Running statistics are averages of forward statistics, not lr steps: each step's errs by λ·ε
+      // relatively, and T steps add up.
+      let isBuffer = name.hasSuffix("running_mean") || name.hasSuffix("running_var")
+      let bound =
+        (isBuffer ? 6 * 10 * eps * norm.squareRoot() : 6 * 10 * eps * moved * Double(x.count).squareRoot())
+        + 2 * u * norm.squareRoot()
+      worst = max(worst, err.squareRoot() / bound)
       XCTAssertLessThanOrEqual(err.squareRoot(), bound, "\(name): ‖Δw‖ \(err.squareRoot()), ‖w‖ \(norm.squareRoot())")
     }
+    if ProcessInfo.processInfo.environment["MODELPRINT_PRINT_ERRORS"] != nil { print("worst error / bound \(worst)") }
   }
 }
