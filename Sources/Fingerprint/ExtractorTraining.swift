@@ -135,11 +135,15 @@ public struct FingerprintedSet {
   }
 
   /// Runs `perModel` tiles (a seeded choice per model) through every model of `store`, quantised to
-  /// 8 bits. `progress(done, total)` is called after each model.
+  /// 8 bits. `progress(done, total)` is called after each model. With `part` (index, count) only the
+  /// models i with i mod count = index are run (the others' tiles stay 0): one process's share of
+  /// ``init(store:tiles:perModel:seed:group:progress:)``.
   public init(
-    store: PoolStore, tiles source: TileSet, perModel: Int, seed: UInt64,
+    store: PoolStore, tiles source: TileSet, perModel: Int, seed: UInt64, part: (index: Int, count: Int) = (0, 1),
     progress: (Int, Int) -> Void = { _, _ in }
   ) throws {
+    precondition(
+      part.count >= 1 && (0..<part.count).contains(part.index), "FingerprintedSet: part \(part.index) of \(part.count)")
     guard perModel >= 1, perModel <= source.count else {
       throw FingerprintedSetError.tooFewTiles(perModel: perModel, available: source.count)
     }
@@ -149,14 +153,40 @@ public struct FingerprintedSet {
     size = source.size
     let per = perModel * 3 * size * size
     tiles = [UInt8](repeating: 0, count: keys.count * per)
-    for (i, entry) in store.manifest.models.enumerated() {
-      let model = try store.load(entry)
+    let mine = store.manifest.models.indices.filter { $0 % part.count == part.index }
+    for (done, i) in mine.enumerated() {
+      let model = try store.load(store.manifest.models[i])
       var rng = RNG(seed: seed &+ UInt64(i) &* 0x9E37_79B9)
       var order = Array(0..<source.count)
       for j in 0..<perModel { order.swapAt(j, j + rng.int(source.count - j)) }
       let images = model.fingerprint(source.unitBatch(Array(order.prefix(perModel))))
       withExtendedLifetime(images) { store8(images.pointer, count: per, at: i * per) }
-      progress(i + 1, keys.count)
+      progress(done + 1, mine.count)
+    }
+  }
+
+  /// The same set, fingerprinted by the processes of `group` together: model i on process i mod R,
+  /// then the tiles exchanged, one model per process at a time (an all-gather of R models' bytes), so
+  /// every process ends with the whole set. A model's tiles depend only on the model, the tiles and the
+  /// seed, so the set is the one a single process makes. `progress` counts this process's models.
+  public init(
+    store: PoolStore, tiles source: TileSet, perModel: Int, seed: UInt64, group: ProcessGroup,
+    progress: (Int, Int) -> Void = { _, _ in }
+  ) throws {
+    try self.init(
+      store: store, tiles: source, perModel: perModel, seed: seed, part: (group.rank, group.size), progress: progress)
+    let r = group.size
+    guard r > 1 else { return }
+    let per = perModel * 3 * size * size
+    let models = keys.count
+    for round in 0..<((models + r - 1) / r) {
+      let i = round * r + group.rank
+      let local = i < models ? Array(tiles[(i * per)..<((i + 1) * per)]) : [UInt8](repeating: 0, count: per)
+      let all = group.allGather(local)
+      for k in 0..<r where round * r + k < models {
+        let j = round * r + k
+        tiles.replaceSubrange((j * per)..<((j + 1) * per), with: all[(k * per)..<((k + 1) * per)])
+      }
     }
   }
 

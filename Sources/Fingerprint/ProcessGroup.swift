@@ -13,6 +13,8 @@ public protocol ProcessGroup: AnyObject {
   func allReduceSum(_ buffer: inout [Float])
   /// Every process's `local` (all of one length), concatenated in rank order.
   func allGather(_ local: [Float]) -> [Float]
+  /// The same for bytes (fingerprinted tiles).
+  func allGather(_ local: [UInt8]) -> [UInt8]
 }
 
 /// The group of one process: collectives are identities.
@@ -22,6 +24,7 @@ public final class SingleProcess: ProcessGroup {
   public var size: Int { 1 }
   public func allReduceSum(_ buffer: inout [Float]) {}
   public func allGather(_ local: [Float]) -> [Float] { local }
+  public func allGather(_ local: [UInt8]) -> [UInt8] { local }
 }
 
 /// How this process was started: whether an MPI launcher (`mpirun`/`mpiexec` of Open MPI or MPICH, or

@@ -38,13 +38,17 @@ public final class MPIProcessGroup: ProcessGroup {
     }
   }
 
-  public func allGather(_ local: [Float]) -> [Float] {
-    precondition(local.count * size <= Int(Int32.max), "allGather: \(local.count) floats × \(size) ranks")
-    var all = [Float](repeating: 0, count: local.count * size)
+  public func allGather(_ local: [Float]) -> [Float] { gather(local, cmpi_float()) }
+
+  public func allGather(_ local: [UInt8]) -> [UInt8] { gather(local, cmpi_byte()) }
+
+  /// `MPI_Allgather` of equal-length buffers of `type`'s elements.
+  private func gather<T: Numeric>(_ local: [T], _ type: MPI_Datatype) -> [T] {
+    precondition(local.count * size <= Int(Int32.max), "allGather: \(local.count) elements × \(size) ranks")
+    var all = [T](repeating: 0, count: local.count * size)
     local.withUnsafeBufferPointer { l in
       all.withUnsafeMutableBufferPointer { a in
-        _ = MPI_Allgather(
-          l.baseAddress, Int32(local.count), cmpi_float(), a.baseAddress, Int32(local.count), cmpi_float(), world)
+        _ = MPI_Allgather(l.baseAddress, Int32(local.count), type, a.baseAddress, Int32(local.count), type, world)
       }
     }
     return all

@@ -272,10 +272,15 @@ struct TrainCommand: ParsableCommand {
         )
       }
       size = tiles.size
-      let prep = Progress(total: Double(store.manifest.models.count), label: "fingerprint")
+      // Under MPI the ranks share the fingerprinting (model i on rank i mod R) and exchange the tiles;
+      // rank 0's bar counts its own models.
+      let models = store.manifest.models.count
+      let ownModels = (models - group.rank + group.size - 1) / group.size
+      let prep = Progress(total: Double(ownModels), label: "fingerprint")
       var prepReported = 0
-      set = try FingerprintedSet(store: store, tiles: tiles, perModel: config.tilesPerModel, seed: config.seed) {
-        done, total in
+      set = try FingerprintedSet(
+        store: store, tiles: tiles, perModel: config.tilesPerModel, seed: config.seed, group: group
+      ) { done, total in
         if done % 24 == 0 || done == total {
           prep.advance(by: Double(done - prepReported), count: "\(done)/\(total)", detail: "models")
           prepReported = done

@@ -105,5 +105,6 @@ struct InjectedFaultError: Error, CustomStringConvertible {
     }
 
     func allGather(_ local: [Float]) -> [Float] { base.allGather(local) }
+    func allGather(_ local: [UInt8]) -> [UInt8] { base.allGather(local) }
   }
 #endif

@@ -24,6 +24,7 @@ final class DataParallelTests: XCTestCase {
     init(rank: Int, size: Int, all: [Float]) { (self.rank, self.size, self.all) = (rank, size, all) }
     func allReduceSum(_ buffer: inout [Float]) {}
     func allGather(_ local: [Float]) -> [Float] { all }
+    func allGather(_ local: [UInt8]) -> [UInt8] { fatalError("not used by a training step") }
   }
 
   func testPerProcessGradientsSumToTheWholeBatchGradient() throws {
@@ -108,8 +109,8 @@ final class DataParallelTests: XCTestCase {
 final class ThreadGroup: @unchecked Sendable {
   let size: Int
   private let condition = NSCondition()
-  private var slots: [[Float]?]
-  private var result: [[Float]] = []
+  private var slots: [Any?]
+  private var result: [Any] = []
   private var generation = 0
 
   init(size: Int) {
@@ -118,7 +119,7 @@ final class ThreadGroup: @unchecked Sendable {
   }
 
   /// Every rank's `value`, once all have given theirs.
-  func exchange(_ rank: Int, _ value: [Float]) -> [[Float]] {
+  func exchange<T>(_ rank: Int, _ value: [T]) -> [[T]] {
     condition.lock()
     defer { condition.unlock() }
     let mine = generation
@@ -131,7 +132,7 @@ final class ThreadGroup: @unchecked Sendable {
     } else {
       while generation == mine { condition.wait() }
     }
-    return result
+    return result.map { $0 as! [T] }
   }
 
   /// Rank `rank`'s view.
@@ -149,10 +150,40 @@ final class ThreadGroup: @unchecked Sendable {
     }
 
     func allGather(_ local: [Float]) -> [Float] { shared.exchange(rank, local).flatMap { $0 } }
+    func allGather(_ local: [UInt8]) -> [UInt8] { shared.exchange(rank, local).flatMap { $0 } }
   }
 }
 
 final class DataParallelTrainingTests: XCTestCase {
+  /// R processes fingerprint every R-th pool model and exchange the tiles: each ends with the set one
+  /// process makes, byte for byte (5 models over 2 and 3 ranks: uneven shares included).
+  func testRanksShareTheFingerprintingAndEndWithTheWholeSet() throws {
+    let (store, tiles, root) = try ExtractorTrainingTests.tinyPool()
+    defer { try? FileManager.default.removeItem(at: root) }
+    let whole = try FingerprintedSet(store: store, tiles: tiles, perModel: 6, seed: 3)
+    for r in [2, 3] {
+      let shared = ThreadGroup(size: r)
+      let sets = Locked<[Int: [UInt8]]>([:])
+      let done = DispatchGroup()
+      for k in 0..<r {
+        done.enter()
+        Thread.detachNewThread {
+          var counted = 0
+          if let set = try? FingerprintedSet(
+            store: store, tiles: tiles, perModel: 6, seed: 3, group: ThreadGroup.Rank(shared, k),
+            progress: { done, _ in counted = done })
+          {
+            XCTAssertEqual(counted, (5 - k + r - 1) / r, "rank \(k) ran its own models only")
+            sets.withLock { $0[k] = set.tiles }
+          }
+          done.leave()
+        }
+      }
+      done.wait()
+      for k in 0..<r { XCTAssertEqual(sets.current[k], whole.tiles, "rank \(k) of \(r)") }
+    }
+  }
+
   /// A whole training run of two processes, simulated as two threads, against one process with
   /// `batchNormGroups` 2, with the error model of `ModelPrintCLITests.MPITrainTests` (the same check under
   /// `mpirun`): the first loss (equal weights, so one forward's rounding) within λ·ε relatively, every

@@ -1,6 +1,7 @@
 import Foundation
 import Imaging
 import NN
+import Tensor
 import XCTest
 
 /// `modelprint train` under `mpirun --oversubscribe -np 2` (one thread per rank) against one process
@@ -118,16 +119,72 @@ final class MPITrainTests: XCTestCase {
     let lossBound = 2 * 10 * eps * sens + 4 * u * lossNorm
     XCTAssertLessThanOrEqual(lossError, lossBound, "losses \(a) against \(b)")
 
-    let w1 = try Safetensors.read(URL(fileURLWithPath: dir.path("single/ex.safetensors"))).tensors
-    let w2 = try Safetensors.read(URL(fileURLWithPath: dir.path("mpi/ex.safetensors"))).tensors
-    XCTAssertEqual(Set(w1.keys), Set(w2.keys))
+    let worst = try assertSameWeights("single/ex.safetensors", "mpi/ex.safetensors", steps: 6, lr: lr, eps: eps)
+    if ProcessInfo.processInfo.environment["MODELPRINT_PRINT_ERRORS"] != nil {
+      print("losses: error \(lossError) of \(lossBound); weights: worst error / bound \(worst)")
+    }
+  }
+
+  /// On a pool the ranks share the fingerprinting (model i on rank i mod 2) and exchange the tiles: the
+  /// first step's loss (same weights, same tiles) agrees with one process's to λ·ε relatively, and the
+  /// weights as in the test above, ε = √n·u with n = N·H·W = 12·16·16.
+  func testOnAPoolTheRanksShareTheFingerprinting() throws {
+    // Noise photos: textured at every downscale, so the tile sampler keeps their tiles.
+    var rng = RNG(seed: 5)
+    for i in 0..<4 {
+      let photo = Image(width: 96, height: 96, pixels: (0..<(3 * 96 * 96)).map { _ in rng.uniform() })
+      try dir.write("photos/\(i).png", Array(try ImageEncoder.png(photo)))
+    }
+    let synth = try CLI.run([
+      "synthesize", "--images", dir.path("photos"), "--archs", Self.archs.joined(separator: ","), "--steps", "3",
+      "--batch", "2", "--size", "16", "--tiles", "24", "--workers", "1", "--out", dir.path("pool"),
+    ])
+    XCTAssertEqual(synth.status, 0, synth.output)
+    let common = [
+      "train", "--pool", dir.path("pool"), "--config", dir.path("config.json"), "--steps", "6", "--P", "4", "--K", "3",
+      "--width", "4", "--tiles-per-model", "6", "--lr", "1e-4", "--threads", "1",
+    ]
+    let mpi = try CLI.run(
+      ["--oversubscribe", "-np", "2", CLI.binary.path] + common + ["--out", dir.path("pool-mpi/ex.safetensors")],
+      executable: Self.mpirun!)
+    if mpi.output.contains("built without MPI support") {
+      throw XCTSkip(
+        "this modelprint was built without MPI: MODELPRINT_MPI=1 swift build --build-tests to run this test")
+    }
+    XCTAssertEqual(mpi.status, 0, mpi.output)
+    XCTAssertTrue(mpi.output.contains("3/3"), "rank 0 fingerprints models 0, 2 and 4:\n\(mpi.output)")
+    let single = try CLI.run(common + ["--out", dir.path("pool-one/ex.safetensors"), "--bn-groups", "2"])
+    XCTAssertEqual(single.status, 0, single.output)
+    let u = 0x1p-24
+    let eps = Double(12 * 16 * 16).squareRoot() * u
+    let (a, lr) = try log("pool-one/ex.safetensors")
+    let (b, _) = try log("pool-mpi/ex.safetensors")
+    XCTAssertEqual(b.count, 6)
+    XCTAssertEqual(a[0], b[0], accuracy: 10 * eps * a[0], "the first step: the same tiles and weights")
+    try assertSameWeights("pool-one/ex.safetensors", "pool-mpi/ex.safetensors", steps: 6, lr: lr, eps: eps)
+  }
+
+  /// The weight part of the error model above: T·λ·ε·Σₜlrₜ·√m + 2u·‖w‖ per tensor, running statistics
+  /// T·λ·ε·‖r‖ + 2u·‖r‖, the projection's bias 2·Σₜlrₜ per element. Returns the worst error / bound.
+  @discardableResult
+  func assertSameWeights(
+    _ one: String, _ other: String, steps: Int, lr: [Double], eps: Double, file: StaticString = #filePath,
+    line: UInt = #line
+  ) throws -> Double {
+    let u = 0x1p-24
+    let w1 = try Safetensors.read(URL(fileURLWithPath: dir.path(one))).tensors
+    let w2 = try Safetensors.read(URL(fileURLWithPath: dir.path(other))).tensors
+    XCTAssertEqual(Set(w1.keys), Set(w2.keys), file: file, line: line)
     let moved = lr.reduce(0, +)
+    let t = Double(steps)
     var worst = 0.0
-    for (name, t) in w1 {
-      let x = t.array
+    for (name, tensor) in w1 {
+      let x = tensor.array
       let y = try XCTUnwrap(w2[name]).array
       if name.hasSuffix("proj.bias") {
-        for (p, q) in zip(x, y) { XCTAssertLessThanOrEqual(abs(Double(p) - Double(q)), 2 * moved, name) }
+        for (p, q) in zip(x, y) {
+          XCTAssertLessThanOrEqual(abs(Double(p) - Double(q)), 2 * moved, name, file: file, line: line)
+        }
         continue
       }
       let err = zip(x, y).reduce(0) { $0 + (Double($1.0) - Double($1.1)) * (Double($1.0) - Double($1.1)) }.squareRoot()
@@ -135,14 +192,11 @@ final class MPITrainTests: XCTestCase {
       // Running statistics are averages of forward statistics, not lr steps: each step's errs by λ·ε
       // relatively, and T steps add up.
       let isBuffer = name.hasSuffix("running_mean") || name.hasSuffix("running_var")
-      let bound =
-        (isBuffer ? 6 * 10 * eps * norm : 6 * 10 * eps * moved * Double(x.count).squareRoot()) + 2 * u * norm
+      let bound = (isBuffer ? t * 10 * eps * norm : t * 10 * eps * moved * Double(x.count).squareRoot()) + 2 * u * norm
       worst = max(worst, err / bound)
-      XCTAssertLessThanOrEqual(err, bound, "\(name): ‖Δw‖ \(err), ‖w‖ \(norm)")
+      XCTAssertLessThanOrEqual(err, bound, "\(name): ‖Δw‖ \(err), ‖w‖ \(norm)", file: file, line: line)
     }
-    if ProcessInfo.processInfo.environment["MODELPRINT_PRINT_ERRORS"] != nil {
-      print("losses: error \(lossError) of \(lossBound); weights: worst error / bound \(worst)")
-    }
+    return worst
   }
 
   /// One rank SIGKILLed, or failing with an error, ends the whole job with a message naming it (the
