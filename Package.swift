@@ -1,5 +1,12 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
+
+/// `MODELPRINT_MPI=1` adds data-parallel training over MPI (`modelprint train` under `mpirun`): the CMPI
+/// system library (Open MPI, `libopenmpi-dev`), the MPITraining target and a `MODELPRINT_MPI` define in
+/// `modelprint`. Off by default, so that building and testing never need MPI; on, it reuses the same
+/// `.build` and recompiles only `modelprint` and what depends on it (Sources/MPITraining/README.md).
+let mpi = ProcessInfo.processInfo.environment["MODELPRINT_MPI"] == "1"
 
 /// Release builds target AVX2 (`-target-cpu haswell`): the default SSE2 code generation is far slower on
 /// the SIMD kernels. Debug builds keep the default so that tests build quickly.
@@ -77,7 +84,8 @@ let package = Package(
       dependencies: [
         "Tensor", "NN", "Imaging", "Spectral", "Synthesis", "Evaluation", "Fingerprint", "Attribution", "Reports",
         "Service", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-      ], exclude: ["README.md"], swiftSettings: fastMath),
+      ] + (mpi ? ["MPITraining"] : []), exclude: ["README.md"],
+      swiftSettings: fastMath + (mpi ? [.define("MODELPRINT_MPI")] : [])),
     .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
     .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Tensor", "NN", "FuzzEntryPoints"]),
     .testTarget(name: "ReportsTests", dependencies: ["Reports", "Imaging"]),
@@ -103,3 +111,10 @@ let package = Package(
   ],
   swiftLanguageModes: [.v5]
 )
+
+if mpi {
+  package.targets += [
+    .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi"),
+    .target(name: "MPITraining", dependencies: ["CMPI", "Fingerprint"], exclude: ["README.md"]),
+  ]
+}

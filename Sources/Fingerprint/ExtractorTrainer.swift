@@ -60,11 +60,18 @@ public struct ExtractorTrainer {
   /// training tiles (and at the end) with the state to checkpoint. Starts from `resume` when given;
   /// otherwise from `initial`'s weights when given (fine-tuning: its input standardisation is kept, and
   /// its classifier only when the classes are the same). Returns the extractor and the held-out classes.
+  ///
+  /// With a `group` of R processes (data-parallel; every process calls this with the same set, config,
+  /// `initial` and `resume`) each process takes rows r·N/R ..< (r+1)·N/R of every P × K batch of N tiles
+  /// (``DataParallelStep``), and all apply the same summed gradient, so the run equals a single
+  /// process's with ``ExtractorConfig/batchNormGroups`` R up to Float32 rounding. `onStep` and `onEpoch`
+  /// are called on rank 0 only.
   public func train(
-    _ set: FingerprintedSet, initial: Extractor? = nil, resume: Resume? = nil, onStep: (Step) -> Void = { _ in },
-    onEpoch: (Extractor, Int, () -> Resume) -> Void = { _, _, _ in }
+    _ set: FingerprintedSet, initial: Extractor? = nil, resume: Resume? = nil, group: ProcessGroup = SingleProcess(),
+    onStep: (Step) -> Void = { _ in }, onEpoch: (Extractor, Int, () -> Resume) -> Void = { _, _, _ in }
   ) throws -> (Extractor, heldOut: [Int]) {
     if let problem = config.problem { throw ExtractorTrainingError.badConfig(problem) }
+    let parallel = try DataParallelStep(config: config, group: group)
     let (trainClasses, heldClasses) = split(set)
     guard trainClasses.count >= config.modelsPerBatch else {
       throw ExtractorTrainingError.badConfig(
@@ -106,6 +113,8 @@ public struct ExtractorTrainer {
       }
       try net.loadStateDict(state)
     }
+    // Each process's batch norms see its own part; the first of a process's groups is its first rows.
+    if parallel.localBatchNormGroups > 1 { net.setBatchNormGroups(parallel.localBatchNormGroups) }
     let extractor = Extractor(network: net, input: input, classes: classNames)
     let opt = Adam.adamW(net.parameters, learningRate: config.learningRate, weightDecay: config.weightDecay)
     let batchSize = config.modelsPerBatch * config.tilesPerClass
@@ -123,10 +132,16 @@ public struct ExtractorTrainer {
     }
     let augmentation = config.augmentation.isActive ? config.augmentation : nil
     let seed = config.seed
+    let rows = parallel.rows
     let prepare = { (step: Int) -> (Tensor, [Int]) in
       let (items, labels) = sampler.batch(step: step)
       var arng = RNG(seed: seed &+ 2 &+ UInt64(step) &* 0xD1B5_4A32_D192_ED03)
-      return (set.batch(items, input: input, augmentation: augmentation, rng: &arng), labels)
+      // The whole batch's choices from the one stream, so that every process's part is the single-process
+      // batch's rows; only this process's tiles are perturbed and transformed.
+      let draws = augmentation.map { a in items.map { _ in a.draw(width: set.size, height: set.size, rng: &arng) } }
+      let x = set.batch(
+        Array(items[rows]), input: input, augmentation: augmentation, draws: draws.map { Array($0[rows]) })
+      return (x, labels)
     }
     var next = Prefetch { prepare(first) }
     for step in first..<config.steps {
@@ -136,21 +151,37 @@ public struct ExtractorTrainer {
       opt.learningRate = schedule.learningRate(at: step)
       opt.zeroGrad()
       let (logits, z) = net.heads(x)
-      let loss = crossEntropy(logits, labels: labels) + batchHardTriplet(z, labels: labels, margin: config.margin)
-      loss.backward()
-      _ = clipGradNorm(net.parameters, maxNorm: config.clipNorm)
-      opt.step()
+      let local = Array(labels[rows])
       let l = logits.toLayout(.plain, differentiable: false).array
       let c = logits.shape[1]
       var correct = 0
-      for (i, y) in labels.enumerated() {
+      for (i, y) in local.enumerated() {
         let row = l[(i * c)..<((i + 1) * c)]
         if row.indices.max(by: { row[$0] < row[$1] })! - i * c == y { correct += 1 }
       }
+      var lossValue: Float
+      if group.size == 1 {
+        let loss = crossEntropy(logits, labels: labels) + batchHardTriplet(z, labels: labels, margin: config.margin)
+        loss.backward()
+        lossValue = loss.item
+      } else {
+        let (ce, triplet) = parallel.losses(logits: logits, projection: z, labels: labels, margin: config.margin)
+        (ce + triplet).backward()
+        // One all-reduce: the gradients, this process's cross-entropy share and its correct count.
+        let sums = parallel.allReduce(net.parameters, extra: [ce.item, Float(correct)])
+        lossValue = sums[0] + triplet.item
+        correct = Int(sums[1].rounded())
+      }
+      // The clip sees the summed gradient, the same on every process, so every AdamW step is the same.
+      _ = clipGradNorm(net.parameters, maxNorm: config.clipNorm)
+      opt.step()
+      let epochEnd = (step + 1) % stepsPerEpoch == 0 || step + 1 == config.steps
+      if group.size > 1 && epochEnd { try parallel.checkSameWeights(net.parameters, step: step + 1) }
+      guard group.rank == 0 else { continue }
       onStep(
         Step(
-          step: step, loss: loss.item, accuracy: Float(correct) / Float(labels.count), learningRate: opt.learningRate))
-      if (step + 1) % stepsPerEpoch == 0 || step + 1 == config.steps {
+          step: step, loss: lossValue, accuracy: Float(correct) / Float(labels.count), learningRate: opt.learningRate))
+      if epochEnd {
         onEpoch(extractor, (step + stepsPerEpoch) / stepsPerEpoch) {
           // A snapshot: parameters and statistics keep changing in place after it.
           Resume(
@@ -189,10 +220,16 @@ public struct ExtractorTrainer {
 /// Why extractor training could not start.
 public enum ExtractorTrainingError: Error, CustomStringConvertible, Equatable {
   case badConfig(String)
+  /// The processes of a data-parallel run hold different weights after `step` steps (their MPI summed
+  /// gradients differently on different ranks).
+  case ranksDiverged(step: Int)
 
   public var description: String {
     switch self {
     case .badConfig(let why): return "extractor training settings: \(why)"
+    case .ranksDiverged(let step):
+      return "after step \(step) the ranks hold different weights: the MPI library's all-reduce did not give every "
+        + "rank the same sum; use Open MPI, or another MPI whose reductions are reproducible across ranks"
     }
   }
 }

@@ -38,6 +38,10 @@ public struct ExtractorConfig: Codable, Equatable, Sendable {
   /// How input spectra are standardised: `channel` (one mean and std per colour channel, the paper's)
   /// or `frequency` (per frequency bin and channel; ``SpectralInput/frequencyMean``).
   public var standardisation = "channel"
+  /// Batch-norm statistics per contiguous 1/G of each P × K batch (ghost batch norm; nil is 1, one set
+  /// of statistics over the whole batch). Data-parallel training over R processes with per-process
+  /// statistics computes what a single process computes with G = R, and records G = R here.
+  public var batchNormGroups: Int? = nil
 
   public init() {}
 
@@ -62,6 +66,7 @@ public struct ExtractorConfig: Codable, Equatable, Sendable {
     augmentation = try c.decodeIfPresent(Augmentation.self, forKey: .augmentation) ?? d.augmentation
     seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
     standardisation = try c.decodeIfPresent(String.self, forKey: .standardisation) ?? d.standardisation
+    batchNormGroups = try c.decodeIfPresent(Int.self, forKey: .batchNormGroups)
   }
 
   /// Why these settings cannot train, or nil.
@@ -95,6 +100,10 @@ public struct ExtractorConfig: Codable, Equatable, Sendable {
       return "--standardise (standardisation) '\(standardisation)' is not one of \(SpectralInput.standardisations)"
     }
     if let problem = augmentation.problem { return problem }
+    if let g = batchNormGroups, g < 1 || (modelsPerBatch * tilesPerClass) % g != 0 {
+      return "--bn-groups (batchNormGroups) \(g) must be at least 1 and divide the batch of P × K = "
+        + "\(modelsPerBatch) × \(tilesPerClass) = \(modelsPerBatch * tilesPerClass) tiles"
+    }
     return nil
   }
 }
@@ -126,11 +135,15 @@ public struct FingerprintedSet {
   }
 
   /// Runs `perModel` tiles (a seeded choice per model) through every model of `store`, quantised to
-  /// 8 bits. `progress(done, total)` is called after each model.
+  /// 8 bits. `progress(done, total)` is called after each model. With `part` (index, count) only the
+  /// models i with i mod count = index are run (the others' tiles stay 0): one process's share of
+  /// ``init(store:tiles:perModel:seed:group:progress:)``.
   public init(
-    store: PoolStore, tiles source: TileSet, perModel: Int, seed: UInt64,
+    store: PoolStore, tiles source: TileSet, perModel: Int, seed: UInt64, part: (index: Int, count: Int) = (0, 1),
     progress: (Int, Int) -> Void = { _, _ in }
   ) throws {
+    precondition(
+      part.count >= 1 && (0..<part.count).contains(part.index), "FingerprintedSet: part \(part.index) of \(part.count)")
     guard perModel >= 1, perModel <= source.count else {
       throw FingerprintedSetError.tooFewTiles(perModel: perModel, available: source.count)
     }
@@ -140,14 +153,40 @@ public struct FingerprintedSet {
     size = source.size
     let per = perModel * 3 * size * size
     tiles = [UInt8](repeating: 0, count: keys.count * per)
-    for (i, entry) in store.manifest.models.enumerated() {
-      let model = try store.load(entry)
+    let mine = store.manifest.models.indices.filter { $0 % part.count == part.index }
+    for (done, i) in mine.enumerated() {
+      let model = try store.load(store.manifest.models[i])
       var rng = RNG(seed: seed &+ UInt64(i) &* 0x9E37_79B9)
       var order = Array(0..<source.count)
       for j in 0..<perModel { order.swapAt(j, j + rng.int(source.count - j)) }
       let images = model.fingerprint(source.unitBatch(Array(order.prefix(perModel))))
       withExtendedLifetime(images) { store8(images.pointer, count: per, at: i * per) }
-      progress(i + 1, keys.count)
+      progress(done + 1, mine.count)
+    }
+  }
+
+  /// The same set, fingerprinted by the processes of `group` together: model i on process i mod R,
+  /// then the tiles exchanged, one model per process at a time (an all-gather of R models' bytes), so
+  /// every process ends with the whole set. A model's tiles depend only on the model, the tiles and the
+  /// seed, so the set is the one a single process makes. `progress` counts this process's models.
+  public init(
+    store: PoolStore, tiles source: TileSet, perModel: Int, seed: UInt64, group: ProcessGroup,
+    progress: (Int, Int) -> Void = { _, _ in }
+  ) throws {
+    try self.init(
+      store: store, tiles: source, perModel: perModel, seed: seed, part: (group.rank, group.size), progress: progress)
+    let r = group.size
+    guard r > 1 else { return }
+    let per = perModel * 3 * size * size
+    let models = keys.count
+    for round in 0..<((models + r - 1) / r) {
+      let i = round * r + group.rank
+      let local = i < models ? Array(tiles[(i * per)..<((i + 1) * per)]) : [UInt8](repeating: 0, count: per)
+      let all = group.allGather(local)
+      for k in 0..<r where round * r + k < models {
+        let j = round * r + k
+        tiles.replaceSubrange((j * per)..<((j + 1) * per), with: all[(k * per)..<((k + 1) * per)])
+      }
     }
   }
 
@@ -286,8 +325,20 @@ public struct FingerprintedSet {
   public func batch(
     _ items: [(Int, Int)], input: SpectralInput, augmentation: Augmentation? = nil, rng: inout RNG
   ) -> Tensor {
+    let draws = augmentation.map { a in items.map { _ in a.draw(width: size, height: size, rng: &rng) } }
+    return batch(items, input: input, augmentation: augmentation, draws: draws)
+  }
+
+  /// Tiles (class, index) as a standardised batch of spectra, tile i perturbed as `draws[i]` says when
+  /// given (drawn with ``Augmentation/draw(width:height:rng:)``).
+  public func batch(
+    _ items: [(Int, Int)], input: SpectralInput, augmentation: Augmentation?, draws: [AugmentationDraw]?
+  ) -> Tensor {
+    precondition(
+      draws.map { $0.count == items.count } ?? true,
+      "FingerprintedSet.batch: \(draws?.count ?? 0) augmentation draws for \(items.count) tiles")
     var images = items.map { image($0.0, $0.1) }
-    if let augmentation { images = images.map { augmentation.apply($0, rng: &rng) } }
+    if let augmentation, let draws { images = zip(images, draws).map { augmentation.apply($1, to: $0) } }
     let out = Tensor(uninitialized: [items.count, 3, size, size])
     input.rawSpectra(Image.batch(images), into: out.pointer)
     input.standardise(out.pointer, count: items.count)
@@ -378,40 +429,65 @@ public struct Augmentation: Codable, Equatable, Sendable {
 
   /// `image` perturbed; a failed JPEG round trip (it cannot fail on a valid image) leaves it as is.
   public func apply(_ image: Image, rng: inout RNG) -> Image {
-    var img = image
-    let side = image.width
+    apply(draw(width: image.width, height: image.height, rng: &rng), to: image)
+  }
+
+  /// The random choices for one tile of `width` × `height`, in the order ``apply(_:rng:)`` makes them.
+  /// They depend on the tile's size only, never on its pixels, so a whole batch's choices can be drawn
+  /// from one stream before any tile is touched (data-parallel processes each perturb their part).
+  public func draw(width: Int, height: Int, rng: inout RNG) -> AugmentationDraw {
+    var d = AugmentationDraw()
+    let side = width
     if Double(rng.uniform()) < cropProbability {
       let area = cropAreaMin + (1 - cropAreaMin) * Double(rng.uniform())
       let ratio = exp(log(3.0 / 4) + (log(4.0 / 3) - log(3.0 / 4)) * Double(rng.uniform()))
       let w = min(side, max(8, Int((Double(side * side) * area * ratio).squareRoot().rounded())))
-      let h = min(image.height, max(8, Int((Double(side * side) * area / ratio).squareRoot().rounded())))
-      let x = rng.int(image.width - w + 1)
-      let y = rng.int(image.height - h + 1)
-      img = img.cropped(x: x, y: y, width: w, height: h).resized(
-        width: image.width, height: image.height, filter: .bilinear
-      ).quantized()
+      let h = min(height, max(8, Int((Double(side * side) * area / ratio).squareRoot().rounded())))
+      let x = rng.int(width - w + 1)
+      let y = rng.int(height - h + 1)
+      d.crop = .init(x: x, y: y, width: w, height: h)
     }
     if resizeProbability > 0, Double(rng.uniform()) < resizeProbability {
       let scale = exp(log(resizeScaleMin) + (log(resizeScaleMax) - log(resizeScaleMin)) * Double(rng.uniform()))
       let filter = [ResizeFilter.area, .bilinear, .bicubic][rng.int(3)]
-      let (w, h) = (img.width, img.height)
-      let sw = max(4, Int((Double(w) * scale).rounded()))
-      let sh = max(4, Int((Double(h) * scale).rounded()))
-      let scaled = img.resized(width: sw, height: sh, filter: filter).quantized()
-      if sw >= w && sh >= h {
-        img = scaled.cropped(x: rng.int(sw - w + 1), y: rng.int(sh - h + 1), width: w, height: h)
-      } else {
-        img = scaled.resized(width: w, height: h, filter: filter).quantized()
-      }
+      // A crop is resized back to the tile's size, so the rescale always starts from width × height.
+      let sw = max(4, Int((Double(width) * scale).rounded()))
+      let sh = max(4, Int((Double(height) * scale).rounded()))
+      var r = AugmentationDraw.Rescale(width: sw, height: sh, filter: filter)
+      if sw >= width && sh >= height { (r.cropX, r.cropY) = (rng.int(sw - width + 1), rng.int(sh - height + 1)) }
+      d.rescale = r
     }
     if blurProbability > 0, Double(rng.uniform()) < blurProbability {
-      let sigma = 0.3 + (blurSigmaMax - 0.3) * Double(rng.uniform())
-      img = Self.gaussianBlur(img, sigma: sigma).quantized()
+      d.blurSigma = 0.3 + (blurSigmaMax - 0.3) * Double(rng.uniform())
     }
     if Double(rng.uniform()) < jpegProbability {
       let q = jpegQualityMin + rng.int(jpegQualityMax - jpegQualityMin + 1)
       let full = jpegChroma444Probability > 0 && Double(rng.uniform()) < jpegChroma444Probability
-      if let j = try? img.jpegRecompressed(quality: q, subsampling444: full) { img = j }
+      d.jpeg = .init(quality: q, chroma444: full)
+    }
+    return d
+  }
+
+  /// `image` perturbed as `draw` says (drawn for its size by ``draw(width:height:rng:)``).
+  public func apply(_ draw: AugmentationDraw, to image: Image) -> Image {
+    var img = image
+    if let c = draw.crop {
+      img = img.cropped(x: c.x, y: c.y, width: c.width, height: c.height).resized(
+        width: image.width, height: image.height, filter: .bilinear
+      ).quantized()
+    }
+    if let r = draw.rescale {
+      let (w, h) = (img.width, img.height)
+      let scaled = img.resized(width: r.width, height: r.height, filter: r.filter).quantized()
+      if let x = r.cropX, let y = r.cropY {
+        img = scaled.cropped(x: x, y: y, width: w, height: h)
+      } else {
+        img = scaled.resized(width: w, height: h, filter: r.filter).quantized()
+      }
+    }
+    if let sigma = draw.blurSigma { img = Self.gaussianBlur(img, sigma: sigma).quantized() }
+    if let j = draw.jpeg, let out = try? img.jpegRecompressed(quality: j.quality, subsampling444: j.chroma444) {
+      img = out
     }
     return img
   }
@@ -450,6 +526,33 @@ public struct Augmentation: Codable, Equatable, Sendable {
     }
     return Image(width: w, height: h, pixels: out)
   }
+}
+
+/// One tile's augmentation choices (``Augmentation/draw(width:height:rng:)``): nil where a perturbation
+/// does not happen.
+public struct AugmentationDraw: Equatable, Sendable {
+  /// The window of a random resized crop.
+  public struct Crop: Equatable, Sendable {
+    public var x: Int, y: Int, width: Int, height: Int
+  }
+  /// A rescale to width × height, then a tile-size window at (cropX, cropY) when it enlarged the tile,
+  /// else a resize back.
+  public struct Rescale: Equatable, Sendable {
+    public var width: Int, height: Int
+    public var filter: ResizeFilter
+    public var cropX: Int? = nil, cropY: Int? = nil
+  }
+  /// A JPEG round trip.
+  public struct JPEG: Equatable, Sendable {
+    public var quality: Int
+    public var chroma444: Bool
+  }
+  public var crop: Crop? = nil
+  public var rescale: Rescale? = nil
+  public var blurSigma: Double? = nil
+  public var jpeg: JPEG? = nil
+
+  public init() {}
 }
 
 /// Why a folder-per-model set could not become a fingerprinted set.

@@ -81,6 +81,10 @@ public final class BatchNorm2D: Module {
   /// Folded inference weights of the convolution before this layer (see ``Fusion``), filled during a
   /// forward pass; locked because inference may run on several threads with one network.
   let foldCache = Locked<FoldCache?>(nil)
+  /// Ghost batch norm in training mode: statistics per contiguous 1/`statisticGroups` of the batch, the
+  /// running statistics from the first part (see ``Module/setBatchNormGroups(_:)``). 1 is PyTorch's
+  /// `BatchNorm2d`.
+  public var statisticGroups = 1
 
   public init(_ channels: Int, momentum: Float = 0.1, eps: Float = 1e-5) {
     weight = Tensor.full([channels], 1)
@@ -100,7 +104,18 @@ public final class BatchNorm2D: Module {
   public override func forward(_ x: Tensor) -> Tensor {
     batchNorm(
       x, weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar, training: isTraining,
-      momentum: momentum, eps: eps)
+      momentum: momentum, eps: eps, groups: isTraining ? statisticGroups : 1)
+  }
+}
+
+extension Module {
+  /// Sets ``BatchNorm2D/statisticGroups`` of every batch norm in this module and its children: a
+  /// single process then computes what `groups` data-parallel processes with per-process statistics
+  /// (PyTorch DDP's default) compute on their parts of the batch.
+  public func setBatchNormGroups(_ groups: Int) {
+    precondition(groups >= 1, "setBatchNormGroups: \(groups) groups")
+    if let bn = self as? BatchNorm2D { bn.statisticGroups = groups }
+    for (_, c) in children { c.setBatchNormGroups(groups) }
   }
 }
 

@@ -40,7 +40,11 @@ struct CommonOptions: ParsableArguments {
 
 /// Progress lines on standard error, so that standard output stays machine-readable.
 enum Log {
+  /// Silences ``info(_:)`` and ``Progress``: the ranks of a data-parallel job other than 0.
+  nonisolated(unsafe) static var muted = false
+
   static func info(_ message: String) {
+    guard !muted else { return }
     FileHandle.standardError.write((message + "\n").data(using: .utf8)!)
   }
 }

@@ -20,6 +20,7 @@ final class Progress {
   /// Adds `work` units and prints `detail`.
   func advance(by work: Double, count: String, detail: String) {
     done += work
+    guard !Log.muted else { return }
     let fraction = min(done / total, 1)
     let eta = fraction > 0 ? elapsed / fraction * (1 - fraction) : 0
     let width = 24
@@ -33,7 +34,7 @@ final class Progress {
 
   /// Ends the in-place line.
   func finish() {
-    if terminal { FileHandle.standardError.write("\n".data(using: .utf8)!) }
+    if terminal && !Log.muted { FileHandle.standardError.write("\n".data(using: .utf8)!) }
   }
 
   /// `1h02m`, `3m05s` or `42s`.

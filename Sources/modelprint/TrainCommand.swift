@@ -25,6 +25,10 @@ struct TrainCommand: ParsableCommand {
       Fine-tuning (the paper's "Fine-tune" variant): --fine-tune ROOT --from CKPT continues from CKPT with
       ROOT's folder-per-model real images as extra classes (random crops), by default for one epoch at
       learning rate 1e-4.
+
+      Under `mpirun -np R` (a build with MODELPRINT_MPI=1) the R ranks share every batch (data-parallel,
+      one gradient all-reduce per step); batch norm keeps per-rank statistics, the same as a single
+      process with --bn-groups R. Rank 0 writes every file (docs/scale-out.md).
       """)
 
   @Option(help: "Pool folder from `modelprint synthesize`.") var pool: String = "pools/default"
@@ -63,6 +67,11 @@ struct TrainCommand: ParsableCommand {
     help: "Probability that a JPEG round trip keeps 4:4:4 chroma instead of 4:2:0 (default 0).")
   var jpeg444Prob: Double?
   @Option(help: "Seed of the split, initialisation and sampling (default 0).") var seed: UInt64?
+  @Option(
+    help: ArgumentHelp(
+      "Batch-norm statistics per contiguous 1/G of each batch (ghost batch norm; default 1, under MPI the rank count).",
+      discussion: "G must divide P × K, and under MPI be a multiple of the rank count.", valueName: "G"))
+  var bnGroups: Int?
   @Option(
     help: "Input spectra standardised per colour channel or per frequency bin: channel or frequency (default channel).")
   var standardise: String?
@@ -117,6 +126,9 @@ struct TrainCommand: ParsableCommand {
     if let width { config.width = width }
     if let lr { config.learningRate = lr }
     if let seed { config.seed = seed }
+    if let bnGroups { config.batchNormGroups = bnGroups }
+    // One group is plain batch norm: recorded as absent, so that such a run's settings stay those of before.
+    if config.batchNormGroups == 1 { config.batchNormGroups = nil }
     if let standardise { config.standardisation = standardise }
     if let jpegProb { config.augmentation.jpegProbability = jpegProb }
     if let cropProb { config.augmentation.cropProbability = cropProb }
@@ -204,8 +216,27 @@ struct TrainCommand: ParsableCommand {
   }
 
   func run() throws {
+    let group = try TrainingJob.start()
+    do { try train(group) } catch { try TrainingJob.fail(group, error) }
+    TrainingJob.finish(group)
+  }
+
+  /// The run on every rank of `group`: each prepares the whole set, trains its share of every batch;
+  /// rank 0 alone logs, evaluates and writes files.
+  func train(_ group: ProcessGroup) throws {
     try common.apply()
     var config = try resolvedConfig()
+    let writer = group.rank == 0
+    Log.muted = !writer
+    if group.size > 1 {
+      // Per-rank statistics are ghost batch norm with one group per rank; the config says so, which
+      // makes this job's settings (and resume file) those of a single process with --bn-groups R.
+      if config.batchNormGroups == nil { config.batchNormGroups = group.size }
+      if let problem = config.problem { throw InputError("\(group.size) ranks: \(problem)") }
+      Log.info(
+        "data-parallel training over \(group.size) ranks: each takes \((config.modelsPerBatch * config.tilesPerClass) / group.size) tiles of every batch"
+      )
+    }
     let initial = try from.map { try Extractor.load(from: URL(fileURLWithPath: $0)) }
     // Read before the long preparation, so that an unusable dev set stops the run at once.
     let dev = try eval.map {
@@ -241,10 +272,15 @@ struct TrainCommand: ParsableCommand {
         )
       }
       size = tiles.size
-      let prep = Progress(total: Double(store.manifest.models.count), label: "fingerprint")
+      // Under MPI the ranks share the fingerprinting (model i on rank i mod R) and exchange the tiles;
+      // rank 0's bar counts its own models.
+      let models = store.manifest.models.count
+      let ownModels = (models - group.rank + group.size - 1) / group.size
+      let prep = Progress(total: Double(ownModels), label: "fingerprint")
       var prepReported = 0
-      set = try FingerprintedSet(store: store, tiles: tiles, perModel: config.tilesPerModel, seed: config.seed) {
-        done, total in
+      set = try FingerprintedSet(
+        store: store, tiles: tiles, perModel: config.tilesPerModel, seed: config.seed, group: group
+      ) { done, total in
         if done % 24 == 0 || done == total {
           prep.advance(by: Double(done - prepReported), count: "\(done)/\(total)", detail: "models")
           prepReported = done
@@ -266,7 +302,7 @@ struct TrainCommand: ParsableCommand {
       }
     }
     let prepSeconds = Date().timeIntervalSince(start)
-    try saveConfig(config, to: base.appendingPathExtension("config.json"))
+    if writer { try saveConfig(config, to: base.appendingPathExtension("config.json")) }
     let trainer = ExtractorTrainer(config: config)
     let totalSteps = config.steps
     var log = "step,loss,accuracy,lr\n"
@@ -303,8 +339,20 @@ struct TrainCommand: ParsableCommand {
       reported = step
       progress.advance(by: Double(step), count: "\(step)/\(totalSteps)", detail: "resumed")
     }
+    if group.size > 1 {
+      // Every rank reads the resume file itself; all must have found the same one (a shared folder).
+      let steps = group.allGather([Float(resumeState?.step ?? -1)])
+      guard Set(steps).count == 1 else {
+        let seen = steps.enumerated().map {
+          "rank \($0.offset): \($0.element < 0 ? "none" : "step \(Int($0.element))")"
+        }
+        throw InputError(
+          "--resume: the ranks found different resume files at \(resumeURL.path) (\(seen.joined(separator: ", "))); "
+            + "every rank must see the same OUT folder (a shared file system)")
+      }
+    }
     let (extractor, _) = try trainer.train(
-      set, initial: initial, resume: resumeState,
+      set, initial: initial, resume: resumeState, group: group,
       onStep: { s in
         log += "\(s.step),\(s.loss),\(s.accuracy),\(s.learningRate)\n"
         recent.append((s.loss, s.accuracy))
@@ -343,6 +391,7 @@ struct TrainCommand: ParsableCommand {
         } catch { Log.info("could not write the resume checkpoint \(resumeURL.path): \(error)") }
       })
     let trainSeconds = Date().timeIntervalSince(trainStart)
+    guard writer else { return }
     var results: [String: Any] = [
       "prep_seconds": prepSeconds, "train_seconds": trainSeconds,
       "images_per_second": Double(

@@ -57,7 +57,8 @@ final class BadArgumentTests: XCTestCase {
         (["--tiles-per-model", "0"], "--tiles-per-model"), (["--jpeg-prob", "2"], "--jpeg-prob"),
         (["--jpeg-quality", "90-10"], "--jpeg-quality"), (["--standardise", "octave"], "--standardise"),
         (["--resize-prob", "2"], "--resize-prob"), (["--resize-scale", "0.1-2"], "--resize-scale"),
-        (["--blur-sigma-max", "9"], "--blur-sigma-max"),
+        (["--blur-sigma-max", "9"], "--blur-sigma-max"), (["--bn-groups", "3"], "--bn-groups"),
+        (["--bn-groups", "0"], "--bn-groups"),
       ]),
     Case(
       command: ["embed"], required: ["nowhere/x.png"], missing: "<images>", wrongType: ("--windows", "three"),
