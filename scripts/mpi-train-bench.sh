@@ -27,6 +27,8 @@ flag=--pool
 [[ -f $source/manifest.json ]] || flag=--fingerprinted
 read -r -a settings <<<"${BENCH_ARGS:---P 16 --K 4 --width 32}"
 read -r -a mpirun_args <<<"${MPIRUN_ARGS:---bind-to core}"
+# Open MPI refuses to start as root (containers, CI) unless told that it is meant.
+[[ $(id -u) -eq 0 ]] && mpirun_args+=(--allow-run-as-root)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 common=("$flag" "$source" --steps "$steps" "${settings[@]}")
