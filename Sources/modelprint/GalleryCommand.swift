@@ -174,7 +174,8 @@ extension GalleryCommand {
       guard p.extractorSHA256 == embedder.identity.sha256 else {
         throw PackError.extractorMismatch(name: pack, pack: p.extractorSHA256, gallery: embedder.identity.sha256)
       }
-      let models = try p.importInto(try Gallery(at: url, extractor: embedder.identity, metric: embedder.metric), name: pack)
+      let models = try p.importInto(
+        try Gallery(at: url, extractor: embedder.identity, metric: embedder.metric), name: pack)
       print("imported \(models.count) models into \(gallery)")
     }
   }
