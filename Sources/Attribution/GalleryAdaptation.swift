@@ -117,6 +117,12 @@ public struct GalleryAdaptation: Equatable, Sendable {
 
 /// How a gallery scores 1:N identification.
 public enum GalleryMetric: String, Sendable, CaseIterable {
+  /// The metric a new gallery of `extractor`'s embeddings gets: the adaptation's prior is the synthetic
+  /// within-model scatter the extractor's whitening made the identity, so only a whitened extractor has one.
+  public static func `default`(for extractor: Extractor) -> GalleryMetric {
+    extractor.whitening == nil ? .synthetic : .gallery
+  }
+
   /// In the metric adapted to the gallery's enrolled images (``GalleryAdaptation``): new galleries.
   case gallery
   /// In the extractor's own metric (galleries made before the adaptation existed).

@@ -24,8 +24,7 @@ public final class AttributionService: @unchecked Sendable {
     self.configuration = configuration
     self.identity = identity
     self.extractor = extractor
-    self.gallery = try Gallery(
-      at: gallery, extractor: identity, metric: extractor.whitening == nil ? .synthetic : .gallery)
+    self.gallery = try Gallery(at: gallery, extractor: identity, metric: .default(for: extractor))
     queue = InferenceQueue(extractor: extractor, configuration: configuration, metrics: metrics)
   }
 

@@ -8,9 +8,9 @@
 // by the queue's capacity times the body limit plus one decoded batch per worker. A full queue refuses
 // at once (503 with Retry-After) instead of growing.
 //
-// A burst leaves the allocator holding the pages its batches freed (glibc keeps them in each thread's
-// arena for reuse), so the resident size would stay at its peak; after a quiet spell of `trimAfterIdle`
-// a worker hands them back (``MemoryRelease``), and the server's memory returns close to its idle level.
+// A burst leaves the buffer pool, the worker's oneDNN primitives and glibc's arenas holding what its
+// batches used, so the resident size would stay at its peak; after a quiet spell of `trimAfterIdle` a
+// worker hands it back (``MemoryRelease``), and the server's memory returns close to its idle level.
 //
 // Threads, not tasks: a forward pass blocks for tens of milliseconds, and Swift's cooperative pool (which
 // also runs the HTTP handlers) must not be blocked. The extractor's `embed` only reads the network in eval
@@ -143,7 +143,7 @@ final class InferenceQueue: @unchecked Sendable {
     while jobs.isEmpty {
       if stopped { return nil }
       if trimPending {
-        // The first idle pause after work: give back what the batches freed (see ``trimWhenIdle``).
+        // The first idle pause after work: give back what the batches freed (see ``trimPending``).
         if !condition.wait(until: Date().addingTimeInterval(seconds(configuration.trimAfterIdle))) {
           trimPending = false
           condition.unlock()

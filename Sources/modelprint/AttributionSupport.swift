@@ -49,7 +49,7 @@ struct Embedder {
     return Embedder(
       identity: identity, name: "modelprint", embed: { ex.embed(images: $0, grid: grid) },
       spectra: { ResidualSpectra.of($0, input: ex.input, grid: grid) },
-      metric: ex.whitening == nil ? .synthetic : .gallery)
+      metric: .default(for: ex))
   }
 
   /// A hand-crafted baseline; its identity is the hash of its settings.
