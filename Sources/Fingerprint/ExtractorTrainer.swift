@@ -66,16 +66,34 @@ public struct ExtractorTrainer {
   /// (``DataParallelStep``), and all apply the same summed gradient, so the run equals a single
   /// process's with ``ExtractorConfig/batchNormGroups`` R up to Float32 rounding. `onStep` and `onEpoch`
   /// are called on rank 0 only.
+  ///
+  /// With ``ExtractorConfig/virtualGenerators`` Q > 0, Q of every batch's P models are virtual
+  /// generators drawn for that step and applied to K tiles of `photos` (single-process only).
   public func train(
-    _ set: FingerprintedSet, initial: Extractor? = nil, resume: Resume? = nil, group: ProcessGroup = SingleProcess(),
+    _ set: FingerprintedSet, photos: TileSet? = nil, initial: Extractor? = nil, resume: Resume? = nil,
+    group: ProcessGroup = SingleProcess(),
     onStep: (Step) -> Void = { _ in }, onEpoch: (Extractor, Int, () -> Resume) -> Void = { _, _, _ in }
   ) throws -> (Extractor, heldOut: [Int]) {
     if let problem = config.problem { throw ExtractorTrainingError.badConfig(problem) }
     let parallel = try DataParallelStep(config: config, group: group)
     let (trainClasses, heldClasses) = split(set)
-    guard trainClasses.count >= config.modelsPerBatch else {
+    let virtual = config.virtualGenerators ?? 0
+    let poolP = config.poolModelsPerBatch
+    guard trainClasses.count >= poolP else {
       throw ExtractorTrainingError.badConfig(
-        "\(trainClasses.count) training models for P = \(config.modelsPerBatch) models per batch")
+        "\(trainClasses.count) training models for P = \(poolP) pool models per batch")
+    }
+    if virtual > 0 {
+      guard let photos else {
+        throw ExtractorTrainingError.badConfig("virtual generators need photo tiles (train from a pool)")
+      }
+      guard photos.size == set.size else {
+        throw ExtractorTrainingError.badConfig("photo tiles of \(photos.size) px for a set of \(set.size) px")
+      }
+      guard group.size == 1 else {
+        throw ExtractorTrainingError.badConfig(
+          "virtual generators are not implemented for data-parallel training; run one process")
+      }
     }
     guard set.perClass >= config.tilesPerClass else {
       throw ExtractorTrainingError.badConfig("\(set.perClass) tiles per model for K = \(config.tilesPerClass)")
@@ -121,9 +139,11 @@ public struct ExtractorTrainer {
     let stepsPerEpoch = max(1, trainClasses.count * set.perClass / batchSize)
     let warmup = min(stepsPerEpoch, max(1, config.steps / 20))
     let schedule = WarmupCosine(base: config.learningRate, warmupSteps: warmup, totalSteps: config.steps)
+    // With only virtual generators (poolP 0) the sampler is never asked for a batch.
     let sampler = PKSampler(
-      classes: trainClasses, perClass: set.perClass, p: config.modelsPerBatch, k: config.tilesPerClass,
+      classes: trainClasses, perClass: set.perClass, p: max(poolP, 2), k: config.tilesPerClass,
       seed: config.seed &+ 1)
+    let k = config.tilesPerClass
     var first = 0
     if let resume {
       try net.loadStateDict(resume.network)
@@ -133,15 +153,32 @@ public struct ExtractorTrainer {
     let augmentation = config.augmentation.isActive ? config.augmentation : nil
     let seed = config.seed
     let rows = parallel.rows
+    let classCount = trainClasses.count
     let prepare = { (step: Int) -> (Tensor, [Int]) in
-      let (items, labels) = sampler.batch(step: step)
+      var (items, labels) = poolP > 0 ? sampler.batch(step: step) : ([], [])
       var arng = RNG(seed: seed &+ 2 &+ UInt64(step) &* 0xD1B5_4A32_D192_ED03)
       // The whole batch's choices from the one stream, so that every process's part is the single-process
       // batch's rows; only this process's tiles are perturbed and transformed.
-      let draws = augmentation.map { a in items.map { _ in a.draw(width: set.size, height: set.size, rng: &arng) } }
-      let x = set.batch(
-        Array(items[rows]), input: input, augmentation: augmentation, draws: draws.map { Array($0[rows]) })
-      return (x, labels)
+      let draws = augmentation.map { a in
+        (0..<(items.count + virtual * k)).map { _ in a.draw(width: set.size, height: set.size, rng: &arng) }
+      }
+      guard virtual > 0, let photos else {
+        let x = set.batch(
+          Array(items[rows]), input: input, augmentation: augmentation, draws: draws.map { Array($0[rows]) })
+        return (x, labels)
+      }
+      var images = items.map { set.image($0.0, $0.1) }
+      var vrng = RNG(seed: seed &+ 3 &+ UInt64(step) &* 0xA24B_AED4_963E_E407)
+      for j in 0..<virtual {
+        let generator = VirtualGenerator.draw(size: set.size, rng: &vrng)
+        var order = Array(0..<photos.count)
+        for t in 0..<k { order.swapAt(t, t + vrng.int(photos.count - t)) }
+        for t in order.prefix(k) { images.append(generator.apply(photos.image(t), rng: &vrng)) }
+        // Labels past the classifier's classes: the triplet loss tells generators apart, the
+        // cross-entropy leaves them out.
+        labels += Array(repeating: classCount + j, count: k)
+      }
+      return (FingerprintedSet.spectra(images, input: input, augmentation: augmentation, draws: draws), labels)
     }
     var next = Prefetch { prepare(first) }
     for step in first..<config.steps {
@@ -152,16 +189,18 @@ public struct ExtractorTrainer {
       opt.zeroGrad()
       let (logits, z) = net.heads(x)
       let local = Array(labels[rows])
+      let classLabels = labels.map { $0 < classCount ? $0 : -1 }
       let l = logits.toLayout(.plain, differentiable: false).array
       let c = logits.shape[1]
       var correct = 0
-      for (i, y) in local.enumerated() {
+      for (i, y) in local.enumerated() where y < classCount {
         let row = l[(i * c)..<((i + 1) * c)]
         if row.indices.max(by: { row[$0] < row[$1] })! - i * c == y { correct += 1 }
       }
       var lossValue: Float
       if group.size == 1 {
-        let loss = crossEntropy(logits, labels: labels) + batchHardTriplet(z, labels: labels, margin: config.margin)
+        let loss =
+          crossEntropy(logits, labels: classLabels) + batchHardTriplet(z, labels: labels, margin: config.margin)
         loss.backward()
         lossValue = loss.item
       } else {
@@ -180,7 +219,8 @@ public struct ExtractorTrainer {
       guard group.rank == 0 else { continue }
       onStep(
         Step(
-          step: step, loss: lossValue, accuracy: Float(correct) / Float(labels.count), learningRate: opt.learningRate))
+          step: step, loss: lossValue, accuracy: Float(correct) / Float(max(poolP * k, 1)),
+          learningRate: opt.learningRate))
       if epochEnd {
         onEpoch(extractor, (step + stepsPerEpoch) / stepsPerEpoch) {
           // A snapshot: parameters and statistics keep changing in place after it.

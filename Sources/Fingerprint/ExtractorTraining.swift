@@ -42,6 +42,10 @@ public struct ExtractorConfig: Codable, Equatable, Sendable {
   /// of statistics over the whole batch). Data-parallel training over R processes with per-process
   /// statistics computes what a single process computes with G = R, and records G = R here.
   public var batchNormGroups: Int? = nil
+  /// How many of each batch's P models are fresh virtual generators (``VirtualGenerator``, drawn anew at
+  /// every step and applied to K photo tiles) instead of pool models; nil is none. Their tiles enter the
+  /// triplet loss only, since they have no class of the classifier.
+  public var virtualGenerators: Int? = nil
 
   public init() {}
 
@@ -67,7 +71,11 @@ public struct ExtractorConfig: Codable, Equatable, Sendable {
     seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
     standardisation = try c.decodeIfPresent(String.self, forKey: .standardisation) ?? d.standardisation
     batchNormGroups = try c.decodeIfPresent(Int.self, forKey: .batchNormGroups)
+    virtualGenerators = try c.decodeIfPresent(Int.self, forKey: .virtualGenerators)
   }
+
+  /// Pool models per batch: P less the virtual generators.
+  public var poolModelsPerBatch: Int { modelsPerBatch - (virtualGenerators ?? 0) }
 
   /// Why these settings cannot train, or nil.
   public var problem: String? {
@@ -103,6 +111,10 @@ public struct ExtractorConfig: Codable, Equatable, Sendable {
     if let g = batchNormGroups, g < 1 || (modelsPerBatch * tilesPerClass) % g != 0 {
       return "--bn-groups (batchNormGroups) \(g) must be at least 1 and divide the batch of P × K = "
         + "\(modelsPerBatch) × \(tilesPerClass) = \(modelsPerBatch * tilesPerClass) tiles"
+    }
+    if let q = virtualGenerators, q < 0 || q > modelsPerBatch || modelsPerBatch - q == 1 {
+      return "--virtual (virtualGenerators) \(q) must lie in 0...P = \(modelsPerBatch) and leave no pool model or "
+        + "at least 2 (the batch's pool models are drawn as a P × K batch of their own)"
     }
     return nil
   }
@@ -337,11 +349,21 @@ public struct FingerprintedSet {
     precondition(
       draws.map { $0.count == items.count } ?? true,
       "FingerprintedSet.batch: \(draws?.count ?? 0) augmentation draws for \(items.count) tiles")
-    var images = items.map { image($0.0, $0.1) }
+    return Self.spectra(items.map { image($0.0, $0.1) }, input: input, augmentation: augmentation, draws: draws)
+  }
+
+  /// Tiles as a standardised batch of spectra, tile i perturbed as `draws[i]` says when given.
+  public static func spectra(
+    _ images: [Image], input: SpectralInput, augmentation: Augmentation?, draws: [AugmentationDraw]?
+  ) -> Tensor {
+    precondition(
+      draws.map { $0.count == images.count } ?? true,
+      "FingerprintedSet.spectra: \(draws?.count ?? 0) augmentation draws for \(images.count) tiles")
+    var images = images
     if let augmentation, let draws { images = zip(images, draws).map { augmentation.apply($1, to: $0) } }
-    let out = Tensor(uninitialized: [items.count, 3, size, size])
+    let out = Tensor(uninitialized: [images.count, 3, input.size, input.size])
     input.rawSpectra(Image.batch(images), into: out.pointer)
-    input.standardise(out.pointer, count: items.count)
+    input.standardise(out.pointer, count: images.count)
     return out
   }
 

@@ -28,24 +28,28 @@ public func mseLoss(_ prediction: Tensor, _ target: Tensor) -> Tensor {
 }
 
 /// Cross-entropy of [N, C] logits against class indices, mean over the batch (PyTorch's
-/// `F.cross_entropy`). With `count` given the sum is divided by it instead of N: one data-parallel
-/// process's share of the mean over a global batch of `count` samples, so that the shares add up to it.
+/// `F.cross_entropy`). A negative label marks a row that has no class (PyTorch's `ignore_index`): it adds
+/// nothing and is not counted, so the mean is over the labelled rows. With `count` given the sum is
+/// divided by it instead: one data-parallel process's share of the mean over a global batch of `count`
+/// labelled samples, so that the shares add up to it.
 public func crossEntropy(_ logits: Tensor, labels: [Int], count: Int? = nil) -> Tensor {
   precondition(
     logits.shape.rank == 2 && logits.shape[0] == labels.count,
     "crossEntropy: logits \(logits.shape) do not match \(labels.count) labels")
+  let labelled = labels.filter { $0 >= 0 }.count
   precondition(
-    count.map { $0 >= labels.count } ?? true, "crossEntropy: count \(count ?? 0) below \(labels.count) labels")
+    count.map { $0 >= labelled } ?? true, "crossEntropy: count \(count ?? 0) below \(labelled) labelled rows")
   let c = logits.shape[1]
-  precondition(labels.allSatisfy { $0 >= 0 && $0 < c }, "crossEntropy: a label is outside 0..<\(c)")
+  precondition(labels.allSatisfy { $0 < c }, "crossEntropy: a label is outside 0..<\(c)")
   let lp = logSoftmax(logits)
-  let n = count ?? labels.count
+  // No labelled row gives a loss of 0 with a zero gradient rather than 0 / 0.
+  let n = max(count ?? labelled, 1)
   var total: Float = 0
-  for (i, y) in labels.enumerated() { total -= lp.pointer[i * c + y] }
+  for (i, y) in labels.enumerated() where y >= 0 { total -= lp.pointer[i * c + y] }
   let out = Tensor([total / Float(n)], shape: [1])
   return differentiable("nllLoss", output: out, inputs: [lp]) { g in
     let r = Tensor.zeros(lp.shape)
-    for (i, y) in labels.enumerated() { r.pointer[i * c + y] = -g.item / Float(n) }
+    for (i, y) in labels.enumerated() where y >= 0 { r.pointer[i * c + y] = -g.item / Float(n) }
     return [r]
   }
 }

@@ -11,7 +11,9 @@ public enum ReferenceLosses {
     labels: [Int]
   ) -> T {
     let lp = Reference.logSoftmax(logits, n: n, c: c)
-    return -labels.enumerated().reduce(0) { $0 + lp[$1.offset * c + $1.element] } / T(n)
+    // Negative labels are ignored rows, as `crossEntropy` has them.
+    let rows = labels.enumerated().filter { $0.element >= 0 }
+    return -rows.reduce(0) { $0 + lp[$1.offset * c + $1.element] } / T(max(rows.count, 1))
   }
 
   /// Batch-hard triplet loss as the reference workloads define it (cdist, hardest positive over

@@ -73,6 +73,15 @@ struct TrainCommand: ParsableCommand {
       discussion: "G must divide P × K, and under MPI be a multiple of the rank count.", valueName: "G"))
   var bnGroups: Int?
   @Option(
+    help: ArgumentHelp(
+      "How many of each batch's P models are fresh virtual generators, drawn anew every step (default 0).",
+      discussion:
+        "A virtual generator is a random stack of untrained decoder stages set near the identity, applied to K photo "
+        + "tiles of the pool's tile cache (Synthesis.VirtualGenerator); its tiles enter the triplet loss only. "
+        + "Q = P trains on virtual generators alone. Needs --pool; one process only.",
+      valueName: "Q"))
+  var virtual: Int?
+  @Option(
     help: "Input spectra standardised per colour channel or per frequency bin: channel or frequency (default channel).")
   var standardise: String?
   @Option(help: "Folder-per-model set of real generators' images scored each epoch (never trained on).")
@@ -130,6 +139,9 @@ struct TrainCommand: ParsableCommand {
     // One group is plain batch norm: recorded as absent, so that such a run's settings stay those of before.
     if config.batchNormGroups == 1 { config.batchNormGroups = nil }
     if let standardise { config.standardisation = standardise }
+    if let virtual { config.virtualGenerators = virtual }
+    // None is recorded as absent, so that such a run's settings stay those of before.
+    if config.virtualGenerators == 0 { config.virtualGenerators = nil }
     if let jpegProb { config.augmentation.jpegProbability = jpegProb }
     if let cropProb { config.augmentation.cropProbability = cropProb }
     if let cropAreaMin { config.augmentation.cropAreaMin = cropAreaMin }
@@ -233,6 +245,9 @@ struct TrainCommand: ParsableCommand {
       // makes this job's settings (and resume file) those of a single process with --bn-groups R.
       if config.batchNormGroups == nil { config.batchNormGroups = group.size }
       if let problem = config.problem { throw InputError("\(group.size) ranks: \(problem)") }
+      if (config.virtualGenerators ?? 0) > 0 {
+        throw InputError("--virtual is not implemented for data-parallel training; run one process without mpirun")
+      }
       Log.info(
         "data-parallel training over \(group.size) ranks: each takes \((config.modelsPerBatch * config.tilesPerClass) / group.size) tiles of every batch"
       )
@@ -247,8 +262,13 @@ struct TrainCommand: ParsableCommand {
     try FileManager.default.createDirectory(at: outURL.deletingLastPathComponent(), withIntermediateDirectories: true)
     let start = Date()
     var set: FingerprintedSet
+    var photos: TileSet? = nil
     let size: Int
     if let fingerprinted {
+      if (config.virtualGenerators ?? 0) > 0 {
+        throw InputError(
+          "--virtual needs photo tiles to apply the generators to: train from --pool, not --fingerprinted")
+      }
       size = try initial?.input.size ?? tileSize(in: URL(fileURLWithPath: fingerprinted))
       Log.info("reading fingerprinted tiles of \(size) px from \(fingerprinted)")
       set = try FingerprintedSet(
@@ -272,6 +292,7 @@ struct TrainCommand: ParsableCommand {
         )
       }
       size = tiles.size
+      photos = tiles
       // Under MPI the ranks share the fingerprinting (model i on rank i mod R) and exchange the tiles;
       // rank 0's bar counts its own models.
       let models = store.manifest.models.count
@@ -352,7 +373,7 @@ struct TrainCommand: ParsableCommand {
       }
     }
     let (extractor, _) = try trainer.train(
-      set, initial: initial, resume: resumeState, group: group,
+      set, photos: photos, initial: initial, resume: resumeState, group: group,
       onStep: { s in
         log += "\(s.step),\(s.loss),\(s.accuracy),\(s.learningRate)\n"
         recent.append((s.loss, s.accuracy))

@@ -306,6 +306,36 @@ final class ExtractorTrainingTests: XCTestCase {
     for i in 0..<6 { XCTAssertEqual(a.apply(set.image(0, i), rng: &r1), b.apply(set.image(0, i), rng: &r2)) }
   }
 
+  /// Fresh virtual generators in the batch: reproducible, a change to what the network sees, possible
+  /// with no pool model at all, and refused without photo tiles or with a lone pool model.
+  func testVirtualGeneratorsTrainReproducibly() throws {
+    let (store, tiles, root) = try Self.tinyPool()
+    defer { try? FileManager.default.removeItem(at: root) }
+    let set = try FingerprintedSet(store: store, tiles: tiles, perModel: 6, seed: 0)
+    var config = Self.tinyConfig()
+    config.virtualGenerators = 2
+    XCTAssertEqual(config.poolModelsPerBatch, 2)
+    var a: [ExtractorTrainer.Step] = []
+    var b: [ExtractorTrainer.Step] = []
+    var plain: [Float] = []
+    _ = try ExtractorTrainer(config: config).train(set, photos: tiles, onStep: { a.append($0) })
+    _ = try ExtractorTrainer(config: config).train(set, photos: tiles, onStep: { b.append($0) })
+    _ = try ExtractorTrainer(config: Self.tinyConfig()).train(set, onStep: { plain.append($0.loss) })
+    XCTAssertEqual(a.map(\.loss), b.map(\.loss))
+    XCTAssertTrue(a.allSatisfy { $0.loss.isFinite && (0...1).contains($0.accuracy) })
+    XCTAssertNotEqual(a.map(\.loss), plain)
+    config.virtualGenerators = config.modelsPerBatch
+    var only: [ExtractorTrainer.Step] = []
+    _ = try ExtractorTrainer(config: config).train(set, photos: tiles, onStep: { only.append($0) })
+    XCTAssertEqual(only.count, config.steps)
+    XCTAssertTrue(only.allSatisfy { $0.loss.isFinite && $0.accuracy == 0 })
+    XCTAssertThrowsError(try ExtractorTrainer(config: config).train(set))
+    config.virtualGenerators = config.modelsPerBatch - 1
+    XCTAssertNotNil(config.problem)
+    config.virtualGenerators = config.modelsPerBatch + 1
+    XCTAssertNotNil(config.problem)
+  }
+
   func testAugmentedTrainingIsDeterministicAndChangesTheInput() throws {
     let (store, tiles, root) = try Self.tinyPool()
     defer { try? FileManager.default.removeItem(at: root) }

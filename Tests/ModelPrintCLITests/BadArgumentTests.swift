@@ -58,7 +58,7 @@ final class BadArgumentTests: XCTestCase {
         (["--jpeg-quality", "90-10"], "--jpeg-quality"), (["--standardise", "octave"], "--standardise"),
         (["--resize-prob", "2"], "--resize-prob"), (["--resize-scale", "0.1-2"], "--resize-scale"),
         (["--blur-sigma-max", "9"], "--blur-sigma-max"), (["--bn-groups", "3"], "--bn-groups"),
-        (["--bn-groups", "0"], "--bn-groups"),
+        (["--bn-groups", "0"], "--bn-groups"), (["--virtual", "31"], "--virtual"), (["--virtual", "33"], "--virtual"),
       ]),
     Case(
       command: ["embed"], required: ["nowhere/x.png"], missing: "<images>", wrongType: ("--windows", "three"),

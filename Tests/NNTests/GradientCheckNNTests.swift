@@ -28,6 +28,11 @@ final class GradientCheckNNTests: XCTestCase {
     check(
       "crossEntropy", [normal([6, 4], std: 2)], fast: { crossEntropy($0[0], labels: labels) },
       reference: { [ReferenceLosses.crossEntropy($0[0], n: 6, c: 4, labels: labels)] })
+    // Rows without a class (virtual generators' tiles) are left out of the sum and of the mean.
+    let partial = [0, -1, 1, 3, -1, 0]
+    check(
+      "crossEntropy ignoring rows", [normal([6, 4], std: 2)], fast: { crossEntropy($0[0], labels: partial) },
+      reference: { [ReferenceLosses.crossEntropy($0[0], n: 6, c: 4, labels: partial)] })
     let tl = [0, 0, 1, 1, 2, 2, 3, 3]
     check(
       "batchHardTriplet", [normal([8, 5])], fast: { batchHardTriplet($0[0], labels: tl, margin: 0.3) },
