@@ -52,18 +52,8 @@ public struct GalleryAdaptation: Equatable, Sendable {
     let n = groups.reduce(0) { $0 + $1.count - 1 }
     guard n > 0 else { return nil }
     let images = groups.reduce(0) { $0 + $1.count }
-    var s = [Double](repeating: 0, count: d * d)
-    for idx in groups {
-      var m = [Double](repeating: 0, count: d)
-      for i in idx { for j in 0..<d { m[j] += Double(embeddings[i][j]) / Double(idx.count) } }
-      for i in idx {
-        let c = (0..<d).map { Double(embeddings[i][$0]) - m[$0] }
-        for a in 0..<d where c[a] != 0 {
-          let ca = c[a] / Double(images)
-          for b in 0...a { s[a * d + b] += ca * c[b] }
-        }
-      }
-    }
+    let grouped = groups.map { idx in idx.map { embeddings[$0].map(Double.init) } }
+    var s = WithinModelScatter.lowerTriangle(grouped, dimension: d, divisor: Double(images))
     guard s.allSatisfy(\.isFinite) else { throw WhiteningError.badShape("an enrolled embedding is not finite") }
     let alpha = weight(degreesOfFreedom: n, dimension: d)
     for a in 0..<d {

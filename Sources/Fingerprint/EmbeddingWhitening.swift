@@ -64,21 +64,10 @@ public struct EmbeddingWhitening: Equatable, Sendable {
       let n = (e.reduce(0) { $0 + Double($1) * Double($1) }).squareRoot()
       return e.map { Double($0) / max(n, 1e-12) }
     }
+    let units = groups.values.map { idx in idx.map { unit(embeddings[$0]) } }
     var mu = [Double](repeating: 0, count: d)
-    var w = [Double](repeating: 0, count: d * d)
-    for idx in groups.values {
-      let xs = idx.map { unit(embeddings[$0]) }
-      var m = [Double](repeating: 0, count: d)
-      for x in xs { for j in 0..<d { m[j] += x[j] / Double(xs.count) } }
-      for x in xs {
-        for j in 0..<d { mu[j] += x[j] / Double(used) }
-        let c = (0..<d).map { x[$0] - m[$0] }
-        for i in 0..<d where c[i] != 0 {
-          let ci = c[i] / Double(used)
-          for j in 0...i { w[i * d + j] += ci * c[j] }
-        }
-      }
-    }
+    for xs in units { for x in xs { for j in 0..<d { mu[j] += x[j] / Double(used) } } }
+    var w = WithinModelScatter.lowerTriangle(units, dimension: d, divisor: Double(used))
     guard mu.allSatisfy(\.isFinite), w.allSatisfy(\.isFinite) else {
       throw WhiteningError.badShape("an embedding holds a value that is not finite")
     }
