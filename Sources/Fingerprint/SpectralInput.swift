@@ -98,21 +98,22 @@ public struct SpectralInput: Codable, Equatable, Sendable {
   /// ``mean`` and ``std``.
   public func standardise(_ p: UnsafeMutablePointer<Float>, count n: Int) {
     let plane = size * size
+    // Spectra are independent, so they are split over the kernel threads; each value is computed as in
+    // a serial loop, so the result does not depend on the thread count.
     if let fm = frequencyMean, let fs = frequencyStd {
       let inv = fs.map { 1 / $0 }
-      for i in 0..<n {
+      Threads.parallelFor(n) { i in
         let q = p + i * 3 * plane
         for j in 0..<(3 * plane) { q[j] = (q[j] - fm[j]) * inv[j] }
       }
       return
     }
-    for i in 0..<n {
-      for c in 0..<3 {
-        let q = p + (i * 3 + c) * plane
-        let m = mean[c]
-        let inv = 1 / std[c]
-        for j in 0..<plane { q[j] = (q[j] - m) * inv }
-      }
+    let m = mean
+    let inv = std.map { 1 / $0 }
+    Threads.parallelFor(n * 3) { ic in
+      let q = p + ic * plane
+      let c = ic % 3
+      for j in 0..<plane { q[j] = (q[j] - m[c]) * inv[c] }
     }
   }
 
