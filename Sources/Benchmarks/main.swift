@@ -20,6 +20,8 @@ struct Options {
   var directConv = false
   var dncnnDepth = 17
   var dncnnWidth = 64
+  var batch = 64
+  var lanes = 1
 }
 
 func parse() -> Options {
@@ -35,6 +37,8 @@ func parse() -> Options {
     case "--arch": o.arch = value(a)
     case "--warmup": o.warmup = Int(value(a)) ?? { fail("--warmup needs an integer") }()
     case "--iters": o.iters = Int(value(a)) ?? { fail("--iters needs an integer") }()
+    case "--batch": o.batch = Int(value(a)) ?? { fail("--batch needs an integer") }()
+    case "--lanes": o.lanes = Int(value(a)) ?? { fail("--lanes needs an integer") }()
     case "--plain": o.plain = true
     case "--profile": o.profile = true
     case "--direct-conv": o.directConv = true
@@ -116,8 +120,21 @@ func run(_ name: String, _ o: Options) -> (Double, String) {
     let model = ResNet(depth: 18, width: 32, classes: 1000, projection: 128, rng: &rng)
     if name == "resnet-infer" {
       model.eval()
-      let x = Tensor.uniform([64, 3, 64, 64], rng: &rng)
-      return (64 / timed(o.warmup, o.iters) { withNoGrad { _ = model.embed(x) } }, "img/s")
+      let n = max(1, o.batch)
+      let lanes = max(1, min(o.lanes, n))
+      // Lanes: the batch cut in `lanes` parts run side by side, each on its share of the threads.
+      let parts = (0..<lanes).map { l in
+        Tensor.uniform([n * (l + 1) / lanes - n * l / lanes, 3, 64, 64], rng: &rng)
+      }
+      let perLane = max(1, Threads.count / lanes)
+      return (
+        Double(n)
+          / timed(o.warmup, o.iters) {
+            Threads.parallelFor(lanes) { l in
+              Threads.withCount(perLane) { withNoGrad { _ = model.embed(parts[l]) } }
+            }
+          }, "img/s"
+      )
     }
     let x = Tensor.uniform([32, 3, 64, 64], rng: &rng)
     let labels = (0..<32).map { $0 / 4 }

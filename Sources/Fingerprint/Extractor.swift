@@ -59,6 +59,29 @@ public final class Extractor {
     return out
   }
 
+  /// Window embeddings of `windows` (patch-size images; their spectra are computed here), in order.
+  ///
+  /// The windows are cut into `lanes` consecutive parts that run side by side, each on its share of the
+  /// kernel threads (at least one). A layer split over every thread ends in a barrier where the threads
+  /// wait for the slowest; lanes of one thread each have none, so for a batch of several images they
+  /// run faster (ResNet-18 width 32, 72 windows on 2 cores: 2027 against 1508 windows/s in
+  /// `modelprint-bench resnet-infer --batch 72 --lanes 2`), while a single image's 9 windows are
+  /// quicker as one pass on all threads (1068 against 998). Values agree with one pass to rounding.
+  public func embed(windows: [Image], lanes: Int) -> [[Float]] {
+    let n = windows.count
+    let lanes = max(1, min(lanes, n))
+    guard lanes > 1 else { return n == 0 ? [] : embed(spectra: input(Image.batch(windows))) }
+    let perLane = max(1, Threads.count / lanes)
+    var parts = [[[Float]]](repeating: [], count: lanes)
+    parts.withUnsafeMutableBufferPointer { slots in
+      Threads.parallelFor(lanes) { l in
+        let part = Array(windows[(n * l / lanes)..<(n * (l + 1) / lanes)])
+        slots[l] = Threads.withCount(perLane) { embed(spectra: input(Image.batch(part))) }
+      }
+    }
+    return parts.flatMap { $0 }
+  }
+
   /// Image embeddings: the mean of the window embeddings of an n × n grid of patch-size windows, then
   /// the checkpoint's ``whitening`` when it has one.
   public func embed(images: [Image], grid: Int = 3, batch: Int = 256) -> [[Float]] {

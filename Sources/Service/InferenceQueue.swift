@@ -203,7 +203,9 @@ final class InferenceQueue: @unchecked Sendable {
     }
     guard !ready.isEmpty else { return }
     let start = DispatchTime.now()
-    let e = extractor.embed(spectra: input(Image.batch(ready.flatMap(\.windows))))
+    // One image: one pass with every layer on all threads, the lowest latency for a lone request; several:
+    // one lane of windows per thread, the most images per second (``Extractor/embed(windows:lanes:)``).
+    let e = extractor.embed(windows: ready.flatMap(\.windows), lanes: ready.count > 1 ? Threads.count : 1)
     let seconds = elapsed(start, .now())
     metrics.recordBatch(images: ready.count, seconds: seconds)
     for (i, item) in ready.enumerated() {

@@ -178,15 +178,17 @@ final class DNNLContext {
     Unmanaged<DNNLContext>.fromOpaque(p).takeUnretainedValue().cache.removeAll()
   }
 
-  /// The cached primitive for `key`, created by `make` on first use.
-  static func primitive(_ key: String, _ make: () -> Primitive) -> Primitive {
+  /// The cached primitive for `operation` at the calling thread's count, created by `make` on first use.
+  static func primitive(_ operation: String, _ make: () -> Primitive) -> Primitive {
     let c = current
+    // Some implementations balance their work over the team size known when they are created, so a
+    // primitive made for one count is not reused under another (``Threads/withCount(_:_:)``).
+    let key = "\(operation)|t\(Threads.count)"
     if let p = c.cache[key] {
       c.hits += 1
       return p
     }
     c.misses += 1
-    // Some implementations balance their work over the team size known when they are created.
     Threads.prepareCallingThread()
     let p = make()
     c.cache[key] = p

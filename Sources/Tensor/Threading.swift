@@ -29,8 +29,30 @@ public enum Threads {
 
   private static let setting = Locked<Setting?>(nil)
 
-  /// The number of threads kernels may use.
-  public static var count: Int { resolved().count }
+  /// The number of threads kernels may use: the calling thread's own count inside
+  /// ``withCount(_:_:)``, else the process-wide one.
+  public static var count: Int {
+    let local = Int(bitPattern: pthread_getspecific(localKey))
+    return local > 0 ? local : resolved().count
+  }
+
+  /// Runs `body` with `n` as the calling thread's count: its parallel loops, BLAS bands and oneDNN
+  /// primitives use teams of `n` while other threads keep theirs.
+  ///
+  /// For work split into independent lanes at a level above the kernels (the server's lanes of windows,
+  /// one thread each): a lane that ran every layer on a team of its own would put more threads than cores
+  /// to work and make each layer's barrier wait for a thread that is not running.
+  public static func withCount<R>(_ n: Int, _ body: () throws -> R) rethrows -> R {
+    precondition(n >= 1, "thread count must be at least 1, got \(n)")
+    let previous = pthread_getspecific(localKey)
+    pthread_setspecific(localKey, UnsafeRawPointer(bitPattern: n))
+    defer {
+      pthread_setspecific(localKey, previous)
+      // OpenMP's setting must be given again when the process-wide count applies once more.
+      pthread_setspecific(appliedKey, nil)
+    }
+    return try body()
+  }
 
   /// The count used until ``set(_:)`` is called: `MODELPRINT_THREADS`, else the first value of
   /// `OMP_NUM_THREADS` (OpenMP's own convention), else every core. A value that is not a positive
@@ -66,15 +88,25 @@ public enum Threads {
   /// Makes the calling thread's OpenMP team size equal ``count`` (cheap when it already does). Every
   /// oneDNN primitive runs after it, since oneDNN sizes its team from the calling thread's setting.
   public static func prepareCallingThread() {
+    let local = Int(bitPattern: pthread_getspecific(localKey))
+    if local > 0 {
+      // Always given: a thread of an OpenMP team does not keep its setting from one region to the next.
+      setOpenMPThreads(local)
+      return
+    }
     let s = resolved()
     let applied = Int(bitPattern: pthread_getspecific(appliedKey))
     guard applied != s.generation else { return }
-    // oneDNN's OpenMP runtime is loaded with libdnnl; looking the symbol up avoids linking libgomp.
-    if let sym = dlsym(nil, "omp_set_num_threads") {
-      unsafeBitCast(sym, to: SetThreads.self)(Int32(s.count))
-    }
+    setOpenMPThreads(s.count)
     pthread_setspecific(appliedKey, UnsafeRawPointer(bitPattern: s.generation))
   }
+
+  /// oneDNN's OpenMP runtime is loaded with libdnnl; looking the symbol up avoids linking libgomp.
+  private static let setOpenMPThreadsSymbol: SetThreads? = dlsym(nil, "omp_set_num_threads").map {
+    unsafeBitCast($0, to: SetThreads.self)
+  }
+
+  private static func setOpenMPThreads(_ n: Int) { setOpenMPThreadsSymbol?(Int32(n)) }
 
   /// The setting, resolved from ``defaultCount`` on first use.
   private static func resolved() -> Setting {
@@ -93,6 +125,13 @@ public enum Threads {
     for w in warnings { FileHandle.standardError.write(Data((w + "\n").utf8)) }
     return s
   }
+
+  /// The calling thread's own count inside ``withCount(_:_:)`` (0: none).
+  private static let localKey: pthread_key_t = {
+    var k = pthread_key_t()
+    pthread_key_create(&k, nil)
+    return k
+  }()
 
   /// The generation whose count this thread last gave OpenMP (0: none yet).
   private static let appliedKey: pthread_key_t = {

@@ -44,4 +44,30 @@ final class ConcurrentInferenceTests: XCTestCase {
       XCTAssertEqual(e, expected[k % requests.count], "request \(k % requests.count), call \(k)")
     }
   }
+
+  /// Lanes of windows side by side give the windows' embeddings of one pass, in order, with 2, 3 (more
+  /// lanes than threads) and 40 (more lanes than windows) lanes. A different split may only reorder
+  /// float sums inside the kernels: each output sums at most 3·3·32 = 288 products per layer over 18
+  /// layers, so values agree to about 18 · 288 · 2⁻²⁴ ≈ 3e-4 of the largest magnitude.
+  func testLanesGiveTheEmbeddingsOfOnePass() {
+    Threads.set(2)
+    var rng = RNG(seed: 13)
+    let images = (0..<3).map { _ in
+      Image(width: 70, height: 66, pixels: (0..<(3 * 70 * 66)).map { _ in rng.uniform() })
+    }
+    let ex = Self.extractor()
+    let windows = images.flatMap { ex.input.windows($0, grid: 3) }
+    let one = ex.embed(windows: windows, lanes: 1)
+    XCTAssertEqual(one.count, windows.count)
+    let scale = one.flatMap { $0 }.map(abs).max() ?? 0
+    for lanes in [2, 3, 40] {
+      let split = ex.embed(windows: windows, lanes: lanes)
+      XCTAssertEqual(split.count, one.count, "\(lanes) lanes")
+      for (w, (a, b)) in zip(split, one).enumerated() {
+        XCTAssertEqual(a.count, b.count)
+        for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 3e-4 * scale, "\(lanes) lanes, window \(w)") }
+      }
+    }
+    XCTAssertEqual(ex.embed(windows: [], lanes: 2).count, 0)
+  }
 }

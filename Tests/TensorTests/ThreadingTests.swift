@@ -91,4 +91,48 @@ final class ThreadingTests: XCTestCase {
       XCTAssertEqual(seen.current, Int32(n))
     }
   }
+
+  /// A thread's own count holds inside `withCount` only, nests, and leaves other threads on the
+  /// process-wide count.
+  func testWithCountHoldsOnTheCallingThreadOnly() {
+    Threads.set(2)
+    Threads.withCount(1) {
+      XCTAssertEqual(Threads.count, 1)
+      Threads.withCount(3) { XCTAssertEqual(Threads.count, 3) }
+      XCTAssertEqual(Threads.count, 1)
+      let other = Locked<Int?>(nil)
+      let done = DispatchSemaphore(value: 0)
+      Thread {
+        other.withLock { $0 = Threads.count }
+        done.signal()
+      }.start()
+      done.wait()
+      XCTAssertEqual(other.current, 2)
+      // A loop inside the scope runs on the calling thread alone, and still covers every index.
+      let counts = visits(37) { record in Threads.parallelFor(37) { record($0) } }
+      XCTAssertEqual(counts, [Int](repeating: 1, count: 37))
+    }
+    XCTAssertEqual(Threads.count, 2)
+  }
+
+  /// Lanes of one thread each run oneDNN primitives made for a team of one, beside the calling thread's
+  /// primitives for the whole team: the same convolution gives the same values both ways.
+  func testPrimitivesFollowTheThreadsOwnCount() {
+    Threads.set(2)
+    var rng = RNG(seed: 21)
+    let x = Tensor.uniform([4, 8, 12, 12], -1, 1, rng: &rng)
+    let w = Tensor.uniform([8, 8, 3, 3], -1, 1, rng: &rng)
+    let whole = conv2d(x, weight: w, padding: 1).array
+    let lanes = Locked<[[Float]]>([[], []])
+    Threads.parallelFor(2) { l in
+      let y = Threads.withCount(1) { conv2d(x, weight: w, padding: 1).array }
+      lanes.withLock { $0[l] = y }
+    }
+    // One 3·3·8 = 72-term sum per output, in an order the kernel's blocking picks: a reordering moves
+    // it by at most 72 · 2⁻²⁴ times the sum of the terms' magnitudes, at most 72 (|x|, |w| ≤ 1).
+    for y in lanes.current {
+      XCTAssertEqual(y.count, whole.count)
+      for (a, b) in zip(y, whole) { XCTAssertEqual(a, b, accuracy: 72 * 0x1p-24 * 72) }
+    }
+  }
 }
