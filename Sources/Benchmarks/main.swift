@@ -48,7 +48,7 @@ func parse() -> Options {
       print(
         """
         usage: modelprint-bench [--threads N] [--arch ID] [--warmup W] [--iters I] [--plain] [--profile] [--direct-conv]
-                                [--dncnn-depth D] [--dncnn-width W] WORKLOAD...
+                                [--dncnn-depth D] [--dncnn-width W] [--batch B] [--lanes L] WORKLOAD...
         workloads: synth-train synth-forward resnet-train resnet-infer dncnn-infer fft extractor-train
         --threads N threads for every kernel (default 1)
         --arch ID the synthetic architecture of synth-train and synth-forward (default 110011)
@@ -57,6 +57,7 @@ func parse() -> Options {
         --profile prints the forward time of each leaf layer type to standard error
         --direct-conv runs every convolution through oneDNN (no matrix product for tiny inputs)
         --dncnn-depth D, --dncnn-width W set dncnn-infer's network (default 17 and 64, the reference's)
+        --batch B, --lanes L resnet-infer's windows (default 64), cut into L lanes run side by side (default 1)
         """)
       exit(0)
     default:
