@@ -7,7 +7,7 @@
 # `identify` per image (whole command, and after loading) with its answers compared to the server's.
 # Writes the table into docs/service.md between the load-test markers.
 #
-#   scripts/load-test.sh [--duration S] [--workers N] [--port P] [--no-build] [--no-docs]
+#   scripts/load-test.sh [--duration S] [--workers N] [--batch N] [--port P] [--no-build] [--no-docs]
 #
 # Needs wrk (apt install wrk). Measure on a quiet machine: other jobs on the same cores change every
 # figure.
@@ -15,6 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=60
 workers=1
+batch=16
 port=18080
 build=1
 docs=1
@@ -22,6 +23,7 @@ while (($#)); do
   case "$1" in
     --duration) duration="$2"; shift 2 ;;
     --workers) workers="$2"; shift 2 ;;
+    --batch) batch="$2"; shift 2 ;;
     --port) port="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
     --no-docs) docs=0; shift ;;
@@ -57,7 +59,7 @@ head -c 200000 /dev/urandom > "$work/random.bin"
 } > "$work/mixed.txt"
 
 echo secret-load-test-token > "$work/token"
-"$bin" serve --gallery "$work/gallery.sqlite" --port "$port" --token-file "$work/token" --workers "$workers" \
+"$bin" serve --gallery "$work/gallery.sqlite" --port "$port" --token-file "$work/token" --workers "$workers" --batch "$batch" \
   --max-body "$max_body" > "$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
@@ -138,7 +140,7 @@ table=$(
     "answers equal to the server's (same ranking, scores within 1e-4): $same of $n."
   echo
   echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')), " \
-    "$workers inference worker(s), ${duration} s per run; load average (1, 5, 15 min) $load_before before, $load_after after."
+    "$workers inference worker(s), --batch $batch, ${duration} s per run; load average (1, 5, 15 min) $load_before before, $load_after after."
 )
 echo "$table"
 if ((docs)); then

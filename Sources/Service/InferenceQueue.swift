@@ -2,9 +2,10 @@
 //
 // A request hands its image bytes to the queue and awaits the answer. Each worker thread takes the
 // oldest request, then keeps taking more for at most `batchWait` (or until `maxBatchImages`), decodes
-// them, and embeds all their windows in one forward pass: under load the queue is never empty, so batches
-// fill without waiting and throughput rises with concurrency, while a lone request waits `batchWait` at
-// most. Decoding happens on the worker, after the request left the queue, so the memory held is bounded
+// them, and embeds their windows: a lone image in one forward pass on every thread, several in one lane
+// per thread that goes on taking queued requests until the queue is empty. Under load the queue is never
+// empty, so batches fill without waiting and throughput rises with concurrency, while a lone request
+// waits `batchWait` at most. Decoding happens on the worker, after the request left the queue, so the memory held is bounded
 // by the queue's capacity times the body limit plus one decoded batch per worker. A full queue refuses
 // at once (503 with Retry-After) instead of growing.
 //
@@ -167,45 +168,121 @@ final class InferenceQueue: @unchecked Sendable {
     return batch
   }
 
+  /// The lanes of one multi-image batch, counted under the queue's lock.
+  private final class LaneGroup {
+    /// Lanes that are embedding (not waiting for work).
+    var working = 0
+    /// Set when every lane that started found the queue empty: all lanes then leave together.
+    var ended = false
+  }
+
+  /// More queued jobs for a lane of `group`, at most `limit`. When the queue is empty the lane waits
+  /// while another lane still works (more requests will come from its clients) and the group ends only
+  /// when no lane works: a lane that left at once could leave the other working alone for as long as
+  /// the load lasts, with its own thread spinning at the region's end.
+  private func takeMore(_ limit: Int, group: LaneGroup) -> [Job] {
+    condition.lock()
+    defer {
+      metrics.queueDepth.set(Double(jobs.count))
+      condition.unlock()
+    }
+    group.working -= 1
+    while jobs.isEmpty && group.working > 0 && !group.ended && !stopped { condition.wait() }
+    guard !jobs.isEmpty, !group.ended else {
+      group.ended = true
+      condition.broadcast()
+      return []
+    }
+    group.working += 1
+    let n = min(limit, jobs.count)
+    let taken = Array(jobs.prefix(n))
+    jobs.removeFirst(n)
+    return taken
+  }
+
   private func run(_ batch: [Job]) {
+    let lanes = min(Threads.count, batch.count)
+    guard lanes > 1 else {
+      embedAndAnswer(prepare(batch, threads: Threads.count))
+      return
+    }
+    // Several images: one lane per thread, each decoding and embedding its own images on its thread,
+    // then taking more from the queue while there are some. A lane never waits for another between
+    // batches, so under load the threads meet only when the queue runs dry, and a lane's decoding
+    // overlaps the other's forward pass; a batch split over all threads would stop at a barrier after
+    // decoding and after every layer, where the faster thread waits (``Extractor/embed(windows:lanes:)``).
+    let perLane = max(1, configuration.maxBatchImages / lanes)
+    let group = LaneGroup()
+    Threads.parallelFor(lanes) { l in
+      // A lane counts as working from its start: if OpenMP forms a smaller team, one thread runs the
+      // lanes one after another, and a lane not yet started must not be waited for.
+      condition.lock()
+      group.working += 1
+      condition.unlock()
+      Threads.withCount(1) {
+        var mine = Array(batch[(batch.count * l / lanes)..<(batch.count * (l + 1) / lanes)])
+        while !mine.isEmpty {
+          embedAndAnswer(prepare(mine, threads: 1))
+          mine = takeMore(perLane, group: group)
+        }
+      }
+    }
+  }
+
+  private struct Prepared {
+    var job: Job
+    var windows: [Image]
+    var spectra: ResidualSpectra?
+    var queued: Double
+    var decoded: Double
+  }
+
+  /// Decodes the live jobs and cuts their windows, answering the gone and the undecodable at once.
+  /// Decoding is per image and single-threaded, so with several threads the images are decoded side by
+  /// side.
+  private func prepare(_ jobs: [Job], threads: Int) -> [Prepared] {
     let decoder = ImageDecoder(maxPixels: configuration.maxPixels)
     let input = extractor.input
     let grid = configuration.grid
-    let windowsPerImage = grid * grid
     var live: [Job] = []
-    for job in batch {
+    for job in jobs {
       if job.isGone() { job.done(.failure(CancellationError())) } else { live.append(job) }
     }
-    // Decoding and cutting windows is per image and single-threaded, so a batch's images are prepared
-    // on the kernel threads side by side (the forward pass below then uses them all again).
-    typealias Prepared = (windows: [Image], spectra: ResidualSpectra?, queued: Double, decoded: Double)
-    var prepared = [Result<Prepared, any Error>?](repeating: nil, count: live.count)
-    prepared.withUnsafeMutableBufferPointer { slots in
-      Threads.parallelFor(live.count) { i in
+    var results = [Result<Prepared, any Error>?](repeating: nil, count: live.count)
+    results.withUnsafeMutableBufferPointer { slots in
+      let one = { (i: Int) in
         let job = live[i]
         let start = DispatchTime.now()
         slots[i] = Result {
           let image = try decoder.decode(job.data, name: job.name)
           let windows = input.windows(image, grid: grid)
           let spectra = job.wantsSpectra ? ResidualSpectra.of(image, input: input, grid: grid) : nil
-          return (windows, spectra, elapsed(job.enqueued, start), elapsed(start, .now()))
+          return Prepared(
+            job: job, windows: windows, spectra: spectra, queued: elapsed(job.enqueued, start),
+            decoded: elapsed(start, .now()))
         }
       }
+      if threads > 1 { Threads.parallelFor(live.count, one) } else { live.indices.forEach(one) }
     }
-    var ready: [(job: Job, windows: [Image], spectra: ResidualSpectra?, queued: Double, decoded: Double)] = []
-    for (job, result) in zip(live, prepared) {
+    var ready: [Prepared] = []
+    for (job, result) in zip(live, results) {
       switch result! {
-      case .success(let p): ready.append((job, p.windows, p.spectra, p.queued, p.decoded))
+      case .success(let p): ready.append(p)
       case .failure(let error):
         metrics.decodeFailures.increment()
         job.done(.failure(error))
       }
     }
+    return ready
+  }
+
+  /// Embeds the prepared images in one forward pass on the calling thread's share of threads and
+  /// answers each job.
+  private func embedAndAnswer(_ ready: [Prepared]) {
     guard !ready.isEmpty else { return }
+    let windowsPerImage = configuration.grid * configuration.grid
     let start = DispatchTime.now()
-    // One image: one pass with every layer on all threads, the lowest latency for a lone request; several:
-    // one lane of windows per thread, the most images per second (``Extractor/embed(windows:lanes:)``).
-    let e = extractor.embed(windows: ready.flatMap(\.windows), lanes: ready.count > 1 ? Threads.count : 1)
+    let e = extractor.embed(windows: ready.flatMap(\.windows), lanes: 1)
     let seconds = elapsed(start, .now())
     metrics.recordBatch(images: ready.count, seconds: seconds)
     for (i, item) in ready.enumerated() {
@@ -218,8 +295,7 @@ final class InferenceQueue: @unchecked Sendable {
         .success(
           EmbeddedImage(
             embedding: extractor.finished(m), spectra: item.spectra, queued: item.queued, decoded: item.decoded,
-            embedded: seconds,
-            batch: ready.count)))
+            embedded: seconds, batch: ready.count)))
     }
   }
 }

@@ -12,8 +12,12 @@ public struct ServiceConfiguration: Sendable {
   public var workers = 1
   /// Requests waiting for a worker beyond this are answered 503 with `Retry-After`.
   public var queueCapacity = 64
-  /// The most images one forward pass embeds (each is grid² windows).
-  public var maxBatchImages = 8
+  /// The most images a worker takes from the queue at once (each is grid² windows). A lone image runs
+  /// one forward pass on every thread; several are shared out as one lane per thread, and each lane
+  /// then takes up to `maxBatchImages / threads` more at a time while the queue holds some, so at 2
+  /// threads a lane's pass embeds 8 images (72 windows), the size the network runs fastest at on one
+  /// thread (`modelprint-bench --threads 1 resnet-infer --batch 72`).
+  public var maxBatchImages = 16
   /// How long a worker waits for more requests to join a batch once it holds one.
   public var batchWait: Duration = .milliseconds(2)
   /// How long the queue must stay empty after work before freed memory is returned to the system.

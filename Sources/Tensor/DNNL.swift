@@ -178,6 +178,9 @@ final class DNNLContext {
     Unmanaged<DNNLContext>.fromOpaque(p).takeUnretainedValue().cache.removeAll()
   }
 
+  /// Primitives the calling thread holds.
+  static var cachedOnCurrentThread: Int { current.cache.count }
+
   /// The cached primitive for `operation` at the calling thread's count, created by `make` on first use.
   static func primitive(_ operation: String, _ make: () -> Primitive) -> Primitive {
     let c = current

@@ -84,11 +84,14 @@ public final class BufferPool: @unchecked Sendable {
     Foundation.free(p)
   }
 
-  /// Returns every cached buffer to the system, and the calling thread's oneDNN primitives (their
-  /// scratchpads and inference copies of the weights in the primitive's layout, one per input shape): what
-  /// a server's worker holds after a burst of batches of several sizes.
+  /// Returns every cached buffer to the system, and the oneDNN primitives of the calling thread and of
+  /// its OpenMP team (their scratchpads and inference copies of the weights in the primitive's layout, one
+  /// per input shape and thread count): what a server's worker holds after a burst of batches of several
+  /// sizes. The team's threads count because lanes (``Threads/withCount(_:_:)``) create primitives on
+  /// each of them.
   public func trimForIdleThread() {
     DNNLContext.releaseCurrent()
+    Threads.parallelFor(Threads.count) { _ in DNNLContext.releaseCurrent() }
     trim()
   }
 

@@ -14,7 +14,7 @@ struct ServeCommand: AsyncParsableCommand {
       Binds to loopback unless --host says otherwise. Reads (identify, verify, embed, explain, models,
       export) need nothing; writes (enroll, remove, calibrate, import) need the token of --token-file
       as `Authorization: Bearer TOKEN`. Without --token-file a random token is made and printed on
-      standard error. Concurrent requests are embedded together in one forward pass (micro-batching);
+      standard error. Concurrent requests are embedded together, one forward pass per thread (micro-batching);
       beyond --queue waiting requests the server answers 503 with Retry-After. The API is described in
       docs/api.md and at /openapi.json.
       """)
@@ -27,7 +27,8 @@ struct ServeCommand: AsyncParsableCommand {
   @Option(help: "A file holding the bearer token for writes (its first line).") var tokenFile: String?
   @Option(help: "Inference worker threads.") var workers = 1
   @Option(help: "Requests that may wait for a worker before 503.") var queue = 64
-  @Option(help: "Most images per forward pass.") var batch = 8
+  @Option(help: "Most images a worker takes at once; several are shared out as one forward pass per thread.")
+  var batch = 16
   @Option(help: "Milliseconds a worker waits for more requests to join a batch.") var batchWait = 2
   @Option(help: "Largest image upload in bytes (413 beyond).") var maxBody = 20 << 20
   @Option(help: "Largest image in pixels (422 beyond: the decoder's bomb guard).") var maxPixels = 16_000_000

@@ -1,6 +1,7 @@
 import Foundation
-import Tensor
 import XCTest
+
+@testable import Tensor
 
 /// The SIMD kernels against their scalar twins on random lengths (vector body and scalar tail) and
 /// at the edges of their ranges.
@@ -180,5 +181,28 @@ final class KernelTests: XCTestCase {
     let allocations = BufferPool.shared.systemAllocations
     XCTAssertEqual(forward(), before)
     XCTAssertGreaterThan(BufferPool.shared.systemAllocations, allocations, "the emptied pool allocates again")
+  }
+
+  /// Lanes make primitives on every thread of the OpenMP team; the idle release drops them all, not only
+  /// the calling thread's.
+  func testIdleReleaseDropsTheTeamThreadsPrimitives() throws {
+    let n = Threads.count
+    guard n > 1 else { throw XCTSkip("needs a team of two or more threads, have \(n)") }
+    var rng = RNG(seed: 22)
+    let x = Tensor((0..<(2 * 8 * 12 * 12)).map { _ in rng.normal() }, shape: [2, 8, 12, 12])
+    let w = Tensor((0..<(16 * 8 * 9)).map { _ in 0.1 * rng.normal() }, shape: [16, 8, 3, 3])
+    func held() -> [Int] {
+      var counts = [Int](repeating: 0, count: n)
+      counts.withUnsafeMutableBufferPointer { c in
+        Threads.parallelFor(n) { i in c[i] = DNNLContext.cachedOnCurrentThread }
+      }
+      return counts
+    }
+    Threads.parallelFor(n) { _ in
+      Threads.withCount(1) { _ = withNoGrad { conv2d(x, weight: w, padding: 1) } }
+    }
+    XCTAssertTrue(held().allSatisfy { $0 > 0 }, "every lane made its primitives: \(held())")
+    BufferPool.shared.trimForIdleThread()
+    XCTAssertEqual(held(), [Int](repeating: 0, count: n))
   }
 }
