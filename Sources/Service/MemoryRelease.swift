@@ -27,9 +27,9 @@ enum MemoryRelease {
     #endif
   }()
 
-  /// Empties the tensor buffer pool and the calling worker's oneDNN primitives, then releases the
-  /// allocator's free pages (a no-op where the C library has no `malloc_trim`). Buffers in use are
-  /// untouched; the next batch allocates afresh.
+  /// Empties the tensor buffer pool and the oneDNN primitives of the calling worker and of its OpenMP
+  /// team (where its lanes made theirs), then releases the allocator's free pages (a no-op where the C
+  /// library has no `malloc_trim`). Buffers in use are untouched; the next batch allocates afresh.
   static func trim() {
     BufferPool.shared.trimForIdleThread()
     _ = mallocTrim?(0)
