@@ -103,13 +103,22 @@ public final class Extractor {
       let chunk = images[start..<min(images.count, start + max(1, batch / wins))]
       let windows = chunk.flatMap { input.windows($0, grid: grid) }
       let e = embed(spectra: input(Image.batch(windows)), batch: batch)
-      for i in 0..<chunk.count {
-        var m = [Float](repeating: 0, count: e[0].count)
-        for w in 0..<wins { for j in m.indices { m[j] += e[i * wins + w][j] / Float(wins) } }
-        out.append(m)
-      }
+      for i in 0..<chunk.count { out.append(Self.windowMean(e, image: i, windowsPerImage: wins)) }
     }
     return out
+  }
+
+  /// The mean of image `image`'s window embeddings in `windowEmbeddings` (its `windowsPerImage` rows in
+  /// order). Every path that embeds windows itself (the server's batches) averages with this, so that
+  /// its sums run in the same order as ``rawEmbeddings(images:grid:batch:)``'s.
+  public static func windowMean(_ windowEmbeddings: [[Float]], image: Int, windowsPerImage: Int) -> [Float] {
+    precondition(
+      windowsPerImage > 0 && (image + 1) * windowsPerImage <= windowEmbeddings.count,
+      "windowMean: image \(image) × \(windowsPerImage) windows of \(windowEmbeddings.count) rows")
+    let rows = windowEmbeddings[(image * windowsPerImage)..<((image + 1) * windowsPerImage)]
+    var m = [Float](repeating: 0, count: rows.first!.count)
+    for row in rows { for j in m.indices { m[j] += row[j] / Float(windowsPerImage) } }
+    return m
   }
 
   /// Saves weights and settings atomically; `extra` metadata is added (config, results).

@@ -286,11 +286,7 @@ final class InferenceQueue: @unchecked Sendable {
     let seconds = elapsed(start, .now())
     metrics.recordBatch(images: ready.count, seconds: seconds)
     for (i, item) in ready.enumerated() {
-      // The same sum in the same order as `Extractor.embed(images:)`, so one image alone matches it.
-      var m = [Float](repeating: 0, count: e[0].count)
-      for w in 0..<windowsPerImage {
-        for j in m.indices { m[j] += e[i * windowsPerImage + w][j] / Float(windowsPerImage) }
-      }
+      let m = Extractor.windowMean(e, image: i, windowsPerImage: windowsPerImage)
       item.job.done(
         .success(
           EmbeddedImage(

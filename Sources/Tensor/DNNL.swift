@@ -143,7 +143,12 @@ final class Primitive {
 /// scratchpads must not run concurrently, so each thread keeps its own.
 final class DNNLContext {
   let stream: dnnl_stream_t
-  var cache: [String: Primitive] = [:]
+  /// A primitive is made for one operation at one team size.
+  struct Key: Hashable {
+    var operation: String
+    var threads: Int
+  }
+  var cache: [Key: Primitive] = [:]
   var hits = 0
   var misses = 0
 
@@ -186,7 +191,7 @@ final class DNNLContext {
     let c = current
     // Some implementations balance their work over the team size known when they are created, so a
     // primitive made for one count is not reused under another (``Threads/withCount(_:_:)``).
-    let key = "\(operation)|t\(Threads.count)"
+    let key = Key(operation: operation, threads: Threads.count)
     if let p = c.cache[key] {
       c.hits += 1
       return p

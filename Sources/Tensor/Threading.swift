@@ -127,18 +127,17 @@ public enum Threads {
   }
 
   /// The calling thread's own count inside ``withCount(_:_:)`` (0: none).
-  private static let localKey: pthread_key_t = {
-    var k = pthread_key_t()
-    pthread_key_create(&k, nil)
-    return k
-  }()
+  private static let localKey = makeKey()
 
   /// The generation whose count this thread last gave OpenMP (0: none yet).
-  private static let appliedKey: pthread_key_t = {
+  private static let appliedKey = makeKey()
+
+  /// A thread-specific slot holding a plain integer (no destructor: nothing to free).
+  private static func makeKey() -> pthread_key_t {
     var k = pthread_key_t()
     pthread_key_create(&k, nil)
     return k
-  }()
+  }
 
   /// Runs `body` on contiguous parts of `0..<n`, one per thread of OpenMP's team, or on `0..<n` at
   /// once when `work` (multiply-adds, elements, …) does not give each part `minimumWork`.

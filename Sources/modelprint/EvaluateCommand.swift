@@ -72,6 +72,9 @@ struct EvaluateCommand: ParsableCommand {
     var unknownRoot: String?
     var perturbation: String?
     var models: [String]
+    /// The first method's 1:N accuracy per model (the share of its queries attributed to it), for the
+    /// models that have queries: a total made of a few models' gains shows here.
+    var perModelAccuracy: [String: Double]
     var images: Int
     var skipped: Int
     var extractor: String?
@@ -83,6 +86,7 @@ struct EvaluateCommand: ParsableCommand {
       case identification, verification, clusters, method, root, perturbation, models, images, skipped, extractor
       case comparison
       case openSet = "open_set"
+      case perModelAccuracy = "per_model_accuracy"
       case unknownRoot = "unknown_root"
       case extractorSHA256 = "extractor_sha256"
     }
@@ -266,6 +270,9 @@ struct EvaluateCommand: ParsableCommand {
       identification: first.result.identification, verification: first.result.verification,
       clusters: first.result.clusters, openSet: first.openSet, method: method.rawValue, root: root,
       unknownRoot: unknown, perturbation: perturbation?.description, models: first.models,
+      perModelAccuracy: Dictionary(
+        uniqueKeysWithValues: zip(first.identification.gallery.classes, first.identification.perModelAccuracy)
+          .compactMap { c, a in a.map { (first.models[c], $0) } }),
       images: first.embeddings.count, skipped: skipped,
       extractor: method == .modelprint ? (extractor ?? embedders[0].identity.path) : nil,
       extractorSHA256: embedders[0].identity.sha256, comparison: compare ? summaries : nil)

@@ -102,6 +102,12 @@ final class BadFileTests: XCTestCase {
     ])
     assertSurvives(r, mentioning: [broken])
     XCTAssertTrue(FileManager.default.fileExists(atPath: json), "the good images are still scored:\n\(r.output)")
+    // Every model keeps two or more good images, so each has queries and a per-model accuracy.
+    let report = try XCTUnwrap(
+      JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
+    let perModel = try XCTUnwrap(report["per_model_accuracy"] as? [String: Double], "\(report.keys)")
+    XCTAssertEqual(Set(perModel.keys), Set(try XCTUnwrap(report["models"] as? [String])))
+    XCTAssertTrue(perModel.values.allSatisfy { (0...1).contains($0) }, "\(perModel)")
   }
 
   // MARK: galleries
