@@ -5,9 +5,9 @@
 // them, and embeds their windows: a lone image in one forward pass on every thread, several in one lane
 // per thread that goes on taking queued requests until the queue is empty. Under load the queue is never
 // empty, so batches fill without waiting and throughput rises with concurrency, while a lone request
-// waits `batchWait` at most. Decoding happens on the worker, after the request left the queue, so the memory held is bounded
-// by the queue's capacity times the body limit plus one decoded batch per worker. A full queue refuses
-// at once (503 with Retry-After) instead of growing.
+// waits `batchWait` at most. Decoding happens on the worker, after the request left the queue, so the
+// memory held is bounded by the queue's capacity times the body limit plus one decoded batch per worker.
+// A full queue refuses at once (503 with Retry-After) instead of growing.
 //
 // A burst leaves the buffer pool, the worker's oneDNN primitives and glibc's arenas holding what its
 // batches used, so the resident size would stay at its peak; after a quiet spell of `trimAfterIdle` a
@@ -203,7 +203,7 @@ final class InferenceQueue: @unchecked Sendable {
   private func run(_ batch: [Job]) {
     let lanes = min(Threads.count, batch.count)
     guard lanes > 1 else {
-      embedAndAnswer(prepare(batch, threads: Threads.count))
+      embedAndAnswer(prepare(batch))
       return
     }
     // Several images: one lane per thread, each decoding and embedding its own images on its thread,
@@ -222,7 +222,7 @@ final class InferenceQueue: @unchecked Sendable {
       Threads.withCount(1) {
         var mine = Array(batch[(batch.count * l / lanes)..<(batch.count * (l + 1) / lanes)])
         while !mine.isEmpty {
-          embedAndAnswer(prepare(mine, threads: 1))
+          embedAndAnswer(prepare(mine))
           mine = takeMore(perLane, group: group)
         }
       }
@@ -238,9 +238,9 @@ final class InferenceQueue: @unchecked Sendable {
   }
 
   /// Decodes the live jobs and cuts their windows, answering the gone and the undecodable at once.
-  /// Decoding is per image and single-threaded, so with several threads the images are decoded side by
-  /// side.
-  private func prepare(_ jobs: [Job], threads: Int) -> [Prepared] {
+  /// Decoding is per image and single-threaded, so the images are decoded side by side on the calling
+  /// thread's count of threads (one in a lane).
+  private func prepare(_ jobs: [Job]) -> [Prepared] {
     let decoder = ImageDecoder(maxPixels: configuration.maxPixels)
     let input = extractor.input
     let grid = configuration.grid
@@ -250,7 +250,7 @@ final class InferenceQueue: @unchecked Sendable {
     }
     var results = [Result<Prepared, any Error>?](repeating: nil, count: live.count)
     results.withUnsafeMutableBufferPointer { slots in
-      let one = { (i: Int) in
+      Threads.parallelFor(live.count) { i in
         let job = live[i]
         let start = DispatchTime.now()
         slots[i] = Result {
@@ -262,7 +262,6 @@ final class InferenceQueue: @unchecked Sendable {
             decoded: elapsed(start, .now()))
         }
       }
-      if threads > 1 { Threads.parallelFor(live.count, one) } else { live.indices.forEach(one) }
     }
     var ready: [Prepared] = []
     for (job, result) in zip(live, results) {

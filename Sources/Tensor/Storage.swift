@@ -90,7 +90,7 @@ public final class BufferPool: @unchecked Sendable {
   /// sizes. The team's threads count because lanes (``Threads/withCount(_:_:)``) create primitives on
   /// each of them.
   public func trimForIdleThread() {
-    DNNLContext.releaseCurrent()
+    // Thread 0 of the team is the calling thread; with one thread the body runs on it alone.
     Threads.parallelFor(Threads.count) { _ in DNNLContext.releaseCurrent() }
     trim()
   }
