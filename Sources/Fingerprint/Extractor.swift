@@ -4,6 +4,10 @@ import NN
 import Tensor
 
 /// A trained fingerprint extractor: the network and the input settings it was trained with.
+///
+/// An ensemble is an extractor with ``members``: its embedding is the concatenation of its own and its
+/// members' embeddings, each whitened by its own whitening, so every command and the server use one the
+/// way they use a single network.
 public final class Extractor {
   /// Checkpoint format version (metadata key `format_version` is the safetensors layer's).
   public static let formatVersion = 1
@@ -16,25 +20,60 @@ public final class Extractor {
   public let whitening: EmbeddingWhitening?
   /// Where the whitening was fitted (metadata `embedding_transform_source`), for the record.
   public let whiteningSource: String?
+  /// The other extractors of an ensemble (empty for a single network): single networks of the same
+  /// input settings, whose embeddings follow this one's, in order.
+  public let members: [Extractor]
+
+  /// The most extractors an ensemble checkpoint may hold, this one included.
+  public static let maxEnsemble = 8
 
   public init(
     network: ResNet, input: SpectralInput, classes: [String], whitening: EmbeddingWhitening? = nil,
-    whiteningSource: String? = nil
+    whiteningSource: String? = nil, members: [Extractor] = []
   ) {
     precondition(
       whitening.map { $0.dimension == network.embeddingWidth } ?? true,
       "Extractor: a whitening of width \(whitening?.dimension ?? 0) for embeddings of \(network.embeddingWidth)")
+    precondition(
+      members.allSatisfy { $0.members.isEmpty && $0.input == input } && members.count < Self.maxEnsemble,
+      "Extractor: an ensemble's \(members.count) members must be single networks of the same input settings")
     self.network = network
     self.input = input
     self.classes = classes
     self.whitening = whitening
     self.whiteningSource = whiteningSource
+    self.members = members
   }
 
-  /// The same network and input with `whitening` (nil removes it).
+  /// The same network, input and members with `whitening` (nil removes it).
   public func with(whitening: EmbeddingWhitening?, source: String?) -> Extractor {
-    Extractor(network: network, input: input, classes: classes, whitening: whitening, whiteningSource: source)
+    Extractor(
+      network: network, input: input, classes: classes, whitening: whitening, whiteningSource: source,
+      members: members)
   }
+
+  /// An ensemble of `extractors` (two or more single networks of the same input settings): the first
+  /// one's network, classes and whitening, the others as its ``members``.
+  ///
+  /// - Throws: ``EnsembleError`` when there are fewer than two or more than ``maxEnsemble``, one is an
+  ///   ensemble itself, or their input settings differ.
+  public static func ensemble(_ extractors: [Extractor]) throws -> Extractor {
+    guard (2...maxEnsemble).contains(extractors.count) else { throw EnsembleError.count(extractors.count) }
+    if let k = extractors.firstIndex(where: { !$0.members.isEmpty }) { throw EnsembleError.nested(member: k) }
+    let first = extractors[0]
+    if let k = extractors.firstIndex(where: { $0.input != first.input }) {
+      throw EnsembleError.inputs(member: k)
+    }
+    return Extractor(
+      network: first.network, input: first.input, classes: first.classes, whitening: first.whitening,
+      whiteningSource: first.whiteningSource, members: Array(extractors.dropFirst()))
+  }
+
+  /// This extractor and its members, in embedding order.
+  public var parts: [Extractor] { [self] + members }
+
+  /// Embedding width: the network's, or for an ensemble the sum over its parts.
+  public var embeddingWidth: Int { parts.reduce(0) { $0 + $1.network.embeddingWidth } }
 
   /// Embeddings [N, embedding width] of standardised inputs, batch by batch, in eval mode.
   ///
@@ -42,6 +81,15 @@ public final class Extractor {
   /// in eval mode after loading, so concurrent calls only read it. A network in training mode is put in
   /// eval mode first, which must not happen while another thread uses it.
   public func embed(spectra: Tensor, batch: Int = 256) -> [[Float]] {
+    guard members.isEmpty else {
+      let each = parts.map { $0.networkEmbeddings(spectra: spectra, batch: batch) }
+      return (0..<spectra.shape[0]).map { i in each.flatMap { $0[i] } }
+    }
+    return networkEmbeddings(spectra: spectra, batch: batch)
+  }
+
+  /// ``embed(spectra:batch:)`` of this extractor's own network.
+  private func networkEmbeddings(spectra: Tensor, batch: Int) -> [[Float]] {
     if network.isTraining { network.eval() }
     let n = spectra.shape[0]
     guard n > 0 else { return [] }
@@ -83,7 +131,7 @@ public final class Extractor {
   }
 
   /// Image embeddings: the mean of the window embeddings of an n × n grid of patch-size windows, then
-  /// the checkpoint's ``whitening`` when it has one.
+  /// the checkpoint's ``whitening`` when it has one (for an ensemble, each part's on its own slice).
   public func embed(images: [Image], grid: Int = 3, batch: Int = 256) -> [[Float]] {
     rawEmbeddings(images: images, grid: grid, batch: batch).map(finished)
   }
@@ -92,7 +140,21 @@ public final class Extractor {
   /// checkpoint has one. Every path that averages windows itself (the server's batches) ends here, so its
   /// embeddings equal ``embed(images:grid:batch:)``'s.
   public func finished(_ windowMean: [Float]) -> [Float] {
-    whitening.map { $0(windowMean) } ?? windowMean
+    precondition(
+      windowMean.count == embeddingWidth, "Extractor.finished: \(windowMean.count) values for \(embeddingWidth)")
+    guard members.isEmpty else {
+      var out: [Float] = []
+      out.reserveCapacity(windowMean.count)
+      var start = 0
+      for part in parts {
+        let end = start + part.network.embeddingWidth
+        let slice = Array(windowMean[start..<end])
+        out += part.whitening.map { $0(slice) } ?? slice
+        start = end
+      }
+      return out
+    }
+    return whitening.map { $0(windowMean) } ?? windowMean
   }
 
   /// Image embeddings without the whitening: what a whitening is fitted on.
@@ -121,8 +183,26 @@ public final class Extractor {
     return m
   }
 
-  /// Saves weights and settings atomically; `extra` metadata is added (config, results).
+  /// Saves weights and settings atomically; `extra` metadata is added (config, results). An ensemble's
+  /// members go in the same file: member k's tensors under `member.k.` and its metadata as one JSON
+  /// object under `member.k.metadata`.
   public func save(to url: URL, extra: [String: String] = [:]) throws {
+    var (tensors, meta) = try contents(extra: extra)
+    if !members.isEmpty {
+      meta[Self.ensembleKey] = "\(members.count)"
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = .sortedKeys
+      for (k, member) in members.enumerated() {
+        let (t, m) = try member.contents(extra: [:])
+        for (name, tensor) in t { tensors[Self.memberPrefix(k + 1) + name] = tensor }
+        meta[Self.memberPrefix(k + 1) + "metadata"] = String(decoding: try encoder.encode(m), as: UTF8.self)
+      }
+    }
+    try Safetensors.write(tensors, metadata: meta, to: url)
+  }
+
+  /// The tensors and metadata of this extractor's own network and whitening.
+  private func contents(extra: [String: String]) throws -> ([String: Tensor], [String: String]) {
     let encoder = JSONEncoder()
     encoder.outputFormatting = .sortedKeys
     var meta = extra
@@ -140,8 +220,13 @@ public final class Extractor {
       tensors[Self.whiteningMean] = Tensor(whitening.mean, shape: [d])
       tensors[Self.whiteningMatrix] = Tensor(whitening.matrix, shape: [d, d])
     }
-    try Safetensors.write(tensors, metadata: meta, to: url)
+    return (tensors, meta)
   }
+
+  /// Metadata key of an ensemble's member count (the members besides the first extractor).
+  static let ensembleKey = "ensemble_members"
+  /// The prefix of member `k`'s tensors and metadata key (k ≥ 1; the first extractor has none).
+  static func memberPrefix(_ k: Int) -> String { "member.\(k)." }
 
   /// Tensor names of the whitening in a checkpoint.
   static let whiteningMean = "whitening.mean"
@@ -161,6 +246,37 @@ public final class Extractor {
   /// The metadata is checked against the tensors before the network is built: the network's size comes
   /// from metadata, so a damaged width must be refused before it allocates, not after.
   public static func load(_ file: Safetensors.File, name: String) throws -> Extractor {
+    func bad(_ reason: String) -> SafetensorsError { .badCheckpoint(path: name, kind: "extractor", reason: reason) }
+    guard let count = file.metadata[ensembleKey] else { return try loadSingle(file, name: name) }
+    guard let n = Int(count), (1..<maxEnsemble).contains(n) else {
+      throw bad("its ensemble member count '\(count)' is not a whole number in 1...\(maxEnsemble - 1)")
+    }
+    var own = file
+    own.metadata[ensembleKey] = nil
+    var members: [Extractor] = []
+    for k in 1...n {
+      let prefix = memberPrefix(k)
+      guard let text = own.metadata.removeValue(forKey: prefix + "metadata"),
+        let meta = try? JSONDecoder().decode([String: String].self, from: Data(text.utf8))
+      else { throw bad("ensemble member \(k) has no metadata object under \(prefix)metadata") }
+      guard meta[ensembleKey] == nil else { throw bad("ensemble member \(k) is an ensemble itself") }
+      var tensors: [String: Tensor] = [:]
+      for key in own.tensors.keys where key.hasPrefix(prefix) {
+        tensors[String(key.dropFirst(prefix.count))] = own.tensors.removeValue(forKey: key)
+      }
+      do {
+        members.append(try loadSingle(Safetensors.File(tensors: tensors, metadata: meta), name: name))
+      } catch SafetensorsError.badCheckpoint(_, _, let reason) { throw bad("ensemble member \(k): \(reason)") }
+    }
+    if own.tensors.keys.contains(where: { $0.hasPrefix("member.") }) {
+      throw bad("it holds tensors of ensemble members beyond its \(n)")
+    }
+    let first = try loadSingle(own, name: name)
+    do { return try ensemble([first] + members) } catch { throw bad("\(error)") }
+  }
+
+  /// ``load(_:name:)`` of a single network's checkpoint.
+  private static func loadSingle(_ file: Safetensors.File, name: String) throws -> Extractor {
     func bad(_ reason: String) -> SafetensorsError { .badCheckpoint(path: name, kind: "extractor", reason: reason) }
     let m = file.metadata
     guard m["extractor_format"] == "\(formatVersion)", let architecture = m["architecture"],
@@ -235,4 +351,22 @@ public final class Extractor {
   public static let maxWidth = 1024
   /// The longest projection a checkpoint may describe.
   public static let maxProjection = 65536
+}
+
+/// Why extractors could not be joined into an ensemble.
+public enum EnsembleError: Error, CustomStringConvertible, Equatable {
+  case count(Int)
+  case nested(member: Int)
+  case inputs(member: Int)
+
+  public var description: String {
+    switch self {
+    case .count(let n):
+      return "an ensemble joins 2 to \(Extractor.maxEnsemble) extractors, got \(n)"
+    case .nested(let k):
+      return "extractor \(k + 1) is an ensemble already; join single extractors"
+    case .inputs(let k):
+      return "extractor \(k + 1) was trained on other input settings (patch size or spectrum) than the first"
+    }
+  }
 }

@@ -17,6 +17,11 @@ public enum Safetensors {
   public struct File {
     public var tensors: [String: Tensor]
     public var metadata: [String: String]
+
+    public init(tensors: [String: Tensor], metadata: [String: String]) {
+      self.tensors = tensors
+      self.metadata = metadata
+    }
   }
 
   /// Writes `tensors` and `metadata` to `url` atomically; adds ``formatVersion``.

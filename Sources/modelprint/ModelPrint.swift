@@ -13,7 +13,7 @@ struct ModelPrint: AsyncParsableCommand {
       GenerateCommand.self, FFDCommand.self, TrainCommand.self, EmbedCommand.self,
       SpectrumCommand.self, TrainDenoiserCommand.self, GalleryCommand.self, IdentifyCommand.self,
       VerifyCommand.self, CalibrateCommand.self, ExplainCommand.self, EvaluateCommand.self, MergeResultsCommand.self,
-      WhitenCommand.self, ServeCommand.self,
+      WhitenCommand.self, EnsembleCommand.self, ServeCommand.self,
     ])
 }
 

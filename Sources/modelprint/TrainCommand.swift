@@ -253,6 +253,9 @@ struct TrainCommand: ParsableCommand {
       )
     }
     let initial = try from.map { try Extractor.load(from: URL(fileURLWithPath: $0)) }
+    if let initial, !initial.members.isEmpty {
+      throw InputError("--from \(from!) is an ensemble of \(initial.parts.count) extractors: start from one of them")
+    }
     // Read before the long preparation, so that an unusable dev set stops the run at once.
     let dev = try eval.map {
       try ModelFolders(root: $0, flag: "--eval").decoded(minimumPerModel: EvaluationProtocol.defaultNShot + 1)

@@ -40,6 +40,11 @@ struct WhitenCommand: ParsableCommand {
     try common.apply()
     let source = try Shipped.path(extractor, default: Shipped.extractor)
     let ex = try Extractor.load(from: URL(fileURLWithPath: source))
+    guard ex.members.isEmpty else {
+      throw InputError(
+        "\(source) is an ensemble of \(ex.parts.count) extractors: whiten each one, then join them with "
+          + "`modelprint ensemble`")
+    }
     if ex.whitening != nil { Log.info("\(source) already has a whitening; it is replaced (fitted on raw embeddings)") }
     let folders = try ModelFolders(root: set)
     let decoder = ImageDecoder()

@@ -231,6 +231,38 @@ final class BadFileTests: XCTestCase {
       mentioning: [from])
   }
 
+  func testEnsembleJoinsCheckpointsAndRefusesDamagedOnes() throws {
+    let joined = dir.path("pair.safetensors")
+    let r = try CLI.run(["ensemble", extractor, extractor, "--out", joined])
+    XCTAssertEqual(r.status, 0, r.output)
+    // Two width-4 ResNet-18s: 32 values each.
+    let single = try CLI.run(["embed", "--extractor", extractor, good])
+    let pair = try CLI.run(["embed", "--extractor", joined, good])
+    XCTAssertTrue(single.stdout.contains("32-d embedding"), single.output)
+    XCTAssertTrue(pair.stdout.contains("64-d embedding"), pair.output)
+    for path in try damagedExtractors() + [dir.path("nowhere.safetensors")] {
+      assertFails(
+        try CLI.run(["ensemble", extractor, path, "--out", dir.path("bad.safetensors")]), status: 1, mentioning: [path])
+    }
+    assertFails(
+      try CLI.run(["ensemble", joined, extractor, "--out", dir.path("nested.safetensors")]), status: 1,
+      mentioning: ["is an ensemble already"])
+    assertFails(
+      try CLI.run([
+        "whiten", dir.url.appendingPathComponent("images").path, "--extractor", joined, "--out",
+        dir.path("w.safetensors"),
+      ]), status: 1, mentioning: [joined, "whiten each one"])
+    assertFails(
+      try CLI.run([
+        "train", "--fine-tune", dir.url.appendingPathComponent("images").path, "--from", joined, "--out",
+        dir.path("ex2.safetensors"), "--steps", "1",
+      ]), status: 1, mentioning: [joined, "ensemble"])
+    let one = try CLI.run(["ensemble", extractor, "--out", dir.path("one.safetensors")])
+    XCTAssertFalse(one.signalled)
+    XCTAssertNotEqual(one.status, 0)
+    XCTAssertTrue(one.output.contains("give 2 to 8"), one.output)
+  }
+
   func testSynthesizeAndTrainDenoiserRefuseMissingOrUnreadablePhotos() throws {
     let missing = dir.path("nowhere")
     assertFails(

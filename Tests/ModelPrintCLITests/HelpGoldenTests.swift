@@ -12,7 +12,7 @@ final class HelpGoldenTests: XCTestCase {
     ["gallery"], ["gallery", "enroll"], ["gallery", "list"], ["gallery", "remove"], ["gallery", "metric"],
     ["gallery", "export"],
     ["gallery", "import"], ["gallery", "bench-search"], ["identify"], ["verify"], ["calibrate"], ["explain"],
-    ["evaluate"], ["merge-results"], ["whiten"], ["serve"],
+    ["evaluate"], ["merge-results"], ["whiten"], ["ensemble"], ["serve"],
   ]
 
   /// Commands that `--help` does not list.
