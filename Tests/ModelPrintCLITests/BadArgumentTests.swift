@@ -116,6 +116,11 @@ final class BadArgumentTests: XCTestCase {
         (["--windows", "0"], "--windows"),
       ]),
     Case(
+      command: ["ensemble"],
+      required: ["nowhere/a.safetensors", "nowhere/b.safetensors", "--out", "nowhere/e.safetensors"],
+      missing: "<members>", wrongType: ("--threads", "many"),
+      outOfRange: [((3...9).map { "nowhere/\($0).safetensors" }, "got 9")]),
+    Case(
       command: ["verify"], required: ["nowhere/a.png", "nowhere/b.png"], missing: "<a>",
       wrongType: ("--threshold", "high")),
     Case(
