@@ -40,11 +40,6 @@ struct WhitenCommand: ParsableCommand {
     try common.apply()
     let source = try Shipped.path(extractor, default: Shipped.extractor)
     let ex = try Extractor.load(from: URL(fileURLWithPath: source))
-    guard ex.members.isEmpty else {
-      throw InputError(
-        "\(source) is an ensemble of \(ex.parts.count) extractors: whiten each one, then join them with "
-          + "`modelprint ensemble`")
-    }
     if ex.whitening != nil { Log.info("\(source) already has a whitening; it is replaced (fitted on raw embeddings)") }
     let folders = try ModelFolders(root: set)
     let decoder = ImageDecoder()
@@ -62,9 +57,16 @@ struct WhitenCommand: ParsableCommand {
       progress.advance(by: 1, count: "\(i + 1)/\(folders.models.count)", detail: "models")
     }
     progress.finish()
-    let whitening: EmbeddingWhitening
-    do { whitening = try EmbeddingWhitening.fit(embeddings, labels: labels, shrinkage: shrinkage) } catch {
-      throw InputError("\(set): \(error)")
+    // An ensemble's parts are whitened one by one, each on its own slice of the raw embeddings.
+    var whitenings: [EmbeddingWhitening] = []
+    var start = 0
+    for part in ex.parts {
+      let end = start + part.network.embeddingWidth
+      do {
+        whitenings.append(
+          try EmbeddingWhitening.fit(embeddings.map { Array($0[start..<end]) }, labels: labels, shrinkage: shrinkage))
+      } catch { throw InputError("\(set): \(error)") }
+      start = end
     }
     let record: [String: Any] = [
       "set": set, "models": folders.models.count,
@@ -80,9 +82,13 @@ struct WhitenCommand: ParsableCommand {
     ] {
       extra[key] = nil
     }
-    try ex.with(whitening: whitening, source: recordText).save(to: URL(fileURLWithPath: out), extra: extra)
+    let parts = zip(ex.parts, whitenings).map {
+      Extractor(network: $0.network, input: $0.input, classes: $0.classes, whitening: $1, whiteningSource: recordText)
+    }
+    let whitened = parts.count == 1 ? parts[0] : try Extractor.ensemble(parts)
+    try whitened.save(to: URL(fileURLWithPath: out), extra: extra)
     print(
-      "wrote \(out): \(whitening.dimension)-d whitening fitted on \(embeddings.count) images of "
+      "wrote \(out): \(whitenings.map { "\($0.dimension)" }.joined(separator: " + "))-d whitening fitted on \(embeddings.count) images of "
         + "\(folders.models.count) models (shrinkage \(shrinkage))\(skipped > 0 ? ", \(skipped) files skipped" : "")")
     // As in every batch command: the output is written from the readable files, and the exit status says
     // that some were not.

@@ -247,11 +247,15 @@ final class BadFileTests: XCTestCase {
     assertFails(
       try CLI.run(["ensemble", joined, extractor, "--out", dir.path("nested.safetensors")]), status: 1,
       mentioning: ["is an ensemble already"])
-    assertFails(
-      try CLI.run([
-        "whiten", dir.url.appendingPathComponent("images").path, "--extractor", joined, "--out",
-        dir.path("w.safetensors"),
-      ]), status: 1, mentioning: [joined, "whiten each one"])
+    // An ensemble is whitened part by part: the result is an ensemble of the same width.
+    let whitened = dir.path("pair-w.safetensors")
+    try Fixtures.writeModelFolders(in: dir.url.appendingPathComponent("models"), models: 3, perModel: 3)
+    let w = try CLI.run([
+      "whiten", dir.url.appendingPathComponent("models").path, "--extractor", joined, "--out", whitened,
+    ])
+    XCTAssertEqual(w.status, 0, w.output)
+    XCTAssertTrue(w.stdout.contains("32 + 32-d whitening"), w.output)
+    XCTAssertTrue(try CLI.run(["embed", "--extractor", whitened, good]).stdout.contains("64-d embedding"))
     assertFails(
       try CLI.run([
         "train", "--fine-tune", dir.url.appendingPathComponent("images").path, "--from", joined, "--out",
