@@ -21,40 +21,10 @@ import sys
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts", "reference"))
+from engine_rng import RNG  # noqa: E402
 SETS = {"dev": 10, "dev-real": 5}
 LOSSLESS = ["ddpm-lucidrains-128", "karlo-v1.0-alpha", "pixart-alpha-1024", "vqgan-clip-nerdyrodent"]
-MASK = (1 << 64) - 1
-
-
-class RNG:
-    """Sources/Tensor/RNG.swift: xoshiro256** seeded through SplitMix64."""
-
-    def __init__(self, seed):
-        z = seed
-        s = []
-        for _ in range(4):
-            z = (z + 0x9E3779B97F4A7C15) & MASK
-            x = z
-            x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & MASK
-            x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & MASK
-            s.append(x ^ (x >> 31))
-        self.s = s
-
-    def next(self):
-        s = self.s
-        rotl = lambda x, k: ((x << k) | (x >> (64 - k))) & MASK
-        result = (rotl((s[1] * 5) & MASK, 7) * 9) & MASK
-        t = (s[1] << 17) & MASK
-        s[2] ^= s[0]
-        s[3] ^= s[1]
-        s[1] ^= s[2]
-        s[0] ^= s[3]
-        s[2] ^= t
-        s[3] = rotl(s[3], 45)
-        return result
-
-    def int(self, n):
-        return self.next() % n
 
 
 def pairs(labels, count=10_000, seed=0):

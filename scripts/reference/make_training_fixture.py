@@ -45,6 +45,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from error_model import (  # noqa: E402
     check_float32, eps, longest_reduction, relu_margin, sensitivities, with_sensitivities)
+from engine_rng import MASK, RNG  # noqa: E402
 from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
 
 SCRIPT = "scripts/reference/make_training_fixture.py"
@@ -57,41 +58,6 @@ ARCHS = ["000000", "010110", "100200", "111032", "001231"]
 TRAIN = [0, 1, 2, 3]  # 001231 is held out (config.heldOut)
 PER_CLASS, SIZE, P, K, STEPS = 6, 64, 4, 3, 6
 LR, WEIGHT_DECAY, CLIP, MARGIN, SAMPLER_SEED = 1e-4, 0.01, 5.0, 0.3, 1
-MASK = (1 << 64) - 1
-
-
-class RNG:
-    """Sources/Tensor/RNG.swift: xoshiro256** seeded with four splitmix64 outputs."""
-
-    def __init__(self, seed):
-        z = seed & MASK
-        s = []
-        for _ in range(4):
-            z = (z + 0x9E3779B97F4A7C15) & MASK
-            x = z
-            x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & MASK
-            x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & MASK
-            s.append(x ^ (x >> 31))
-        self.s = s
-
-    @staticmethod
-    def rotl(x, k):
-        return ((x << k) | (x >> (64 - k))) & MASK
-
-    def next(self):
-        s = self.s
-        result = (self.rotl((s[1] * 5) & MASK, 7) * 9) & MASK
-        t = (s[1] << 17) & MASK
-        s[2] ^= s[0]
-        s[3] ^= s[1]
-        s[1] ^= s[2]
-        s[0] ^= s[3]
-        s[2] ^= t
-        s[3] = self.rotl(s[3], 45)
-        return result
-
-    def int(self, n):
-        return self.next() % n
 
 
 def pk_batch(step):
