@@ -36,7 +36,7 @@ public struct ResidualSpectra: Codable, Equatable, Sendable {
   }
 
   /// One image's spectra over the `grid` × `grid` windows `input` cuts from it (the extractor's windows).
-  public static func of(_ image: Image, input: SpectralInput, grid: Int = 3) -> ResidualSpectra {
+  public static func of(_ image: Image, input: SpectralInput, grid: Int = Extractor.defaultGrid) -> ResidualSpectra {
     var summary = SpectralSummary(side: input.size)
     summary.add(input.windows(image, grid: grid), residual: HighPassResidual())
     return ResidualSpectra(side: input.size, count: 1, spectrum: summary.meanLogSpectrum, profile: summary.meanProfile)

@@ -95,17 +95,29 @@ public struct ExtractorTrainer {
           "virtual generators are not implemented for data-parallel training; run one process")
       }
     }
-    guard set.perClass >= config.tilesPerClass else {
-      throw ExtractorTrainingError.badConfig("\(set.perClass) tiles per model for K = \(config.tilesPerClass)")
+    let m = config.tilesPerInput
+    guard set.perClass >= config.tilesPerClass * m else {
+      throw ExtractorTrainingError.badConfig(
+        "\(set.perClass) tiles per model for K = \(config.tilesPerClass)" + (m > 1 ? " inputs of \(m) tiles" : ""))
+    }
+    guard m == 1 || group.size == 1 else {
+      throw ExtractorTrainingError.badConfig(
+        "spectra averaged over \(m) tiles are not implemented for data-parallel training; run one process")
     }
     var input = SpectralInput()
     input.size = set.size
+    if m > 1 { input.pooling = "spectrum" }
     if let initial {
       guard initial.input.size == set.size else {
         throw ExtractorTrainingError.badConfig(
           "the initial extractor takes \(initial.input.size) px tiles, the set has \(set.size) px")
       }
       input = initial.input
+      guard (input.pooling == "spectrum") == (m > 1) else {
+        throw ExtractorTrainingError.badConfig(
+          "the initial extractor pools its windows by \(input.pooling); train it with spectraPerInput "
+            + (input.pooling == "spectrum" ? "above 1" : "1"))
+      }
     } else {
       (input.mean, input.std) = set.channelStatistics(trainClasses, input: input)
       if config.standardisation == "frequency" {
@@ -136,12 +148,13 @@ public struct ExtractorTrainer {
     let extractor = Extractor(network: net, input: input, classes: classNames)
     let opt = Adam.adamW(net.parameters, learningRate: config.learningRate, weightDecay: config.weightDecay)
     let batchSize = config.modelsPerBatch * config.tilesPerClass
-    let stepsPerEpoch = max(1, trainClasses.count * set.perClass / batchSize)
+    let stepsPerEpoch = max(1, trainClasses.count * set.perClass / (batchSize * m))
     let warmup = min(stepsPerEpoch, max(1, config.steps / 20))
     let schedule = WarmupCosine(base: config.learningRate, warmupSteps: warmup, totalSteps: config.steps)
     // With only virtual generators (poolP 0) the sampler is never asked for a batch.
+    // With M tiles per input the sampler draws K · M tiles of each model, M consecutive ones per input.
     let sampler = PKSampler(
-      classes: trainClasses, perClass: set.perClass, p: max(poolP, 2), k: config.tilesPerClass,
+      classes: trainClasses, perClass: set.perClass, p: max(poolP, 2), k: config.tilesPerClass * m,
       seed: config.seed &+ 1)
     let k = config.tilesPerClass
     var first = 0
@@ -163,6 +176,10 @@ public struct ExtractorTrainer {
         (0..<(items.count + virtual * k)).map { _ in a.draw(width: set.size, height: set.size, rng: &arng) }
       }
       guard virtual > 0, let photos else {
+        guard m == 1 else {
+          let x = set.batch(items, input: input, augmentation: augmentation, draws: draws, average: m)
+          return (x, stride(from: 0, to: labels.count, by: m).map { labels[$0] })
+        }
         let x = set.batch(
           Array(items[rows]), input: input, augmentation: augmentation, draws: draws.map { Array($0[rows]) })
         return (x, labels)
@@ -235,23 +252,28 @@ public struct ExtractorTrainer {
   }
 
   /// Zero-shot 1:N over held-out classes: the first `validationTilesPerModel` tiles of each, scored as
-  /// the evaluation protocol scores identification (10-shot).
+  /// the evaluation protocol scores identification (10-shot). With M tiles per input, input t of a
+  /// model is the mean spectrum of its tiles t, t + 1, …, t + M − 1 (cyclically among those tiles), so
+  /// that every model keeps as many inputs as tiles.
   public func zeroShot(_ extractor: Extractor, _ set: FingerprintedSet, classes: [Int])
     -> EvaluationResult.Identification
   {
-    let m = min(config.validationTilesPerModel, set.perClass)
+    let n = min(config.validationTilesPerModel, set.perClass)
+    let m = min(config.tilesPerInput, n)
     var items: [(Int, Int)] = []
     var labels: [Int] = []
     for c in classes {
-      for t in 0..<m {
-        items.append((c, t))
+      for t in 0..<n {
+        for j in 0..<m { items.append((c, (t + j) % n)) }
         labels.append(c)
       }
     }
     var emb: [[Float]] = []
-    for start in stride(from: 0, to: items.count, by: 256) {
-      let chunk = Array(items[start..<min(items.count, start + 256)])
-      emb += extractor.embed(spectra: set.batch(chunk, input: extractor.input))
+    let chunkSize = 256 * m
+    for start in stride(from: 0, to: items.count, by: chunkSize) {
+      let chunk = Array(items[start..<min(items.count, start + chunkSize)])
+      emb += extractor.embed(
+        spectra: set.batch(chunk, input: extractor.input, augmentation: nil, draws: nil, average: m))
     }
     return EvaluationProtocol.identification(emb, labels: labels)
   }

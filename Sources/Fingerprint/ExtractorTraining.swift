@@ -46,6 +46,11 @@ public struct ExtractorConfig: Codable, Equatable, Sendable {
   /// every step and applied to K photo tiles) instead of pool models; nil is none. Their tiles enter the
   /// triplet loss only, since they have no class of the classifier.
   public var virtualGenerators: Int? = nil
+  /// Fingerprinted tiles of one model whose raw log spectra are averaged into one training input (nil
+  /// is 1, one tile per input). With M > 1 a batch draws K · M tiles of each of its P models, the network
+  /// sees K inputs each the mean spectrum of M of them, and the checkpoint embeds an image from the mean
+  /// spectrum of its windows (``SpectralInput/pooling`` `spectrum`).
+  public var spectraPerInput: Int? = nil
 
   public init() {}
 
@@ -72,7 +77,11 @@ public struct ExtractorConfig: Codable, Equatable, Sendable {
     standardisation = try c.decodeIfPresent(String.self, forKey: .standardisation) ?? d.standardisation
     batchNormGroups = try c.decodeIfPresent(Int.self, forKey: .batchNormGroups)
     virtualGenerators = try c.decodeIfPresent(Int.self, forKey: .virtualGenerators)
+    spectraPerInput = try c.decodeIfPresent(Int.self, forKey: .spectraPerInput)
   }
+
+  /// Tiles averaged into one training input: ``spectraPerInput``, or 1.
+  public var tilesPerInput: Int { spectraPerInput ?? 1 }
 
   /// Pool models per batch: P less the virtual generators.
   public var poolModelsPerBatch: Int { modelsPerBatch - (virtualGenerators ?? 0) }
@@ -88,6 +97,18 @@ public struct ExtractorConfig: Codable, Equatable, Sendable {
     }
     if tilesPerClass > tilesPerModel {
       return "--K (tilesPerClass) \(tilesPerClass) exceeds --tiles-per-model (tilesPerModel) \(tilesPerModel)"
+    }
+    if let m = spectraPerInput {
+      guard (1...64).contains(m) else {
+        return "--spectra-per-input (spectraPerInput) \(m) must lie in 1...64"
+      }
+      guard tilesPerClass * m <= tilesPerModel else {
+        return "--K (tilesPerClass) \(tilesPerClass) × --spectra-per-input \(m) tiles exceed --tiles-per-model "
+          + "(tilesPerModel) \(tilesPerModel)"
+      }
+      guard m == 1 || (virtualGenerators ?? 0) == 0 else {
+        return "--spectra-per-input above 1 is not implemented with --virtual generators"
+      }
     }
     if steps < 1 { return "--steps (steps) must be at least 1, got \(steps)" }
     if !(learningRate > 0) || !learningRate.isFinite {
@@ -344,26 +365,37 @@ public struct FingerprintedSet {
   /// Tiles (class, index) as a standardised batch of spectra, tile i perturbed as `draws[i]` says when
   /// given (drawn with ``Augmentation/draw(width:height:rng:)``).
   public func batch(
-    _ items: [(Int, Int)], input: SpectralInput, augmentation: Augmentation?, draws: [AugmentationDraw]?
+    _ items: [(Int, Int)], input: SpectralInput, augmentation: Augmentation?, draws: [AugmentationDraw]?,
+    average m: Int = 1
   ) -> Tensor {
     precondition(
       draws.map { $0.count == items.count } ?? true,
       "FingerprintedSet.batch: \(draws?.count ?? 0) augmentation draws for \(items.count) tiles")
-    return Self.spectra(items.map { image($0.0, $0.1) }, input: input, augmentation: augmentation, draws: draws)
+    return Self.spectra(
+      items.map { image($0.0, $0.1) }, input: input, augmentation: augmentation, draws: draws, average: m)
   }
 
-  /// Tiles as a standardised batch of spectra, tile i perturbed as `draws[i]` says when given.
+  /// Tiles as a standardised batch of spectra, tile i perturbed as `draws[i]` says when given; with
+  /// `average` M > 1, each consecutive M tiles' raw spectra are averaged into one ([N / M, 3, size, size]).
   public static func spectra(
-    _ images: [Image], input: SpectralInput, augmentation: Augmentation?, draws: [AugmentationDraw]?
+    _ images: [Image], input: SpectralInput, augmentation: Augmentation?, draws: [AugmentationDraw]?,
+    average m: Int = 1
   ) -> Tensor {
     precondition(
       draws.map { $0.count == images.count } ?? true,
       "FingerprintedSet.spectra: \(draws?.count ?? 0) augmentation draws for \(images.count) tiles")
+    precondition(m >= 1 && images.count % m == 0, "FingerprintedSet.spectra: \(images.count) tiles in groups of \(m)")
     var images = images
     if let augmentation, let draws { images = zip(images, draws).map { augmentation.apply($1, to: $0) } }
-    let out = Tensor(uninitialized: [images.count, 3, input.size, input.size])
-    input.rawSpectra(Image.batch(images), into: out.pointer)
-    input.standardise(out.pointer, count: images.count)
+    let raw = Tensor(uninitialized: [images.count, 3, input.size, input.size])
+    input.rawSpectra(Image.batch(images), into: raw.pointer)
+    guard m > 1 else {
+      input.standardise(raw.pointer, count: images.count)
+      return raw
+    }
+    let out = Tensor(uninitialized: [images.count / m, 3, input.size, input.size])
+    input.meanSpectra(raw.pointer, groups: images.count / m, of: m, into: out.pointer)
+    input.standardise(out.pointer, count: images.count / m)
     return out
   }
 

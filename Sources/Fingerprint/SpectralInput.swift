@@ -25,11 +25,17 @@ public struct SpectralInput: Codable, Equatable, Sendable {
   /// one scale.
   public var frequencyMean: [Float]? = nil
   public var frequencyStd: [Float]? = nil
+  /// How an image's windows make one embedding: `embedding`, the mean of the window embeddings, or
+  /// `spectrum`, one embedding of the mean of the windows' raw log spectra (for an extractor trained on
+  /// spectra averaged over several tiles of a model, `ExtractorConfig.spectraPerInput`). Averaging the
+  /// spectra first keeps what the windows share, the generator's periodic traces, and shrinks what
+  /// they do not, their content, by √(windows) before the network sees it.
+  public var pooling: String = "embedding"
 
   public init() {}
 
   enum CodingKeys: String, CodingKey {
-    case size, residual, spectrum, mean, std, frequencyMean, frequencyStd
+    case size, residual, spectrum, mean, std, frequencyMean, frequencyStd, pooling
   }
 
   /// Absent keys take their defaults (checkpoints written before per-frequency statistics existed).
@@ -43,7 +49,11 @@ public struct SpectralInput: Codable, Equatable, Sendable {
     std = try c.decodeIfPresent([Float].self, forKey: .std) ?? d.std
     frequencyMean = try c.decodeIfPresent([Float].self, forKey: .frequencyMean)
     frequencyStd = try c.decodeIfPresent([Float].self, forKey: .frequencyStd)
+    pooling = try c.decodeIfPresent(String.self, forKey: .pooling) ?? d.pooling
   }
+
+  /// The window poolings ``pooling`` may name.
+  public static let poolings = ["embedding", "spectrum"]
 
   /// The standardisations training can compute (`ExtractorConfig.standardisation`).
   public static let standardisations = ["channel", "frequency"]
@@ -64,6 +74,9 @@ public struct SpectralInput: Codable, Equatable, Sendable {
       return "spectrum '\(spectrum)' is not one this build computes (\(Self.spectra.joined(separator: ", ")))"
     }
     if !Self.sizes.contains(size) { return "patch size \(size) is outside \(Self.sizes)" }
+    if !Self.poolings.contains(pooling) {
+      return "window pooling '\(pooling)' is not one this build computes (\(Self.poolings.joined(separator: ", ")))"
+    }
     guard mean.count == 3, std.count == 3 else {
       return "mean and std need 3 values (one per colour channel), got \(mean.count) and \(std.count)"
     }
@@ -92,6 +105,24 @@ public struct SpectralInput: Codable, Equatable, Sendable {
       "SpectralInput(size: \(size)) got \(images.shape)")
     let s = Spectrum.logResidualSpectrum(images)
     withExtendedLifetime(s) { out.update(from: s.pointer, count: s.count) }
+  }
+
+  /// Means of consecutive groups of `m` spectra: `raw` holds `groups · m` spectra (3·size² floats each),
+  /// `out` receives `groups`. Summed in group order, so the result does not depend on the thread count.
+  public func meanSpectra(_ raw: UnsafePointer<Float>, groups: Int, of m: Int, into out: UnsafeMutablePointer<Float>) {
+    precondition(groups >= 0 && m >= 1, "SpectralInput.meanSpectra: \(groups) groups of \(m)")
+    let per = 3 * size * size
+    let scale = 1 / Float(m)
+    Threads.parallelFor(groups) { g in
+      let q = out + g * per
+      let first = raw + g * m * per
+      for j in 0..<per { q[j] = first[j] }
+      for w in 1..<m {
+        let r = first + w * per
+        for j in 0..<per { q[j] += r[j] }
+      }
+      for j in 0..<per { q[j] *= scale }
+    }
   }
 
   /// Standardises spectra in place with ``frequencyMean`` and ``frequencyStd`` when present, else with

@@ -281,15 +281,14 @@ final class InferenceQueue: @unchecked Sendable {
     guard !ready.isEmpty else { return }
     let windowsPerImage = configuration.grid * configuration.grid
     let start = DispatchTime.now()
-    let e = extractor.embed(windows: ready.flatMap(\.windows), lanes: 1)
+    let means = extractor.imageEmbeddings(windows: ready.flatMap(\.windows), perImage: windowsPerImage)
     let seconds = elapsed(start, .now())
     metrics.recordBatch(images: ready.count, seconds: seconds)
     for (i, item) in ready.enumerated() {
-      let m = Extractor.windowMean(e, image: i, windowsPerImage: windowsPerImage)
       item.job.done(
         .success(
           EmbeddedImage(
-            embedding: extractor.finished(m), spectra: item.spectra, queued: item.queued, decoded: item.decoded,
+            embedding: extractor.finished(means[i]), spectra: item.spectra, queued: item.queued, decoded: item.decoded,
             embedded: seconds, batch: ready.count)))
     }
   }

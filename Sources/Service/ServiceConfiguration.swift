@@ -1,3 +1,4 @@
+import Fingerprint
 import Foundation
 
 /// The settings of one `modelprint serve` process: where it listens, who may write, and the bounds that
@@ -33,7 +34,7 @@ public struct ServiceConfiguration: Sendable {
   /// The most models `top` may ask for.
   public var maxTop = 100
   /// Windows per side of the embedding grid (the CLI's default, so answers agree with `identify`).
-  public var grid = 3
+  public var grid = Extractor.defaultGrid
   /// The folder of the web page (`index.html`, `app.js`, `style.css`, `openapi.json`); nil serves none.
   public var webRoot: URL?
 

@@ -34,7 +34,7 @@ struct Embedder {
   var metric: GalleryMetric = .synthetic
 
   /// The extractor checkpoint at `path` (`grid` × `grid` windows per image).
-  static func extractor(at path: String, grid: Int = 3) throws -> Embedder {
+  static func extractor(at path: String, grid: Int = Extractor.defaultGrid) throws -> Embedder {
     let url = URL(fileURLWithPath: path)
     guard FileManager.default.fileExists(atPath: url.path) else {
       throw InputError(

@@ -12,7 +12,8 @@ struct EmbedCommand: ParsableCommand {
   @Argument(help: "Image files or folders.") var images: [String]
   @Option(help: "Extractor checkpoint from `modelprint train` (default: the shipped \(Shipped.extractor)).")
   var extractor: String?
-  @Option(help: "Windows per side (N × N windows; smaller images are scaled up first).") var windows: Int = 3
+  @Option(help: "Windows per side (N × N windows; smaller images are scaled up first).")
+  var windows: Int = Extractor.defaultGrid
   @Flag(help: "One JSON object per image (path, embedding) instead of a summary line.") var json = false
   @OptionGroup var common: CommonOptions
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Attribution
 import Evaluation
+import Fingerprint
 import Foundation
 import Imaging
 
@@ -111,7 +112,8 @@ struct EvaluateCommand: ParsableCommand {
   @Argument(help: "A folder of model folders.") var root: String
   @Option(help: "Extractor checkpoint (for --method modelprint; default: the shipped \(Shipped.extractor)).")
   var extractor: String?
-  @Option(help: "Windows per side of the grid each image is embedded with (--method modelprint).") var windows = 3
+  @Option(help: "Windows per side of the grid each image is embedded with (--method modelprint).")
+  var windows = Extractor.defaultGrid
   @Option(help: "Images per model that enroll it; the rest are queries.") var nshot = EvaluationProtocol.defaultNShot
   @Option(help: "Verification pairs, half same-model.") var pairs = EvaluationProtocol.defaultPairs
   @Option(help: "Seed of the pairs.") var seed: UInt64 = 0

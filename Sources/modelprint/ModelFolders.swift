@@ -99,7 +99,7 @@ struct LabelledImages {
 
   /// The protocol's numbers for `extractor` on these images (`grid` × `grid` windows each), with the
   /// protocol's default n-shot and pair count, as `modelprint evaluate` scores a set.
-  func evaluate(_ extractor: Extractor, grid: Int = 3) -> EvaluationResult {
+  func evaluate(_ extractor: Extractor, grid: Int = Extractor.defaultGrid) -> EvaluationResult {
     EvaluationProtocol.evaluate(extractor.embed(images: images, grid: grid), labels: labels).result
   }
 }

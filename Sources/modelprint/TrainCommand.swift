@@ -35,8 +35,16 @@ struct TrainCommand: ParsableCommand {
   @Option(
     help: ArgumentHelp(
       "Real photos to fingerprint (default: the pool's own tile cache, cut from the photos it was trained on).",
-      discussion: "Tiles of the pool's size are cut afresh (seeded) from every image under DIR."))
+      discussion: "Tiles of the pool's size, or of --tile-size, are cut afresh (seeded) from every image under DIR."))
   var images: String?
+  @Option(
+    help: ArgumentHelp(
+      "Side of the tiles cut from --images, when it differs from the pool's (a multiple of 16, 16–512).",
+      discussion:
+        "Synthetic models are convolutional, so a pool trained on 64 px tiles fingerprints 128 px tiles as well; "
+        + "the extractor then takes windows of this size.",
+      valueName: "N"))
+  var tileSize: Int?
   @Option(
     help: ArgumentHelp(
       "Train on fingerprinted tiles saved as images instead of a pool: one folder per model (named ARCH_…).",
@@ -81,6 +89,14 @@ struct TrainCommand: ParsableCommand {
         + "Q = P trains on virtual generators alone. Needs --pool; one process only.",
       valueName: "Q"))
   var virtual: Int?
+  @Option(
+    help: ArgumentHelp(
+      "Tiles of one model whose log spectra are averaged into one training input (default 1).",
+      discussion:
+        "With M > 1 each batch draws K · M tiles per model, and the extractor embeds an image from the mean spectrum "
+        + "of its windows instead of averaging the windows' embeddings. One process only; not with --virtual.",
+      valueName: "M"))
+  var spectraPerInput: Int?
   @Option(
     help: "Input spectra standardised per colour channel or per frequency bin: channel or frequency (default channel).")
   var standardise: String?
@@ -136,6 +152,7 @@ struct TrainCommand: ParsableCommand {
     if let lr { config.learningRate = lr }
     if let seed { config.seed = seed }
     if let bnGroups { config.batchNormGroups = bnGroups }
+    if let spectraPerInput { config.spectraPerInput = spectraPerInput }
     // One group is plain batch norm: recorded as absent, so that such a run's settings stay those of before.
     if config.batchNormGroups == 1 { config.batchNormGroups = nil }
     if let standardise { config.standardisation = standardise }
@@ -179,6 +196,14 @@ struct TrainCommand: ParsableCommand {
   }
 
   func validate() throws {
+    if let tileSize {
+      guard images != nil, fingerprinted == nil else {
+        throw ValidationError("--tile-size cuts tiles from --images DIR: give --images, and no --fingerprinted")
+      }
+      guard (16...512).contains(tileSize), tileSize % 16 == 0 else {
+        throw ValidationError("--tile-size \(tileSize): give a multiple of 16 from 16 to 512")
+      }
+    }
     if (fineTune == nil) != (from == nil) {
       throw ValidationError("--fine-tune ROOT and --from CKPT go together")
     }
@@ -289,10 +314,10 @@ struct TrainCommand: ParsableCommand {
         guard !files.isEmpty else {
           throw InputError("no images under \(images); give a folder of .jpg, .png or .webp images")
         }
-        Log.info("cutting \(tiles.count) tiles of \(tiles.size) px from \(files.count) images in \(images)")
+        let side = tileSize ?? tiles.size
+        Log.info("cutting \(tiles.count) tiles of \(side) px from \(files.count) images in \(images)")
         tiles = try TileSet.cut(
-          from: files, count: tiles.count, size: tiles.size, seed: config.seed, skipped: { Log.info("  skipped \($0)") }
-        )
+          from: files, count: tiles.count, size: side, seed: config.seed, skipped: { Log.info("  skipped \($0)") })
       }
       size = tiles.size
       photos = tiles

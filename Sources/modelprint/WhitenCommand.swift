@@ -25,7 +25,8 @@ struct WhitenCommand: ParsableCommand {
   @Option(help: "Ridge added to the within-model covariance, as a fraction of its mean eigenvalue.")
   var shrinkage: Double = EmbeddingWhitening.defaultShrinkage
   @Option(help: "Images per model at most (the first ones in sorted order).") var perModel: Int = 12
-  @Option(help: "Windows per side (N × N windows; smaller images are scaled up first).") var windows: Int = 3
+  @Option(help: "Windows per side (N × N windows; smaller images are scaled up first).")
+  var windows: Int = Extractor.defaultGrid
   @OptionGroup var common: CommonOptions
 
   func validate() throws {

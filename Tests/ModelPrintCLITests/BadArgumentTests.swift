@@ -59,6 +59,8 @@ final class BadArgumentTests: XCTestCase {
         (["--resize-prob", "2"], "--resize-prob"), (["--resize-scale", "0.1-2"], "--resize-scale"),
         (["--blur-sigma-max", "9"], "--blur-sigma-max"), (["--bn-groups", "3"], "--bn-groups"),
         (["--bn-groups", "0"], "--bn-groups"), (["--virtual", "31"], "--virtual"), (["--virtual", "33"], "--virtual"),
+        (["--tile-size", "128"], "--tile-size"), (["--images", "nowhere/photos", "--tile-size", "100"], "--tile-size"),
+        (["--images", "nowhere/photos", "--tile-size", "1024"], "--tile-size"),
       ]),
     Case(
       command: ["embed"], required: ["nowhere/x.png"], missing: "<images>", wrongType: ("--windows", "three"),
