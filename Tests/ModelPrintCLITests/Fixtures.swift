@@ -44,6 +44,21 @@ enum Fixtures {
     }
   }
 
+  /// Four 96 px noise photos under `dir`/photos (textured at every downscale, so the tile sampler keeps
+  /// their tiles) and a pool of `archs` synthesized from them on 16 px tiles for 3 steps under
+  /// `dir`/pool. Returns `synthesize`'s run.
+  static func synthesizeTinyPool(in dir: Scratch, archs: [String]) throws -> CLIResult {
+    var rng = RNG(seed: 5)
+    for i in 0..<4 {
+      let photo = Image(width: 96, height: 96, pixels: (0..<(3 * 96 * 96)).map { _ in rng.uniform() })
+      try dir.write("photos/\(i).png", Array(try ImageEncoder.png(photo)))
+    }
+    return try CLI.run([
+      "synthesize", "--images", dir.path("photos"), "--archs", archs.joined(separator: ","), "--steps", "3",
+      "--batch", "2", "--size", "16", "--tiles", "24", "--workers", "1", "--out", dir.path("pool"),
+    ])
+  }
+
   /// Seeded random bytes: no image signature, no valid safetensors header, not SQLite, not JSON.
   static func randomBytes(_ count: Int, seed: UInt64 = 1) -> [UInt8] {
     var rng = RNG(seed: seed)

@@ -129,16 +129,7 @@ final class MPITrainTests: XCTestCase {
   /// first step's loss (same weights, same tiles) agrees with one process's to λ·ε relatively, and the
   /// weights as in the test above, ε = √n·u with n = N·H·W = 12·16·16.
   func testOnAPoolTheRanksShareTheFingerprinting() throws {
-    // Noise photos: textured at every downscale, so the tile sampler keeps their tiles.
-    var rng = RNG(seed: 5)
-    for i in 0..<4 {
-      let photo = Image(width: 96, height: 96, pixels: (0..<(3 * 96 * 96)).map { _ in rng.uniform() })
-      try dir.write("photos/\(i).png", Array(try ImageEncoder.png(photo)))
-    }
-    let synth = try CLI.run([
-      "synthesize", "--images", dir.path("photos"), "--archs", Self.archs.joined(separator: ","), "--steps", "3",
-      "--batch", "2", "--size", "16", "--tiles", "24", "--workers", "1", "--out", dir.path("pool"),
-    ])
+    let synth = try Fixtures.synthesizeTinyPool(in: dir, archs: Self.archs)
     XCTAssertEqual(synth.status, 0, synth.output)
     let common = [
       "train", "--pool", dir.path("pool"), "--config", dir.path("config.json"), "--steps", "6", "--P", "4", "--K", "3",

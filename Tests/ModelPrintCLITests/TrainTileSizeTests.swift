@@ -10,16 +10,7 @@ final class TrainTileSizeTests: XCTestCase {
   let dir = try! Scratch()
 
   func testAPoolOf16PxModelsTrainsA32PxExtractor() throws {
-    // Noise photos: textured at every downscale, so the tile sampler keeps their tiles.
-    var rng = RNG(seed: 9)
-    for i in 0..<4 {
-      let photo = Image(width: 96, height: 96, pixels: (0..<(3 * 96 * 96)).map { _ in rng.uniform() })
-      try dir.write("photos/\(i).png", Array(try ImageEncoder.png(photo)))
-    }
-    let synth = try CLI.run([
-      "synthesize", "--images", dir.path("photos"), "--archs", "000000,010110,100200,111032,001231", "--steps", "2",
-      "--batch", "2", "--size", "16", "--tiles", "24", "--workers", "1", "--out", dir.path("pool"),
-    ])
+    let synth = try Fixtures.synthesizeTinyPool(in: dir, archs: ["000000", "010110", "100200", "111032", "001231"])
     XCTAssertEqual(synth.status, 0, synth.output)
     try dir.write("config.json", Array(#"{"projection": 8, "validationTilesPerModel": 3, "heldOut": ["001231"]}"#.utf8))
     let out = dir.path("ex.safetensors")
@@ -35,6 +26,7 @@ final class TrainTileSizeTests: XCTestCase {
     XCTAssertEqual(input?["size"] as? Int, 32, "the extractor's windows are the new tiles' size")
 
     // The new windows are what `embed` cuts: a 40 px image gives 4 × 4 windows of 32 px.
+    var rng = RNG(seed: 9)
     try dir.write(
       "query/a.png",
       Array(try ImageEncoder.png(Image(width: 40, height: 40, pixels: (0..<(3 * 40 * 40)).map { _ in rng.uniform() }))))
