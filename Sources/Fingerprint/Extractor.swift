@@ -188,13 +188,7 @@ public final class Extractor {
       let e = embed(spectra: input(Image.batch(windows)), batch: batch)
       return (0..<images).map { Self.windowMean(e, image: $0, windowsPerImage: perImage) }
     }
-    let x = Image.batch(windows)
-    let raw = Tensor(uninitialized: x.shape)
-    input.rawSpectra(x, into: raw.pointer)
-    let mean = Tensor(uninitialized: [images, 3, input.size, input.size])
-    input.meanSpectra(raw.pointer, groups: images, of: perImage, into: mean.pointer)
-    input.standardise(mean.pointer, count: images)
-    return embed(spectra: mean, batch: batch)
+    return embed(spectra: input(Image.batch(windows), averaging: perImage), batch: batch)
   }
 
   /// The mean of image `image`'s window embeddings in `windowEmbeddings` (its `windowsPerImage` rows in

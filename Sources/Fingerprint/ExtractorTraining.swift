@@ -384,19 +384,9 @@ public struct FingerprintedSet {
     precondition(
       draws.map { $0.count == images.count } ?? true,
       "FingerprintedSet.spectra: \(draws?.count ?? 0) augmentation draws for \(images.count) tiles")
-    precondition(m >= 1 && images.count % m == 0, "FingerprintedSet.spectra: \(images.count) tiles in groups of \(m)")
     var images = images
     if let augmentation, let draws { images = zip(images, draws).map { augmentation.apply($1, to: $0) } }
-    let raw = Tensor(uninitialized: [images.count, 3, input.size, input.size])
-    input.rawSpectra(Image.batch(images), into: raw.pointer)
-    guard m > 1 else {
-      input.standardise(raw.pointer, count: images.count)
-      return raw
-    }
-    let out = Tensor(uninitialized: [images.count / m, 3, input.size, input.size])
-    input.meanSpectra(raw.pointer, groups: images.count / m, of: m, into: out.pointer)
-    input.standardise(out.pointer, count: images.count / m)
-    return out
+    return input(Image.batch(images), averaging: m)
   }
 
   /// Tiles (class, index) as a standardised batch of spectra, not augmented.

@@ -27,9 +27,9 @@ public struct SpectralInput: Codable, Equatable, Sendable {
   public var frequencyStd: [Float]? = nil
   /// How an image's windows make one embedding: `embedding`, the mean of the window embeddings, or
   /// `spectrum`, one embedding of the mean of the windows' raw log spectra (for an extractor trained on
-  /// spectra averaged over several tiles of a model, `ExtractorConfig.spectraPerInput`). Averaging the
-  /// spectra first keeps what the windows share, the generator's periodic traces, and shrinks what
-  /// they do not, their content, by √(windows) before the network sees it.
+  /// spectra averaged over several tiles of a model, `ExtractorConfig.spectraPerInput`), meant to keep
+  /// what the windows share, the generator's traces, and shrink their content by √(windows). Measured
+  /// at full size it lost on real generators (docs/accuracy.md, seventh round); nothing shipped uses it.
   public var pooling: String = "embedding"
 
   public init() {}
@@ -153,6 +153,20 @@ public struct SpectralInput: Codable, Equatable, Sendable {
     let out = Tensor(uninitialized: images.shape)
     rawSpectra(images, into: out.pointer)
     standardise(out.pointer, count: images.shape[0])
+    return out
+  }
+
+  /// The standardised network input for consecutive groups of `m` images ([N, 3, size, size], N a
+  /// multiple of m): the mean of each group's raw spectra, [N / m, 3, size, size].
+  public func callAsFunction(_ images: Tensor, averaging m: Int) -> Tensor {
+    precondition(m >= 1 && images.shape[0] % m == 0, "SpectralInput: \(images.shape) in groups of \(m)")
+    guard m > 1 else { return self(images) }
+    let raw = Tensor(uninitialized: images.shape)
+    rawSpectra(images, into: raw.pointer)
+    let n = images.shape[0] / m
+    let out = Tensor(uninitialized: [n, 3, size, size])
+    meanSpectra(raw.pointer, groups: n, of: m, into: out.pointer)
+    standardise(out.pointer, count: n)
     return out
   }
 
