@@ -6,8 +6,20 @@ import Tensor
 /// PyTorch users can load ModelPrint's checkpoints with the `safetensors` package.
 ///
 /// ModelPrint's own files carry `format_version` in their metadata; ``Safetensors/read(_:requireVersion:)``
-/// checks it. Writes are atomic (temporary file, then rename).
+/// checks it. Writes are atomic (temporary file, then rename). Tensors are stored as F32 or, when a writer
+/// asks for ``Storage/float16``, as F16 (IEEE binary16) where every value fits its range; reading turns
+/// both into Float32.
 public enum Safetensors {
+  /// How a file stores its tensors.
+  public enum Storage: String, Codable, CaseIterable, Sendable {
+    /// Every tensor as F32: values are kept exactly.
+    case float32
+    /// Tensors whose values all round to finite binary16 values as F16 (half the bytes; each value
+    /// rounded to 11 significant bits, a relative error of at most 2⁻¹¹ above 2⁻¹⁴ and an absolute one of
+    /// at most 2⁻²⁵ below it), the others as F32.
+    case float16
+  }
+
   /// The checkpoint format version this build writes and reads.
   public static let formatVersion = 1
   /// The metadata key of the format version.
@@ -24,20 +36,27 @@ public enum Safetensors {
     }
   }
 
-  /// Writes `tensors` and `metadata` to `url` atomically; adds ``formatVersion``.
-  public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:], to url: URL) throws {
+  /// Writes `tensors` and `metadata` to `url` atomically; adds ``formatVersion``. `storage` says how the
+  /// tensors are stored (``Storage/float32`` keeps them exactly).
+  public static func write(
+    _ tensors: [String: Tensor], metadata: [String: String] = [:], to url: URL, storage: Storage = .float32
+  ) throws {
     var meta = metadata
     meta[versionKey] = String(formatVersion)
     var header: [String: Any] = ["__metadata__": meta]
     var offset = 0
-    let names = tensors.keys.sorted()
-    var plain: [Tensor] = []
-    for name in names {
+    // F32 tensors first, so that every value lies at an offset that is a multiple of its own size
+    // (the format has no padding between tensors; the header is padded to 8 bytes).
+    let plain: [(name: String, tensor: Tensor, half: Bool)] = tensors.keys.sorted().map { name in
       let t = tensors[name]!
       let p = t.layout == .plain ? t : t.toLayout(.plain, differentiable: false)
-      plain.append(p)
-      let bytes = p.count * 4
-      header[name] = ["dtype": "F32", "shape": p.shape.dims, "data_offsets": [offset, offset + bytes]]
+      return (name, p, storage == .float16 && fitsFloat16(p))
+    }.sorted { (!$0.half && $1.half) || ($0.half == $1.half && $0.name < $1.name) }
+    for (name, p, half) in plain {
+      let bytes = p.count * (half ? 2 : 4)
+      header[name] = [
+        "dtype": half ? "F16" : "F32", "shape": p.shape.dims, "data_offsets": [offset, offset + bytes],
+      ]
       offset += bytes
     }
     var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
@@ -45,8 +64,21 @@ public enum Safetensors {
     var data = Data(capacity: 8 + json.count + offset)
     withUnsafeBytes(of: UInt64(json.count).littleEndian) { data.append(contentsOf: $0) }
     data.append(json)
-    for p in plain { data.append(UnsafeBufferPointer(start: p.pointer, count: p.count)) }
+    for (_, p, half) in plain {
+      let values = UnsafeBufferPointer(start: p.pointer, count: p.count)
+      if half {
+        let bits = values.map { Float16($0).bitPattern.littleEndian }
+        bits.withUnsafeBytes { data.append(contentsOf: $0) }
+      } else {
+        data.append(values)
+      }
+    }
     try AtomicFile.write(data, to: url)
+  }
+
+  /// Whether every value of `t` rounds to a finite binary16 value (magnitude below 65520).
+  static func fitsFloat16(_ t: Tensor) -> Bool {
+    UnsafeBufferPointer(start: t.pointer, count: t.count).allSatisfy { Float16($0).isFinite }
   }
 
   /// The largest JSON header read (the `safetensors` package's own limit): a damaged length field must
@@ -118,22 +150,31 @@ public enum Safetensors {
     for entry in entries {
       let t = Tensor(uninitialized: Shape(entry.shape))
       data.withUnsafeBytes { raw in
-        UnsafeMutableRawPointer(t.pointer).copyMemory(
-          from: raw.baseAddress! + base + entry.begin, byteCount: entry.end - entry.begin)
+        let source = raw.baseAddress! + base + entry.begin
+        guard entry.half else {
+          UnsafeMutableRawPointer(t.pointer).copyMemory(from: source, byteCount: entry.end - entry.begin)
+          return
+        }
+        for i in 0..<t.count {
+          let bits = UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
+          t.pointer[i] = Float(Float16(bitPattern: bits))
+        }
       }
       tensors[entry.name] = t
     }
     return File(tensors: tensors, metadata: metadata)
   }
 
-  /// One tensor's header entry, checked for consistency: F32, non-negative dimensions whose product
-  /// does not overflow, and a byte range of exactly that many floats (which the caller checks against
-  /// the file, bounding every allocation by the file's size).
+  /// One tensor's header entry, checked for consistency: F32 or F16, non-negative dimensions whose
+  /// product does not overflow, and a byte range of exactly that many values (which the caller checks
+  /// against the file, bounding every allocation by the file's size).
   struct Entry {
     var name: String
     var shape: [Int]
     var begin: Int
     var end: Int
+    /// Stored as F16 (2 bytes a value) rather than F32.
+    var half: Bool
 
     init(name: String, value: Any, path: String) throws {
       guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
@@ -141,11 +182,14 @@ public enum Safetensors {
       else {
         throw SafetensorsError.corrupted(path: path, reason: "entry '\(name)' lacks dtype, shape or data_offsets")
       }
-      guard dtype == "F32" else { throw SafetensorsError.unsupportedDType(path: path, tensor: name, dtype: dtype) }
+      guard dtype == "F32" || dtype == "F16" else {
+        throw SafetensorsError.unsupportedDType(path: path, tensor: name, dtype: dtype)
+      }
+      let half = dtype == "F16"
       guard shape.allSatisfy({ $0 >= 0 }) else {
         throw SafetensorsError.corrupted(path: path, reason: "tensor '\(name)' has a negative dimension in \(shape)")
       }
-      var bytes = 4
+      var bytes = half ? 2 : 4
       for d in shape {
         let (product, overflow) = bytes.multipliedReportingOverflow(by: d)
         guard !overflow else {
@@ -166,6 +210,7 @@ public enum Safetensors {
       self.shape = shape
       self.begin = begin
       self.end = end
+      self.half = half
     }
   }
 }
@@ -188,7 +233,8 @@ public enum SafetensorsError: Error, CustomStringConvertible, Equatable {
     case .corrupted(let p, let r):
       return
         "\(p): not a valid safetensors file: \(r); the file is damaged or of another format, copy or download it again"
-    case .unsupportedDType(let p, let t, let d): return "\(p): tensor '\(t)' has dtype \(d); only F32 is supported"
+    case .unsupportedDType(let p, let t, let d):
+      return "\(p): tensor '\(t)' has dtype \(d); only F32 and F16 are supported"
     case .wrongVersion(let p, let f, let s):
       return "\(p): checkpoint format version \(f ?? "missing"), this build reads version \(s); "
         + "re-create the file with this version of ModelPrint"
@@ -228,9 +274,10 @@ public enum AtomicFile {
 }
 
 extension Module {
-  /// Saves parameters and buffers with `metadata` (format version added) atomically.
-  public func save(to url: URL, metadata: [String: String] = [:]) throws {
-    try Safetensors.write(stateDict(), metadata: metadata, to: url)
+  /// Saves parameters and buffers with `metadata` (format version added) atomically, stored as
+  /// `storage` says.
+  public func save(to url: URL, metadata: [String: String] = [:], storage: Safetensors.Storage = .float32) throws {
+    try Safetensors.write(stateDict(), metadata: metadata, to: url, storage: storage)
   }
 
   /// Loads parameters and buffers saved by ``save(to:metadata:)``; returns the file's metadata.

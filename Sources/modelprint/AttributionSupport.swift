@@ -3,6 +3,7 @@ import Attribution
 import Fingerprint
 import Foundation
 import Imaging
+import NN
 
 /// The files ModelPrint ships, relative to a resource root (see `ResourceLocator` for where those are).
 enum Shipped {
@@ -142,3 +143,4 @@ func jsonLine(_ object: Any) throws -> String {
 }
 
 extension GalleryMetric: ExpressibleByArgument {}
+extension Safetensors.Storage: ExpressibleByArgument {}

@@ -27,6 +27,12 @@ struct EnsembleCommand: ParsableCommand {
   @Option(name: .shortAndLong, help: "Checkpoint to write (.safetensors).") var out: String
   @Option(help: "The members' training pool, to measure zero-shot 1:N on their held-out architectures.")
   var pool: String?
+  @Option(
+    help: ArgumentHelp(
+      "How OUT stores the weights: float32 (exact) or float16 (half the size; each value rounded to 11 "
+        + "significant bits, tensors with values beyond binary16's range kept float32).",
+      valueName: "storage"))
+  var storage: Safetensors.Storage = .float32
   @OptionGroup var common: CommonOptions
 
   func validate() throws {
@@ -54,10 +60,11 @@ struct EnsembleCommand: ParsableCommand {
     try FileManager.default.createDirectory(at: outURL.deletingLastPathComponent(), withIntermediateDirectories: true)
     var results: [String: Any] = ["members": sources, "embedding_width": ensemble.embeddingWidth]
     if let pool { results["zeroshot_heldout_archs"] = try zeroShot(ensemble, urls: urls, pool: pool) }
-    try saveConfig(EnsembleRecord(members: members, pool: pool), to: base.appendingPathExtension("config.json"))
+    try saveConfig(
+      EnsembleRecord(members: members, pool: pool, storage: storage), to: base.appendingPathExtension("config.json"))
     let json = try JSONSerialization.data(withJSONObject: results, options: [.prettyPrinted, .sortedKeys])
     try AtomicFile.write(json, to: base.appendingPathExtension("results.json"))
-    try ensemble.save(to: outURL, extra: ["ensemble_sources": sourcesJSON])
+    try ensemble.save(to: outURL, extra: ["ensemble_sources": sourcesJSON], storage: storage)
     print("wrote \(out): \(ensemble.parts.count) extractors, \(ensemble.embeddingWidth)-d embeddings")
     print(String(decoding: json, as: UTF8.self))
   }
@@ -101,4 +108,5 @@ struct EnsembleCommand: ParsableCommand {
 struct EnsembleRecord: Codable {
   var members: [String]
   var pool: String?
+  var storage: Safetensors.Storage
 }

@@ -86,6 +86,35 @@ final class EnsembleTests: XCTestCase {
       }, saying: "is an ensemble itself")
   }
 
+  /// An ensemble stored as Float16 is half the size, and its networks' embeddings are those of the Float32
+  /// one up to the weights' rounding. Error model: each stored value is off by at most 2⁻¹¹ of itself; over
+  /// the ResNet-18's 21 weighted layers such independent errors add in quadrature to a relative error of
+  /// about √21 · 2⁻¹¹ / √3 ≈ 1.3 · 10⁻³ in an embedding, a cosine within 10⁻⁶ of 1; the bound, 10⁻⁴,
+  /// allows ten times that error. (A whitening multiplies the error by its condition number, which depends
+  /// on the set it was fitted on, so the networks are compared unwhitened; the whitening's own tensors are
+  /// stored within the storage's bound, `SafetensorsTests`.)
+  func testFloat16CheckpointIsHalfTheSizeAndEmbedsAlike() throws {
+    let pictures = images(4)
+    let ensemble = try Extractor.ensemble([tiny(seed: 1, width: 4), tiny(seed: 2, width: 4)])
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ensemble16-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let full = dir.appendingPathComponent("e32.safetensors")
+    let half = dir.appendingPathComponent("e16.safetensors")
+    try ensemble.save(to: full)
+    try ensemble.save(to: half, storage: .float16)
+    func size(_ url: URL) throws -> Int { try FileManager.default.attributesOfItem(atPath: url.path)[.size] as! Int }
+    XCTAssertLessThan(Double(try size(half)), 0.6 * Double(try size(full)))
+    let a = try Extractor.load(from: full).embed(images: pictures, grid: 2)
+    let b = try Extractor.load(from: half).embed(images: pictures, grid: 2)
+    for (x, y) in zip(a, b) {
+      let dot = zip(x, y).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+      let nx = x.reduce(0.0) { $0 + Double($1) * Double($1) }
+      let ny = y.reduce(0.0) { $0 + Double($1) * Double($1) }
+      XCTAssertGreaterThan(dot / (nx * ny).squareRoot(), 1 - 1e-4)
+    }
+  }
+
   func testOnlySingleNetworksOfOneInputJoin() throws {
     let a = tiny(seed: 1)
     let b = tiny(seed: 2)

@@ -240,6 +240,16 @@ final class BadFileTests: XCTestCase {
     let pair = try CLI.run(["embed", "--extractor", joined, good])
     XCTAssertTrue(single.stdout.contains("32-d embedding"), single.output)
     XCTAssertTrue(pair.stdout.contains("64-d embedding"), pair.output)
+    let halfPair = dir.path("pair16.safetensors")
+    XCTAssertEqual(
+      try CLI.run(["ensemble", extractor, extractor, "--out", halfPair, "--storage", "float16"]).status, 0)
+    XCTAssertTrue(try CLI.run(["embed", "--extractor", halfPair, good]).stdout.contains("64-d embedding"))
+    let halfBytes = try FileManager.default.attributesOfItem(atPath: halfPair)[.size] as! Int
+    let fullBytes = try FileManager.default.attributesOfItem(atPath: joined)[.size] as! Int
+    XCTAssertLessThan(halfBytes, fullBytes)
+    assertFails(
+      try CLI.run(["ensemble", extractor, extractor, "--out", dir.path("x.safetensors"), "--storage", "float8"]),
+      status: 64, mentioning: ["float8"])
     for path in try damagedExtractors() + [dir.path("nowhere.safetensors")] {
       assertFails(
         try CLI.run(["ensemble", extractor, path, "--out", dir.path("bad.safetensors")]), status: 1, mentioning: [path])

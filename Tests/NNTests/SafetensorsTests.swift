@@ -115,4 +115,77 @@ final class SafetensorsTests: XCTestCase {
       XCTAssert(e.description.contains(url.path) && e.description.contains("[16, 3, 3, 3]"), "\(e)")
     }
   }
+
+  /// Float16 storage against NumPy's binary16 rounding (`scripts/reference/make_float16_fixture.py`):
+  /// reading F16 gives its values, and the writer produces NumPy's bits, ties to even and subnormals included.
+  func testFloat16MatchesNumPy() throws {
+    let fixture = Fixtures.directory.appendingPathComponent("float16.safetensors")
+    let file = try Safetensors.read(fixture, requireVersion: false)
+    let x = file.tensors["x"]!.array
+    let half = file.tensors["x.f16"]!.array
+    XCTAssertEqual(x.count, half.count)
+    for (v, h) in zip(x, half) { XCTAssertEqual(Float(Float16(v)), h, "binary16 rounding of \(v)") }
+
+    let url = dir.appendingPathComponent("half.safetensors")
+    try Safetensors.write(["x": file.tensors["x"]!], to: url, storage: .float16)
+    let written = try Data(contentsOf: url)
+    let reference = try Data(contentsOf: fixture)
+    // Both files end with the tensor's binary16 data.
+    let bytes = 2 * x.count
+    XCTAssertEqual(written.suffix(bytes), reference.suffix(bytes))
+    XCTAssertEqual(try Safetensors.read(url).tensors["x"]!.array, half)
+  }
+
+  /// The error model of Float16 storage: relative error at most 2⁻¹¹ for magnitudes from 2⁻¹⁴ up, absolute
+  /// error at most 2⁻²⁵ below; a tensor with a value binary16 cannot hold stays F32, exactly; F32 tensors
+  /// precede F16 ones so every value is aligned to its size.
+  func testFloat16StorageErrorBoundsAndFallback() throws {
+    var rng = RNG(seed: 11)
+    let n = 4096
+    let wide = Tensor(
+      (0..<n).map { _ in
+        let magnitude = Float(pow(2.0, Double(rng.uniform(-30, 15))))
+        return rng.uniform(0, 1) < 0.5 ? -magnitude : magnitude
+      }, shape: [64, 64])
+    let large = Tensor((0..<n).map { Float($0) * 20 }, shape: [n])  // up to 81 900: beyond binary16
+    let special = Tensor([1, .nan, -2], shape: [3])
+    let url = dir.appendingPathComponent("mixed.safetensors")
+    try Safetensors.write(["a.wide": wide, "b.large": large, "c.special": special], to: url, storage: .float16)
+    let file = try Safetensors.read(url)
+    for (v, r) in zip(wide.array, file.tensors["a.wide"]!.array) {
+      let bound = abs(v) >= Float(pow(2.0, -14.0)) ? abs(v) * Float(pow(2.0, -11.0)) : Float(pow(2.0, -25.0))
+      XCTAssertLessThanOrEqual(abs(v - r), bound, "\(v) read back as \(r)")
+    }
+    XCTAssertEqual(file.tensors["b.large"]!.array, large.array)
+    let s = file.tensors["c.special"]!.array
+    XCTAssertEqual(s[0], 1)
+    XCTAssert(s[1].isNaN)
+    XCTAssertEqual(s[2], -2)
+
+    let data = try Data(contentsOf: url)
+    let length = data.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+    let header = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + length))) as! [String: Any]
+    func entry(_ name: String) -> (dtype: String, begin: Int) {
+      let e = header[name] as! [String: Any]
+      return (e["dtype"] as! String, (e["data_offsets"] as! [Int])[0])
+    }
+    XCTAssertEqual(entry("a.wide").dtype, "F16")
+    XCTAssertEqual(entry("b.large").dtype, "F32")
+    XCTAssertEqual(entry("c.special").dtype, "F32")
+    XCTAssertGreaterThan(entry("a.wide").begin, entry("c.special").begin)
+    XCTAssertEqual((8 + length) % 8, 0)
+    XCTAssertEqual(data.count, 8 + length + 2 * n + 4 * n + 4 * 3)
+  }
+
+  /// An F16 entry whose byte range is sized for F32 is refused as damaged, not read out of bounds.
+  func testFloat16EntryOfTheWrongLength() throws {
+    let url = dir.appendingPathComponent("half.safetensors")
+    try Safetensors.write(["w": Tensor([1, 2, 3, 4], shape: [4])], to: url, storage: .float16)
+    var data = try Data(contentsOf: url)
+    let range = try XCTUnwrap(data.range(of: Data("\"F16\"".utf8)))
+    data.replaceSubrange(range, with: Data("\"F32\"".utf8))
+    let bad = dir.appendingPathComponent("damaged.safetensors")
+    try data.write(to: bad)
+    expectError(bad) { if case .corrupted = $0 { return true } else { return false } }
+  }
 }
