@@ -7,7 +7,8 @@ import Tensor
 ///
 /// An ensemble is an extractor with ``members``: its embedding is the concatenation of its own and its
 /// members' embeddings, each whitened by its own whitening, so every command and the server use one the
-/// way they use a single network.
+/// way they use a single network. Members may take other input settings (a 128 px network beside 64 px
+/// ones): each embeds the same N × N grid of its own windows (``windows(_:grid:)``).
 public final class Extractor {
   /// Checkpoint format version (metadata key `format_version` is the safetensors layer's).
   public static let formatVersion = 1
@@ -20,8 +21,8 @@ public final class Extractor {
   public let whitening: EmbeddingWhitening?
   /// Where the whitening was fitted (metadata `embedding_transform_source`), for the record.
   public let whiteningSource: String?
-  /// The other extractors of an ensemble (empty for a single network): single networks of the same
-  /// input settings, whose embeddings follow this one's, in order.
+  /// The other extractors of an ensemble (empty for a single network): single networks, whose
+  /// embeddings follow this one's, in order.
   public let members: [Extractor]
 
   /// Windows per side of the grid an image is embedded with unless a caller says otherwise. 4 × 4 windows
@@ -41,8 +42,8 @@ public final class Extractor {
       whitening.map { $0.dimension == network.embeddingWidth } ?? true,
       "Extractor: a whitening of width \(whitening?.dimension ?? 0) for embeddings of \(network.embeddingWidth)")
     precondition(
-      members.allSatisfy { $0.members.isEmpty && $0.input == input } && members.count < Self.maxEnsemble,
-      "Extractor: an ensemble's \(members.count) members must be single networks of the same input settings")
+      members.allSatisfy { $0.members.isEmpty } && members.count < Self.maxEnsemble,
+      "Extractor: an ensemble's \(members.count) members must be single networks")
     self.network = network
     self.input = input
     self.classes = classes
@@ -58,18 +59,22 @@ public final class Extractor {
       members: members)
   }
 
-  /// An ensemble of `extractors` (two or more single networks of the same input settings): the first
-  /// one's network, classes and whitening, the others as its ``members``.
+  /// The same network, input and whitening with `members` instead of this one's.
+  func with(members: [Extractor]) -> Extractor {
+    Extractor(
+      network: network, input: input, classes: classes, whitening: whitening, whiteningSource: whiteningSource,
+      members: members)
+  }
+
+  /// An ensemble of `extractors` (two or more single networks): the first one's network, classes,
+  /// input settings and whitening, the others as its ``members``.
   ///
-  /// - Throws: ``EnsembleError`` when there are fewer than two or more than ``maxEnsemble``, one is an
-  ///   ensemble itself, or their input settings differ.
+  /// - Throws: ``EnsembleError`` when there are fewer than two or more than ``maxEnsemble``, or one is
+  ///   an ensemble itself.
   public static func ensemble(_ extractors: [Extractor]) throws -> Extractor {
     guard (2...maxEnsemble).contains(extractors.count) else { throw EnsembleError.count(extractors.count) }
     if let k = extractors.firstIndex(where: { !$0.members.isEmpty }) { throw EnsembleError.nested(member: k) }
     let first = extractors[0]
-    if let k = extractors.firstIndex(where: { $0.input != first.input }) {
-      throw EnsembleError.inputs(member: k)
-    }
     return Extractor(
       network: first.network, input: first.input, classes: first.classes, whitening: first.whitening,
       whiteningSource: first.whiteningSource, members: Array(extractors.dropFirst()))
@@ -81,12 +86,30 @@ public final class Extractor {
   /// Embedding width: the network's, or for an ensemble the sum over its parts.
   public var embeddingWidth: Int { parts.reduce(0) { $0 + $1.network.embeddingWidth } }
 
+  /// The distinct input settings of the parts, in the order the parts first use them: one for a single
+  /// network or an ensemble of one input, whose parts then share their windows and spectra.
+  public var inputs: [SpectralInput] {
+    parts.reduce(into: []) { found, part in if !found.contains(part.input) { found.append(part.input) } }
+  }
+
+  /// The windows an image is embedded from, for an N × N `grid`: each of ``inputs``' grid of windows of
+  /// its size, one input after the other (what ``imageEmbeddings(windows:perImage:batch:)`` takes, in
+  /// groups of ``windowCount(grid:)`` per image).
+  public func windows(_ image: Image, grid: Int) -> [Image] {
+    inputs.flatMap { $0.windows(image, grid: grid) }
+  }
+
+  /// How many windows ``windows(_:grid:)`` cuts from one image.
+  public func windowCount(grid: Int) -> Int { inputs.count * grid * grid }
+
   /// Embeddings [N, embedding width] of standardised inputs, batch by batch, in eval mode.
   ///
   /// Several threads may embed with one extractor at once (a server's requests): the network is left
   /// in eval mode after loading, so concurrent calls only read it. A network in training mode is put in
   /// eval mode first, which must not happen while another thread uses it.
   public func embed(spectra: Tensor, batch: Int = 256) -> [[Float]] {
+    precondition(
+      inputs.count == 1, "Extractor.embed(spectra:): the ensemble's parts take \(inputs.count) input settings")
     guard members.isEmpty else {
       let each = parts.map { $0.networkEmbeddings(spectra: spectra, batch: batch) }
       return (0..<spectra.shape[0]).map { i in each.flatMap { $0[i] } }
@@ -165,25 +188,47 @@ public final class Extractor {
 
   /// Image embeddings without the whitening: what a whitening is fitted on.
   public func rawEmbeddings(images: [Image], grid: Int = defaultGrid, batch: Int = 256) -> [[Float]] {
-    let wins = grid * grid
+    let wins = windowCount(grid: grid)
     var out: [[Float]] = []
     for start in stride(from: 0, to: images.count, by: max(1, batch / wins)) {
       let chunk = images[start..<min(images.count, start + max(1, batch / wins))]
-      out += imageEmbeddings(windows: chunk.flatMap { input.windows($0, grid: grid) }, perImage: wins, batch: batch)
+      out += imageEmbeddings(windows: chunk.flatMap { windows($0, grid: grid) }, perImage: wins, batch: batch)
     }
     return out
   }
 
-  /// Unwhitened embeddings of images given as consecutive groups of `perImage` windows, pooled as
-  /// ``SpectralInput/pooling`` says: the mean of the window embeddings, or the embedding of the windows'
-  /// mean spectrum. Every path that cuts windows itself (the server's batches) ends here, so its
-  /// embeddings equal ``rawEmbeddings(images:grid:batch:)``'s.
+  /// Unwhitened embeddings of images given as consecutive groups of `perImage` windows (as
+  /// ``windows(_:grid:)`` cuts them), pooled as ``SpectralInput/pooling`` says: the mean of the window
+  /// embeddings, or the embedding of the windows' mean spectrum. Every path that cuts windows itself (the
+  /// server's batches) ends here, so its embeddings equal ``rawEmbeddings(images:grid:batch:)``'s.
   public func imageEmbeddings(windows: [Image], perImage: Int, batch: Int = 256) -> [[Float]] {
     precondition(
       perImage > 0 && windows.count % perImage == 0,
       "Extractor.imageEmbeddings: \(windows.count) windows in groups of \(perImage)")
     let images = windows.count / perImage
     guard images > 0 else { return [] }
+    let inputs = self.inputs
+    guard inputs.count == 1 else {
+      // Each part embeds its own input's share of every image's windows; parts are concatenated in order.
+      precondition(
+        perImage % inputs.count == 0,
+        "Extractor.imageEmbeddings: \(perImage) windows per image for \(inputs.count) input settings")
+      let share = perImage / inputs.count
+      var byInput = [[Image]](repeating: [], count: inputs.count)
+      for i in 0..<images {
+        for k in inputs.indices {
+          let start = i * perImage + k * share
+          byInput[k] += windows[start..<(start + share)]
+        }
+      }
+      let each: [[[Float]]] = parts.map { part in
+        // The first part is this ensemble itself: its network alone, without the members.
+        let single = part.members.isEmpty ? part : part.with(members: [])
+        return single.imageEmbeddings(
+          windows: byInput[inputs.firstIndex(of: part.input)!], perImage: share, batch: batch)
+      }
+      return (0..<images).map { i in each.flatMap { $0[i] } }
+    }
     guard input.pooling == "spectrum" else {
       let e = embed(spectra: input(Image.batch(windows)), batch: batch)
       return (0..<images).map { Self.windowMean(e, image: $0, windowsPerImage: perImage) }
@@ -380,7 +425,6 @@ public final class Extractor {
 public enum EnsembleError: Error, CustomStringConvertible, Equatable {
   case count(Int)
   case nested(member: Int)
-  case inputs(member: Int)
 
   public var description: String {
     switch self {
@@ -388,8 +432,6 @@ public enum EnsembleError: Error, CustomStringConvertible, Equatable {
       return "an ensemble joins 2 to \(Extractor.maxEnsemble) extractors, got \(n)"
     case .nested(let k):
       return "extractor \(k + 1) is an ensemble already; join single extractors"
-    case .inputs(let k):
-      return "extractor \(k + 1) was trained on other input settings (patch size or spectrum) than the first"
     }
   }
 }

@@ -255,7 +255,7 @@ final class InferenceQueue: @unchecked Sendable {
         let start = DispatchTime.now()
         slots[i] = Result {
           let image = try decoder.decode(job.data, name: job.name)
-          let windows = input.windows(image, grid: grid)
+          let windows = extractor.windows(image, grid: grid)
           let spectra = job.wantsSpectra ? ResidualSpectra.of(image, input: input, grid: grid) : nil
           return Prepared(
             job: job, windows: windows, spectra: spectra, queued: elapsed(job.enqueued, start),
@@ -279,7 +279,7 @@ final class InferenceQueue: @unchecked Sendable {
   /// answers each job.
   private func embedAndAnswer(_ ready: [Prepared]) {
     guard !ready.isEmpty else { return }
-    let windowsPerImage = configuration.grid * configuration.grid
+    let windowsPerImage = extractor.windowCount(grid: configuration.grid)
     let start = DispatchTime.now()
     let means = extractor.imageEmbeddings(windows: ready.flatMap(\.windows), perImage: windowsPerImage)
     let seconds = elapsed(start, .now())

@@ -14,13 +14,14 @@ struct EnsembleCommand: ParsableCommand {
     discussion: """
       Each image's embedding is the concatenation of the members' embeddings, each whitened by its own \
       whitening (whiten the members first: `modelprint whiten`), and every command and the server use the \
-      result as they use one extractor. An ensemble costs the sum of its members' time per image. The \
-      members must share their input settings (patch size, spectrum); the first one's class list is kept. \
+      result as they use one extractor. An ensemble costs the sum of its members' time per image. Members \
+      may take different window sizes (e.g. a network trained with `train --tile-size 128` beside 64 px \
+      ones): each embeds the same N × N grid of windows of its own size. The first one's class list is kept. \
       Galleries built with another extractor must be enrolled again with OUT (its SHA-256 differs).
 
       --pool POOL measures the ensemble's zero-shot 1:N on the architectures its members held out of \
       training (`zeroshot_heldout_archs` in OUT.results.json, as `modelprint train` writes it), when every \
-      member was trained on that pool and held out the same architectures.
+      member was trained on that pool, takes its tile size and held out the same architectures.
       """)
 
   @Argument(help: "The member checkpoints, in embedding order (2 to \(Extractor.maxEnsemble)).") var members: [String]
@@ -82,6 +83,11 @@ struct EnsembleCommand: ParsableCommand {
     }
     let store = try PoolStore(existing: URL(fileURLWithPath: pool))
     let tiles = try TileSet.read(store.tilesURL, size: store.manifest.config.size)
+    guard ensemble.inputs.count == 1 else {
+      throw InputError(
+        "--pool measures members that take one input; these take "
+          + ensemble.inputs.map { "\($0.size) px" }.joined(separator: ", ") + " windows")
+    }
     guard tiles.size == ensemble.input.size else {
       throw InputError("\(pool) holds \(tiles.size) px tiles; the members take \(ensemble.input.size) px")
     }

@@ -118,10 +118,19 @@ final class APITests: XCTestCase {
     }
   }
 
-  /// A model name with a space and a slash arrives percent-encoded and is stored decoded.
   /// The server's embedding of an upload is the CLI's (`Extractor.embed(images:)`), whitening included.
   func testServerEmbeddingEqualsTheExtractorsWithItsWhitening() async throws {
-    let f = try ServiceFixture(whitened: true)
+    try await assertServerEmbeddingIsTheExtractors(try ServiceFixture(whitened: true))
+  }
+
+  /// So it is for an ensemble whose members take windows of two sizes.
+  func testServerEmbeddingOfAnEnsembleOfTwoWindowSizes() async throws {
+    let f = try ServiceFixture(whitened: true, mixedSizes: true)
+    XCTAssertEqual(f.extractor.inputs.map(\.size), [16, 32])
+    try await assertServerEmbeddingIsTheExtractors(f)
+  }
+
+  func assertServerEmbeddingIsTheExtractors(_ f: ServiceFixture) async throws {
     let bytes = ServiceFixture.png(model: 2, seed: 9)
     let image = try ImageDecoder().decode(Data(bytes), name: "x.png")
     let expected = f.extractor.embed(images: [image])[0]
@@ -141,6 +150,7 @@ final class APITests: XCTestCase {
     }
   }
 
+  /// A model name with a space and a slash arrives percent-encoded and is stored decoded.
   func testPercentEncodedModelName() async throws {
     let f = try ServiceFixture()
     try await f.test { client in

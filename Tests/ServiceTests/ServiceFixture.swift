@@ -21,8 +21,12 @@ final class ServiceFixture {
   let extractor: Extractor
 
   /// With `whitened`, the extractor carries a seeded random whitening (as the shipped one carries a
-  /// fitted one), so that every path must apply it.
-  init(seed: UInt64 = 7, whitened: Bool = false, configure: (inout ServiceConfiguration) -> Void = { _ in }) throws {
+  /// fitted one), so that every path must apply it. With `mixedSizes`, it is an ensemble with a second
+  /// network on 32 px windows, so that the server must cut each member's windows.
+  init(
+    seed: UInt64 = 7, whitened: Bool = false, mixedSizes: Bool = false,
+    configure: (inout ServiceConfiguration) -> Void = { _ in }
+  ) throws {
     folder = FileManager.default.temporaryDirectory.appendingPathComponent("service-tests-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     extractorURL = folder.appendingPathComponent("extractor.safetensors")
@@ -37,6 +41,16 @@ final class ServiceFixture {
       let w = try EmbeddingWhitening(
         mean: (0..<d).map { _ in 0.1 * rng.normal() }, matrix: (0..<(d * d)).map { _ in rng.normal() })
       extractor = extractor.with(whitening: w, source: "test")
+    }
+    if mixedSizes {
+      var large = input
+      large.size = 32
+      extractor = try Extractor.ensemble([
+        extractor,
+        Extractor(
+          network: ResNet(depth: 18, width: 4, classes: 3, projection: 8, rng: &rng), input: large,
+          classes: ["a", "b", "c"]),
+      ])
     }
     try extractor.save(to: extractorURL)
     let loaded = try Extractor.load(from: extractorURL)
