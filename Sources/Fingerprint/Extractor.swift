@@ -24,6 +24,10 @@ public final class Extractor {
   /// The other extractors of an ensemble (empty for a single network): single networks, whose
   /// embeddings follow this one's, in order.
   public let members: [Extractor]
+  /// The distinct input settings of the parts, in the order the parts first use them: one for a single
+  /// network or an ensemble of one input, whose parts then share their windows and spectra. Stored, as
+  /// every image's windows are cut by them.
+  public let inputs: [SpectralInput]
 
   /// Windows per side of the grid an image is embedded with unless a caller says otherwise. 4 × 4 windows
   /// of 64 px tile a 256 px image without gaps where 3 × 3 leave 44 % of it unseen; with the whitening
@@ -50,6 +54,9 @@ public final class Extractor {
     self.whitening = whitening
     self.whiteningSource = whiteningSource
     self.members = members
+    self.inputs = members.reduce(into: [input]) { found, member in
+      if !found.contains(member.input) { found.append(member.input) }
+    }
   }
 
   /// The same network, input and members with `whitening` (nil removes it).
@@ -85,12 +92,6 @@ public final class Extractor {
 
   /// Embedding width: the network's, or for an ensemble the sum over its parts.
   public var embeddingWidth: Int { parts.reduce(0) { $0 + $1.network.embeddingWidth } }
-
-  /// The distinct input settings of the parts, in the order the parts first use them: one for a single
-  /// network or an ensemble of one input, whose parts then share their windows and spectra.
-  public var inputs: [SpectralInput] {
-    parts.reduce(into: []) { found, part in if !found.contains(part.input) { found.append(part.input) } }
-  }
 
   /// The windows an image is embedded from, for an N × N `grid`: each of ``inputs``' grid of windows of
   /// its size, one input after the other (what ``imageEmbeddings(windows:perImage:batch:)`` takes, in
@@ -207,27 +208,30 @@ public final class Extractor {
       "Extractor.imageEmbeddings: \(windows.count) windows in groups of \(perImage)")
     let images = windows.count / perImage
     guard images > 0 else { return [] }
-    let inputs = self.inputs
     guard inputs.count == 1 else {
-      // Each part embeds its own input's share of every image's windows; parts are concatenated in order.
+      // The parts of each input, as an ensemble of one input, embed that input's share of every image's
+      // windows (one spectrum per window); their slices then go back into the parts' order.
       precondition(
         perImage % inputs.count == 0,
         "Extractor.imageEmbeddings: \(perImage) windows per image for \(inputs.count) input settings")
       let share = perImage / inputs.count
-      var byInput = [[Image]](repeating: [], count: inputs.count)
-      for i in 0..<images {
-        for k in inputs.indices {
+      var perPart = [[[Float]]](repeating: [], count: parts.count)
+      for (k, input) in inputs.enumerated() {
+        let group = parts.indices.filter { parts[$0].input == input }
+        let mine: [Image] = (0..<images).flatMap { (i: Int) -> ArraySlice<Image> in
           let start = i * perImage + k * share
-          byInput[k] += windows[start..<(start + share)]
+          return windows[start..<(start + share)]
+        }
+        let joined = parts[group[0]].with(members: group.dropFirst().map { parts[$0] })
+          .imageEmbeddings(windows: mine, perImage: share, batch: batch)
+        var start = 0
+        for p in group {
+          let width = parts[p].network.embeddingWidth
+          perPart[p] = joined.map { Array($0[start..<(start + width)]) }
+          start += width
         }
       }
-      let each: [[[Float]]] = parts.map { part in
-        // The first part is this ensemble itself: its network alone, without the members.
-        let single = part.members.isEmpty ? part : part.with(members: [])
-        return single.imageEmbeddings(
-          windows: byInput[inputs.firstIndex(of: part.input)!], perImage: share, batch: batch)
-      }
-      return (0..<images).map { i in each.flatMap { $0[i] } }
+      return (0..<images).map { i in perPart.flatMap { $0[i] } }
     }
     guard input.pooling == "spectrum" else {
       let e = embed(spectra: input(Image.batch(windows)), batch: batch)

@@ -47,7 +47,7 @@ public enum Safetensors {
     var offset = 0
     // F32 tensors first, so that every value lies at an offset that is a multiple of its own size
     // (the format has no padding between tensors; the header is padded to 8 bytes).
-    let plain: [(name: String, tensor: Tensor, half: Bool)] = tensors.keys.sorted().map { name in
+    let plain: [(name: String, tensor: Tensor, half: Bool)] = tensors.keys.map { name in
       let t = tensors[name]!
       let p = t.layout == .plain ? t : t.toLayout(.plain, differentiable: false)
       return (name, p, storage == .float16 && fitsFloat16(p))

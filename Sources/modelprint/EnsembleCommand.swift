@@ -72,6 +72,11 @@ struct EnsembleCommand: ParsableCommand {
 
   /// Zero-shot 1:N on the members' held-out architectures of `pool`, as `modelprint train` scores it.
   private func zeroShot(_ ensemble: Extractor, urls: [URL], pool: String) throws -> [String: Double] {
+    guard ensemble.inputs.count == 1 else {
+      throw InputError(
+        "--pool measures members that take one input; these take \(ensemble.inputs.count) input settings "
+          + "(windows of " + ensemble.inputs.map { "\($0.size) px" }.joined(separator: ", ") + ")")
+    }
     let configs: [ExtractorConfig] = try zip(members, urls).map { path, url in
       guard let text = try Safetensors.read(url).metadata["config"],
         let config = try? JSONDecoder().decode(ExtractorConfig.self, from: Data(text.utf8))
@@ -83,11 +88,6 @@ struct EnsembleCommand: ParsableCommand {
     }
     let store = try PoolStore(existing: URL(fileURLWithPath: pool))
     let tiles = try TileSet.read(store.tilesURL, size: store.manifest.config.size)
-    guard ensemble.inputs.count == 1 else {
-      throw InputError(
-        "--pool measures members that take one input; these take "
-          + ensemble.inputs.map { "\($0.size) px" }.joined(separator: ", ") + " windows")
-    }
     guard tiles.size == ensemble.input.size else {
       throw InputError("\(pool) holds \(tiles.size) px tiles; the members take \(ensemble.input.size) px")
     }

@@ -88,9 +88,7 @@ final class EmbeddingWhiteningTests: XCTestCase {
     let raw = ex.embed(images: images, grid: 2)
     let labels = [0, 0, 1, 1]
     let w = try EmbeddingWhitening.fit(raw + raw.map { $0.map { $0 * 1.01 + 0.01 } }, labels: labels + [2, 2, 3, 3])
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("whitening-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: dir) }
+    let dir = try temporaryFolder("whitening")
     let url = dir.appendingPathComponent("x.safetensors")
     try ex.with(whitening: w, source: "{\"test\":1}").save(to: url)
     let loaded = try Extractor.load(from: url)

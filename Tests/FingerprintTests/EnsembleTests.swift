@@ -49,9 +49,7 @@ final class EnsembleTests: XCTestCase {
   func testCheckpointRoundTripsAndDamageIsATypedError() throws {
     let pictures = images(4)
     let ensemble = try Extractor.ensemble([try whitened(tiny(seed: 1), pictures), tiny(seed: 2)])
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ensemble-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: dir) }
+    let dir = try temporaryFolder("ensemble")
     let url = dir.appendingPathComponent("e.safetensors")
     try ensemble.save(to: url, extra: ["note": "kept"])
     let loaded = try Extractor.load(from: url)
@@ -96,9 +94,7 @@ final class EnsembleTests: XCTestCase {
   func testFloat16CheckpointIsHalfTheSizeAndEmbedsAlike() throws {
     let pictures = images(4)
     let ensemble = try Extractor.ensemble([tiny(seed: 1, width: 4), tiny(seed: 2, width: 4)])
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ensemble16-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: dir) }
+    let dir = try temporaryFolder("ensemble16")
     let full = dir.appendingPathComponent("e32.safetensors")
     let half = dir.appendingPathComponent("e16.safetensors")
     try ensemble.save(to: full)
@@ -135,9 +131,7 @@ final class EnsembleTests: XCTestCase {
     XCTAssertEqual(
       ensemble.imageEmbeddings(windows: windows, perImage: ensemble.windowCount(grid: 2)).map(ensemble.finished),
       joined)
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ensemble-mixed-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: dir) }
+    let dir = try temporaryFolder("ensemble-mixed")
     let url = dir.appendingPathComponent("e.safetensors")
     try ensemble.save(to: url)
     let loaded = try Extractor.load(from: url)

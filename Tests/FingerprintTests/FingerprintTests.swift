@@ -178,9 +178,7 @@ final class ExtractorTrainingTests: XCTestCase {
     XCTAssertEqual(resumed, Array(losses[2...]))
     XCTAssertEqual(again.network.stateDict()["cls.weight"]?.array, extractor.network.stateDict()["cls.weight"]?.array)
     // The checkpoint round-trips with its input settings and gives the same embeddings.
-    let root = FileManager.default.temporaryDirectory.appendingPathComponent("fp-test-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: root) }
+    let root = try temporaryFolder("fp-test")
     let url = root.appendingPathComponent("ex.safetensors")
     try extractor.save(to: url)
     let back = try Extractor.load(from: url)
