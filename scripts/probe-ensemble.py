@@ -8,7 +8,8 @@ Each checkpoint embeds both sets once (`modelprint embed --json`, cached under -
 of members is then scored in numpy: 1:N in the gallery metric (GalleryAdaptation: the enrolled images'
 within-model scatter mixed with the identity at weight n / (n + D), the query mapped by its inverse square
 root, nearest fingerprint by cosine), AUC on the protocol's 10 000 seeded pairs (VerificationPairs with
-the project's xoshiro256** RNG, seed 0), and the mean 1:N over dev-real's four lossless-source models. A
+the project's xoshiro256** RNG, seed 0), plain and in the gallery's context (GalleryAdaptation's
+verificationScore: centred on the enrolled models' mean, then adapted), and the mean 1:N over dev-real's four lossless-source models. A
 single member reproduces `score.sh`'s 1:N and AUC columns, which is the check that this replica of the
 protocol is the protocol. A research probe, not part of the product: the tests never run it.
 """
@@ -107,7 +108,13 @@ def score(e, names, nshot, pair_list):
     n = normalised(e)
     a, b2, same = (np.array(x) for x in zip(*pair_list))
     scores = (n[a] * n[b2]).sum(1).astype(np.float32)
-    return float((predicted == truth).mean()), float(auc(scores, same.astype(bool))), per_model
+    # In the gallery's context (GalleryAdaptation.verificationScore): centred on the mean over the enrolled
+    # models of their mean normalised embedding, then mapped by the adaptation.
+    centre = np.mean([normalised(e[[i for i in enrolled if labels[i] == c]]).mean(0) for c in range(len(classes))], 0)
+    x = normalised((n - centre) @ b)
+    context = (x[a] * x[b2]).sum(1).astype(np.float32)
+    return (float((predicted == truth).mean()), float(auc(scores, same.astype(bool))), per_model,
+            float(auc(context, same.astype(bool))))
 
 
 def embeddings(name, ckpt, split, cache):
@@ -134,8 +141,9 @@ def main():
     members = dict(m.split("=", 1) for m in args.members)
     combos = ([c.split("+") for c in args.combos.split(",")] if args.combos
               else [[m] for m in members] + ([list(members)] if len(members) > 1 else []))
-    print("| members | dev 1:N | dev AUC | dev-real 1:N | dev-real AUC | lossless mean | width |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| members | dev 1:N | dev AUC | dev AUC in context | dev-real 1:N | dev-real AUC | dev-real AUC in context "
+          "| lossless mean | width |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     data = {(m, s): embeddings(m, members[m], s, args.cache) for m in members for s in SETS}
     for combo in combos:
         row = []
@@ -144,8 +152,8 @@ def main():
             if any(data[(m, split)][0] != names for m in combo):
                 sys.exit(f"the members embedded different files of {split}")
             e = np.concatenate([data[(m, split)][1] for m in combo], 1)
-            acc, a, per = score(e, names, nshot, pairs([sorted(set(names)).index(n) for n in names]))
-            row += [acc, a]
+            acc, a, per, context = score(e, names, nshot, pairs([sorted(set(names)).index(n) for n in names]))
+            row += [acc, a, context]
             lossless = np.mean([per[m] for m in LOSSLESS]) if split == "dev-real" else None
         print(f"| {' + '.join(combo)} | " + " | ".join(f"{v:.3f}" for v in row) + f" | {lossless:.2f} | {e.shape[1]} |")
 

@@ -42,10 +42,21 @@ public struct OperatingPoints: Codable, Equatable, Sendable {
   }
 }
 
+/// How a verification score is computed.
+public enum VerificationScoring: String, Codable, Sendable {
+  /// The cosine of the two embeddings: no gallery involved.
+  case cosine
+  /// In a gallery's context: centred and adapted (``GalleryAdaptation/verificationScore(_:_:)``).
+  case gallery
+}
+
 /// Verification and open-set thresholds, as stored in a gallery.
 public struct Calibration: Codable, Equatable, Sendable {
   /// Image-versus-image pairs.
   public var verification: OperatingPoints
+  /// How the verification pairs were scored, and so how a score must be computed for the threshold to
+  /// apply; nil in calibrations stored before scoring in a gallery's context existed (cosine).
+  public var verificationScoring: VerificationScoring?
   /// Image versus model fingerprints.
   public var openSet: OperatingPoints
   /// Where the labelled images came from (a gallery or folder path).
@@ -58,6 +69,7 @@ public struct Calibration: Codable, Equatable, Sendable {
 
   enum CodingKeys: String, CodingKey {
     case verification, source, models, images
+    case verificationScoring = "verification_scoring"
     case openSet = "open_set"
   }
 
@@ -65,11 +77,12 @@ public struct Calibration: Codable, Equatable, Sendable {
   /// Needs two models and one model with two images; `source` names them in errors.
   ///
   /// With `adaptation` (the gallery's metric), the open-set scores are computed in it, as the gallery's
-  /// identification scores them; verification compares two images without a gallery and never uses it.
-  /// A query is never part of the images the adaptation is fitted on, so with up to
-  /// ``leaveOneOutImages`` images each image is scored in an adaptation refitted without it (fitted with
-  /// it, its own deviation is whitened away and the same-model scores, hence the threshold, come out
-  /// too high); beyond that one image moves the fit by little and `adaptation` is used for all.
+  /// identification scores them, and the verification pairs in the gallery's context, as its `verify`
+  /// scores them (``VerificationScoring/gallery``). A query is never part of the images the adaptation
+  /// is fitted on, so with up to ``leaveOneOutImages`` images each image is scored in an adaptation
+  /// refitted without it (fitted with it, its own deviation is whitened away and the same-model scores,
+  /// hence the threshold, come out too high), and so is each verification pair whose first image it is;
+  /// beyond that one image moves the fit by little and `adaptation` is used for all.
   public init(
     embeddings: [[Float]], labels: [Int], pairs: Int = 10_000, seed: UInt64 = 0, source: String,
     adaptation: GalleryAdaptation? = nil
@@ -88,8 +101,13 @@ public struct Calibration: Codable, Equatable, Sendable {
     }
     let normalised = embeddings.map(Vectors.normalised)
     let drawn = VerificationPairs.draw(labels: labels, count: max(pairs, 2), seed: seed)
-    verification = OperatingPoints(
-      scores: VerificationPairs.scores(drawn, normalised: normalised), same: drawn.map(\.same))
+    var pairScores = VerificationPairs.scores(drawn, normalised: normalised)
+    let pairsByFirst = Dictionary(grouping: drawn.indices, by: { drawn[$0].a })
+    func scorePairs(of first: Int?, in fit: GalleryAdaptation) {
+      for k in first.map({ pairsByFirst[$0] ?? [] }) ?? Array(drawn.indices) {
+        pairScores[k] = fit.verificationScore(embeddings[drawn[k].a], embeddings[drawn[k].b])
+      }
+    }
 
     // Fingerprints are sums of normalised embeddings; with an adaptation, a fingerprint and a query are
     // mapped by it (a linear map, so a sum's image is the sum of the images), as the gallery scores them.
@@ -109,6 +127,7 @@ public struct Calibration: Codable, Equatable, Sendable {
     }
     let refit = adaptation != nil && embeddings.count <= Self.leaveOneOutImages
     let shared = mapping(adaptation)
+    if let adaptation, !refit { scorePairs(of: nil, in: adaptation) }
     let sharedIndex = index(shared)
     var scores: [Float] = []
     var same: [Bool] = []
@@ -117,8 +136,12 @@ public struct Calibration: Codable, Equatable, Sendable {
       var scored = sharedIndex
       if refit {
         let rest = embeddings.indices.filter { $0 != i }
-        map = mapping(try GalleryAdaptation.fit(rest.map { embeddings[$0] }, labels: rest.map { labels[$0] }))
+        let fit = try GalleryAdaptation.fit(rest.map { embeddings[$0] }, labels: rest.map { labels[$0] })
+        map = mapping(fit)
         scored = index(map)
+        // Without a fit (no other model keeps two images) the shared one scores the pairs, so that every
+        // pair is scored the same way.
+        scorePairs(of: i, in: fit ?? adaptation!)
       }
       let own = classes.firstIndex(of: labels[i])!
       let q = map(u)
@@ -134,6 +157,8 @@ public struct Calibration: Codable, Equatable, Sendable {
       }
     }
     openSet = OperatingPoints(scores: scores, same: same)
+    verification = OperatingPoints(scores: pairScores, same: drawn.map(\.same))
+    verificationScoring = adaptation == nil ? .cosine : .gallery
     self.source = source
     models = classes.count
     images = embeddings.count

@@ -65,6 +65,8 @@ public struct EvaluationRun: Sendable {
   public var identification: IdentificationDetails
   /// Present when unknown models were scored.
   public var openSet: OpenSetResult?
+  /// Present with a gallery adaptation: verification of the protocol's pairs in the gallery's context.
+  public var galleryVerification: GalleryVerification?
 
   /// Runs the protocol (and the open set when `unknown` is given) on embeddings labelled 0..<models.count.
   public static func evaluate(
@@ -75,14 +77,18 @@ public struct EvaluationRun: Sendable {
     var (result, scores, same) = EvaluationProtocol.evaluate(
       embeddings, labels: labels, nShot: nShot, pairs: pairs, seed: seed)
     // 1:N and the open set score against the enrolled gallery, so they see what a gallery would: its
-    // adaptation, fitted on the enrolled images only. Verification and clusters stay gallery-free.
+    // adaptation, fitted on the enrolled images only. The protocol's verification and clusters stay
+    // gallery-free; the same pairs are also scored in the gallery's context (GalleryVerification).
     var metric: (@Sendable ([Float]) -> [Float])? = nil
+    var galleryVerification: GalleryVerification? = nil
     if adaptation {
       let enrolled = EnrolledGallery.enrolledIndices(labels: labels, nShot: nShot)
       if let fit = try GalleryAdaptation.fit(enrolled.map { embeddings[$0] }, labels: enrolled.map { labels[$0] }) {
         metric = { fit($0) }
         result.identification = EvaluationProtocol.identification(
           embeddings, labels: labels, nShot: nShot, metric: metric)
+        galleryVerification = GalleryVerification(
+          embeddings, labels: labels, enrolled: enrolled, adaptation: fit, pairs: pairs, seed: seed)
       }
     }
     let openSet = unknown.map {
@@ -91,7 +97,43 @@ public struct EvaluationRun: Sendable {
     return EvaluationRun(
       method: method, models: models, embeddings: embeddings, labels: labels, result: result, pairScores: scores,
       pairSame: same, identification: IdentificationDetails(embeddings, labels: labels, nShot: nShot, metric: metric),
-      openSet: openSet)
+      openSet: openSet, galleryVerification: galleryVerification)
+  }
+}
+
+/// The protocol's verification pairs scored in a gallery's context (``GalleryAdaptation/verificationScore(_:_:)``,
+/// fitted on the enrolled images only), as a gallery's `verify` scores them.
+public struct GalleryVerification: Codable, Equatable, Sendable {
+  /// On all of the protocol's pairs (the same pairs as the gallery-free verification).
+  public var all: EvaluationResult.Verification
+  /// AUC on the pairs of two queries only (nil without both kinds of pair among them): the adaptation
+  /// was fitted on the enrolled images, so pairs holding one are scored in a metric that has seen them;
+  /// this figure shows what that is worth.
+  public var aucQueryPairs: Double?
+  public var queryPairs: Int
+
+  enum CodingKeys: String, CodingKey {
+    case all
+    case aucQueryPairs = "auc_query_pairs"
+    case queryPairs = "query_pairs"
+  }
+
+  /// Scores the pairs `VerificationPairs.draw(labels:count:seed:)` draws with `adaptation`.
+  public init(
+    _ embeddings: [[Float]], labels: [Int], enrolled: [Int], adaptation: GalleryAdaptation, pairs: Int, seed: UInt64
+  ) {
+    let drawn = VerificationPairs.draw(labels: labels, count: pairs, seed: seed)
+    let mapped = embeddings.map { adaptation.centred($0) }
+    let scores = drawn.map { Vectors.cosine(mapped[$0.a], mapped[$0.b]) }
+    let same = drawn.map(\.same)
+    all = EvaluationProtocol.verification(scores: scores, same: same, seed: seed)
+    let isEnrolled = Set(enrolled)
+    let queries = drawn.indices.filter { !isEnrolled.contains(drawn[$0].a) && !isEnrolled.contains(drawn[$0].b) }
+    let querySame = queries.map { same[$0] }
+    queryPairs = queries.count
+    aucQueryPairs =
+      querySame.contains(true) && querySame.contains(false)
+      ? ROCCurve(scores: queries.map { scores[$0] }, same: querySame).auc : nil
   }
 }
 

@@ -74,16 +74,19 @@ public struct Identification: Equatable, Sendable {
 
 /// The answer to "did these two images come from the same model?".
 public struct Verification: Equatable, Sendable {
-  /// Cosine similarity of the two embeddings.
+  /// The similarity of the two embeddings, computed as `scoring` says.
   public var score: Float
   /// The threshold applied (nil: none known, no decision).
   public var threshold: Float?
+  /// How `score` was computed.
+  public var scoring: VerificationScoring
   /// `score ≥ threshold`, or nil without a threshold.
   public var same: Bool? { threshold.map { score >= $0 } }
 
-  public init(score: Float, threshold: Float?) {
+  public init(score: Float, threshold: Float?, scoring: VerificationScoring = .cosine) {
     self.score = score
     self.threshold = threshold
+    self.scoring = scoring
   }
 }
 
@@ -522,10 +525,21 @@ public final class Gallery {
   }
 
   /// Whether two embeddings share a source, at `threshold` or the gallery's calibrated one.
+  ///
+  /// In the gallery metric the pair is scored in the gallery's context
+  /// (``GalleryAdaptation/verificationScore(_:_:)``: centred on the gallery's models and adapted to their
+  /// scatter), unless the stored calibration scored its pairs by plain cosine (one made before that
+  /// scoring existed, or from a folder): its threshold applies only to scores computed its way.
   public func verify(_ a: [Float], _ b: [Float], threshold: Float? = nil) throws -> Verification {
     precondition(a.count == b.count, "Gallery.verify: embeddings of \(a.count) and \(b.count) values")
-    return Verification(
-      score: Vectors.cosine(a, b), threshold: try threshold ?? self.threshold("verification_threshold"))
+    let threshold = try threshold ?? self.threshold("verification_threshold")
+    let stored = try calibration()
+    if let adaptation = try search().adaptation, a.count == adaptation.dimension,
+      stored == nil || stored?.verificationScoring == .gallery
+    {
+      return Verification(score: adaptation.verificationScore(a, b), threshold: threshold, scoring: .gallery)
+    }
+    return Verification(score: Vectors.cosine(a, b), threshold: threshold)
   }
 
   // MARK: calibration

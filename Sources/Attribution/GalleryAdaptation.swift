@@ -11,9 +11,20 @@
 //
 // i.e. the prior counts as D images' worth of evidence (the smallest inverse-Wishart prior that is
 // proper), so a gallery of few images stays close to the synthetic metric and a large one trusts itself.
-// Embeddings map to e · M^(−1/2). Verification of two images has no gallery and does not use this.
+// Embeddings map to e · M^(−1/2).
+//
+// Verification in a gallery's context also centres. Real generators' embeddings share a large common
+// component that synthetic ones lack (on dev-real the mean embedding's norm is 0.6 of an embedding's,
+// on the synthetic models the whitening was fitted on 0.08), and it is not the same for every set of
+// sources, so no fixed vector removes it. Identification ranks the fingerprints for one query, and a
+// component common to all of them moves every candidate alike; verification pools scores of many
+// images against one threshold, and there each image's share of the common component shifts its
+// scores. A pair is therefore scored as the cosine of (ê − c) · M^(−1/2), with ê the normalised
+// embedding and c the mean over the gallery's models of their mean normalised embedding (each model
+// weighs the same, however many images it enrolled).
 
 import COpenBLAS
+import Evaluation
 import Fingerprint
 import Foundation
 import Spectral
@@ -26,6 +37,10 @@ public struct GalleryAdaptation: Equatable, Sendable {
   public let weight: Double
   /// n: the within-model degrees of freedom the gallery's scatter was estimated from.
   public let degreesOfFreedom: Int
+  /// c: the mean over the gallery's models of their mean normalised embedding (D values), which
+  /// verification subtracts; all zero when the fit saw a single model (there is nothing common to
+  /// remove, and removing that model's own mean would leave only its noise).
+  public let centre: [Float]
 
   /// Embedding width D.
   public var dimension: Int { Int(Double(matrix.count).squareRoot()) }
@@ -52,6 +67,7 @@ public struct GalleryAdaptation: Equatable, Sendable {
     let n = groups.reduce(0) { $0 + $1.count - 1 }
     guard n > 0 else { return nil }
     let images = groups.reduce(0) { $0 + $1.count }
+    let centre = Self.centre(embeddings, labels: labels)
     let grouped = groups.map { idx in idx.map { embeddings[$0].map(Double.init) } }
     var s = WithinModelScatter.lowerTriangle(grouped, dimension: d, divisor: Double(images))
     guard s.allSatisfy(\.isFinite) else { throw WhiteningError.badShape("an enrolled embedding is not finite") }
@@ -79,7 +95,40 @@ public struct GalleryAdaptation: Equatable, Sendable {
     cblas_dgemm(
       CblasRowMajor, CblasTrans, CblasNoTrans, Int32(d), Int32(d), Int32(d), 1, vectors, Int32(d), scaled, Int32(d), 0,
       &bm, Int32(d))
-    return GalleryAdaptation(matrix: bm.map { Float($0) }, weight: alpha, degreesOfFreedom: n)
+    return GalleryAdaptation(matrix: bm.map { Float($0) }, weight: alpha, degreesOfFreedom: n, centre: centre)
+  }
+
+  /// c of the file's header: the mean over labels of each label's mean normalised embedding, in Float64;
+  /// zeros for fewer than two labels.
+  static func centre(_ embeddings: [[Float]], labels: [Int]) -> [Float] {
+    let d = embeddings[0].count
+    let groups = Dictionary(grouping: embeddings.indices, by: { labels[$0] }).values
+    guard groups.count >= 2 else { return [Float](repeating: 0, count: d) }
+    var sum = [Double](repeating: 0, count: d)
+    for idx in groups {
+      var mean = [Double](repeating: 0, count: d)
+      for i in idx {
+        let u = Vectors.normalised(embeddings[i])
+        for j in 0..<d { mean[j] += Double(u[j]) }
+      }
+      for j in 0..<d { sum[j] += mean[j] / Double(idx.count) }
+    }
+    return sum.map { Float($0 / Double(groups.count)) }
+  }
+
+  /// The 1:1 score of two embeddings in the gallery's context: the cosine of their centred, adapted
+  /// images (the file's header). Symmetric; in [−1, 1].
+  public func verificationScore(_ a: [Float], _ b: [Float]) -> Float {
+    let d = dimension
+    precondition(
+      a.count == d && b.count == d, "GalleryAdaptation.verificationScore: width \(d), got \(a.count) and \(b.count)")
+    return Vectors.cosine(centred(a), centred(b))
+  }
+
+  /// (ê − c) · M^(−1/2) for one embedding.
+  func centred(_ e: [Float]) -> [Float] {
+    let u = Vectors.normalised(e)
+    return self(zip(u, centre).map { $0 - $1 })
   }
 
   /// Rows [n, D] row-major mapped at once (one sgemm: a gallery's fingerprints).

@@ -86,14 +86,19 @@ public enum EvaluationProtocol {
     let drawn = VerificationPairs.draw(labels: labels, count: pairs, seed: seed)
     let scores = VerificationPairs.scores(drawn, normalised: embeddings.map(Vectors.normalised))
     let same = drawn.map(\.same)
+    return (verification(scores: scores, same: same, seed: seed), scores, same)
+  }
+
+  /// The verification numbers of scored pairs (`same`: whether each pair shares a model) drawn with `seed`.
+  public static func verification(scores: [Float], same: [Bool], seed: UInt64) -> EvaluationResult.Verification {
+    precondition(scores.count == same.count, "verification: \(scores.count) scores, \(same.count) labels")
     let roc = ROCCurve(scores: scores, same: same)
     let eer = roc.equalErrorRate
     let tar = roc.truePositiveRate(atFalsePositiveRate: 0.01)
-    let result = EvaluationResult.Verification(
+    return EvaluationResult.Verification(
       accuracy: Metrics.bestThresholdAccuracy(scores: scores, same: same).accuracy, auc: roc.auc, eer: eer.rate,
       tarAtFar1pct: tar.rate, eerThreshold: Double(eer.threshold),
-      far1pctThreshold: tar.threshold.isFinite ? Double(tar.threshold) : nil, pairs: pairs, seed: seed)
-    return (result, scores, same)
+      far1pctThreshold: tar.threshold.isFinite ? Double(tar.threshold) : nil, pairs: scores.count, seed: seed)
   }
 
   /// Scores `embeddings` with their model `labels` (images of each label in sorted file order, since the

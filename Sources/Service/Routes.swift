@@ -208,7 +208,7 @@ struct ServiceRoutes: Sendable {
     async let a = service.embed(uploads[0].data, name: uploads[0].name, isGone: await context.isGone())
     async let b = service.embed(uploads[1].data, name: uploads[1].name, isGone: await context.isGone())
     let v = try service.verify(try await a.embedding, try await b.embedding)
-    var object: [String: Any] = ["score": Double(v.score)]
+    var object: [String: Any] = ["score": Double(v.score), "scoring": v.scoring.rawValue]
     object["threshold"] = v.threshold.map { Double($0) as Any } ?? NSNull()
     object["same"] = v.same ?? NSNull()
     return try Self.json(.ok, object)

@@ -51,12 +51,14 @@ struct EvaluateCommand: ParsableCommand {
     var method: String
     var identification: EvaluationResult.Identification
     var verification: EvaluationResult.Verification
+    var galleryVerification: GalleryVerification?
     var clusters: EvaluationResult.Clusters
     var openSet: OpenSetResult?
     var extractorSHA256: String
 
     enum CodingKeys: String, CodingKey {
       case method, identification, verification, clusters
+      case galleryVerification = "gallery_verification"
       case openSet = "open_set"
       case extractorSHA256 = "extractor_sha256"
     }
@@ -66,6 +68,8 @@ struct EvaluateCommand: ParsableCommand {
   struct Report: Encodable {
     var identification: EvaluationResult.Identification
     var verification: EvaluationResult.Verification
+    /// The same pairs scored in the enrolled gallery's context, when 1:N uses the gallery metric.
+    var galleryVerification: GalleryVerification?
     var clusters: EvaluationResult.Clusters
     var openSet: OpenSetResult?
     var method: String
@@ -86,6 +90,7 @@ struct EvaluateCommand: ParsableCommand {
     enum CodingKeys: String, CodingKey {
       case identification, verification, clusters, method, root, perturbation, models, images, skipped, extractor
       case comparison
+      case galleryVerification = "gallery_verification"
       case openSet = "open_set"
       case perModelAccuracy = "per_model_accuracy"
       case unknownRoot = "unknown_root"
@@ -244,6 +249,13 @@ struct EvaluateCommand: ParsableCommand {
     print("                AUC              \(pct(r.verification.auc))")
     print("                EER              \(pct(r.verification.eer))")
     print("                TAR @ FAR 1 %    \(pct(r.verification.tarAtFar1pct))")
+    if let g = run.galleryVerification {
+      print("in the gallery  AUC              \(pct(g.all.auc))  (same pairs, scored as a gallery's verify does)")
+      print("                EER              \(pct(g.all.eer))")
+      if let q = g.aucQueryPairs {
+        print("                AUC, queries     \(pct(q))  (\(g.queryPairs) pairs of two non-enrolled images)")
+      }
+    }
     print("clusters        silhouette       \(String(format: "%8.4f", r.clusters.silhouette))")
     print("                Davies–Bouldin   \(String(format: "%8.4f", r.clusters.daviesBouldin))")
     if let o = run.openSet {
@@ -266,11 +278,13 @@ struct EvaluateCommand: ParsableCommand {
     let summaries = zip(runs, embedders).map { run, e in
       MethodSummary(
         method: run.method, identification: run.result.identification, verification: run.result.verification,
-        clusters: run.result.clusters, openSet: run.openSet, extractorSHA256: e.identity.sha256)
+        galleryVerification: run.galleryVerification, clusters: run.result.clusters, openSet: run.openSet,
+        extractorSHA256: e.identity.sha256)
     }
     let document = Report(
       identification: first.result.identification, verification: first.result.verification,
-      clusters: first.result.clusters, openSet: first.openSet, method: method.rawValue, root: root,
+      galleryVerification: first.galleryVerification, clusters: first.result.clusters, openSet: first.openSet,
+      method: method.rawValue, root: root,
       unknownRoot: unknown, perturbation: perturbation?.description, models: first.models,
       perModelAccuracy: Dictionary(
         uniqueKeysWithValues: zip(first.identification.gallery.classes, first.identification.perModelAccuracy)

@@ -8,10 +8,16 @@ import Imaging
 struct VerifyCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "verify",
-    abstract: "Whether two images come from the same generative model: cosine score against a threshold.",
+    abstract: "Whether two images come from the same generative model: a similarity score against a threshold.",
     discussion: """
       The threshold is --threshold, else the gallery's calibrated verification threshold (--gallery),
       else none: the score is printed without a decision.
+
+      Without --gallery the score is the cosine of the two embeddings. With --gallery (in the gallery
+      metric, the default for new galleries) the pair is scored in the gallery's context: both embeddings
+      centred on the mean of the gallery's models and whitened by their within-model scatter, which
+      separates same-model from different-model pairs much better (see docs/accuracy.md); a calibration
+      stored before that scoring existed keeps plain cosine until `modelprint calibrate` is run again.
       """)
 
   @Argument(help: "First image.") var a: String
@@ -48,12 +54,13 @@ struct VerifyCommand: ParsableCommand {
       v = Verification(score: Vectors.cosine(e[0], e[1]), threshold: threshold)
     }
     if json {
-      var object: [String: Any] = ["a": a, "b": b, "score": Double(v.score)]
+      var object: [String: Any] = ["a": a, "b": b, "score": Double(v.score), "scoring": v.scoring.rawValue]
       if let t = v.threshold { object["threshold"] = Double(t) }
       if let same = v.same { object["same"] = same }
       print(try jsonLine(object))
       return
     }
+    if v.scoring == .gallery { print("scored in the gallery's context (\(gallery!))") }
     switch v.same {
     case true?: print("same model: score \(formatScore(v.score)) ≥ threshold \(formatScore(v.threshold!))")
     case false?: print("different models: score \(formatScore(v.score)) < threshold \(formatScore(v.threshold!))")

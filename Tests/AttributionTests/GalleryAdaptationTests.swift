@@ -132,9 +132,23 @@ final class GalleryAdaptationTests: XCTestCase {
       // Sums of the same terms in different orders (SQLite's row order, BLAS): a few Float32 ulps of 1.
       XCTAssertEqual(got.score, expected.score, accuracy: 1e-4)
     }
+    // Verification is scored in the gallery's context, with the same fit (the enrolled images).
+    let (a, b) = (e[protocolGallery.queries[0]], e[protocolGallery.queries[1]])
+    let v = try g.verify(a, b)
+    XCTAssertEqual(v.scoring, .gallery)
+    XCTAssertEqual(v.score, fit.verificationScore(a, b), accuracy: 1e-4)
+    // A calibration that scored its pairs by cosine (stored before the context existed, or from a
+    // folder) keeps cosine scores, which its threshold was set on.
+    var legacy = try Calibration(embeddings: e, labels: labels, pairs: 200, source: "folder")
+    XCTAssertEqual(legacy.verificationScoring, .cosine)
+    legacy.verificationScoring = nil
+    try g.store(legacy)
+    XCTAssertEqual(try g.verify(a, b).scoring, .cosine)
+    XCTAssertEqual(try g.verify(a, b).score, Vectors.cosine(a, b), accuracy: 1e-6)
     // The synthetic metric is the plain cosine; switching removes the calibration.
     try g.calibrate(pairs: 200)
-    XCTAssertNotNil(try g.calibration())
+    XCTAssertEqual(try g.calibration()?.verificationScoring, .gallery)
+    XCTAssertEqual(try g.verify(a, b).scoring, .gallery)
     try g.setMetric(.synthetic)
     XCTAssertNil(try g.calibration(), "a calibration of the other metric is removed")
     XCTAssertEqual(try Gallery(at: folder.appendingPathComponent("g.sqlite"), extractor: nil).metric(), .synthetic)
@@ -181,6 +195,94 @@ final class GalleryAdaptationTests: XCTestCase {
     XCTAssertEqual(loo.openSet.eerThreshold, expected.eerThreshold, accuracy: 1e-5)
     XCTAssertEqual(loo.openSet.eer, expected.eer, accuracy: 1e-12)
     let plain = try Calibration(embeddings: e, labels: labels, pairs: 100, source: "t")
-    XCTAssertEqual(loo.verification, plain.verification, "verification never uses the gallery's metric")
+    XCTAssertEqual(plain.verificationScoring, .cosine)
+    XCTAssertEqual(loo.verificationScoring, .gallery)
+
+    // Verification pairs: each scored in the gallery's context with the fit that leaves its first image out.
+    let drawn = VerificationPairs.draw(labels: labels, count: 100, seed: 0)
+    var pairScores: [Float] = []
+    for p in drawn {
+      let rest = e.indices.filter { $0 != p.a }
+      let fit = try XCTUnwrap(try GalleryAdaptation.fit(rest.map { e[$0] }, labels: rest.map { labels[$0] }))
+      pairScores.append(Float(Self.referenceVerificationScore(e[p.a], e[p.b], fit)))
+    }
+    let expectedPairs = OperatingPoints(scores: pairScores, same: drawn.map(\.same))
+    XCTAssertEqual(loo.verification.genuine, expectedPairs.genuine)
+    XCTAssertEqual(loo.verification.eerThreshold, expectedPairs.eerThreshold, accuracy: 1e-5)
+    XCTAssertEqual(loo.verification.eer, expectedPairs.eer, accuracy: 1e-12)
+  }
+
+  /// cos((û − c) B, (v̂ − c) B) from the definition, in Float64, with the fit's c and B.
+  static func referenceVerificationScore(_ a: [Float], _ b: [Float], _ fit: GalleryAdaptation) -> Double {
+    let d = fit.dimension
+    func image(_ v: [Float]) -> [Double] {
+      let n = v.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+      let x = (0..<d).map { Double(v[$0]) / n - Double(fit.centre[$0]) }
+      return (0..<d).map { j in (0..<d).reduce(0.0) { $0 + x[$1] * Double(fit.matrix[$1 * d + j]) } }
+    }
+    let (x, y) = (image(a), image(b))
+    let dot = zip(x, y).reduce(0.0) { $0 + $1.0 * $1.1 }
+    let nx = x.reduce(0.0) { $0 + $1 * $1 }.squareRoot()
+    let ny = y.reduce(0.0) { $0 + $1 * $1 }.squareRoot()
+    return dot / (nx * ny)
+  }
+
+  /// c is the mean over models of their mean normalised embedding (each model weighs the same), zero for
+  /// a single model; the score is the cosine of the centred, adapted pair. Error model: Float32 sums of
+  /// at most 10 unit-scale terms (c) and cosines of D = 6 products: a few ulps, bounded by 1e-5.
+  func testVerificationScoreCentresOnTheModelsThenAdapts() throws {
+    let (e0, labels0) = Self.stretched(classes: 4, per: 6, dim: 6, seed: 21)
+    // One model with many more images: an image-weighted mean would lean towards it.
+    let (extra, _) = Self.stretched(classes: 1, per: 10, dim: 6, seed: 22)
+    let e = e0 + extra
+    let labels = labels0 + [Int](repeating: 4, count: 10)
+    let fit = try XCTUnwrap(try GalleryAdaptation.fit(e, labels: labels))
+    var expected = [Double](repeating: 0, count: 6)
+    for c in 0..<5 {
+      let idx = labels.indices.filter { labels[$0] == c }
+      for i in idx {
+        let n = e[i].reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+        for j in 0..<6 { expected[j] += Double(e[i][j]) / n / Double(idx.count) / 5 }
+      }
+    }
+    for j in 0..<6 { XCTAssertEqual(Double(fit.centre[j]), expected[j], accuracy: 1e-6, "c[\(j)]") }
+    var rng = RNG(seed: 23)
+    for _ in 0..<20 {
+      let a = (0..<6).map { _ in rng.normal() + 1 }
+      let b = (0..<6).map { _ in rng.normal() + 1 }
+      let got = fit.verificationScore(a, b)
+      XCTAssertEqual(Double(got), Self.referenceVerificationScore(a, b, fit), accuracy: 1e-5)
+      XCTAssertEqual(got, fit.verificationScore(b, a), accuracy: 1e-6, "symmetric")
+    }
+    let single = try XCTUnwrap(try GalleryAdaptation.fit(Array(e0.prefix(6)), labels: Array(labels0.prefix(6))))
+    XCTAssertEqual(single.centre, [Float](repeating: 0, count: 6), "one model: nothing common to remove")
+  }
+
+  /// A shared offset that is not a model's own (all images of every model shifted alike) costs the
+  /// plain cosine its separation and the gallery's context gets it back: the case of real generators,
+  /// whose embeddings share a component the synthetic ones lack.
+  func testGalleryContextRemovesAComponentEveryModelShares() throws {
+    let (e0, labels) = Self.stretched(classes: 6, per: 10, dim: 8, seed: 31)
+    let offset: [Float] = [0, 0, 0, 0, 0, 0, 0, 30]
+    let e = e0.map { zip($0, offset).map { $0 + $1 } }
+    let enrolled = EnrolledGallery.enrolledIndices(labels: labels, nShot: 5)
+    let fit = try XCTUnwrap(try GalleryAdaptation.fit(enrolled.map { e[$0] }, labels: enrolled.map { labels[$0] }))
+    let run = try EvaluationRun.evaluate(
+      method: "t", models: (0..<6).map { "m\($0)" }, embeddings: e, labels: labels, nShot: 5, pairs: 400, seed: 3,
+      adaptation: true)
+    let g = try XCTUnwrap(run.galleryVerification)
+    XCTAssertEqual(g.all.pairs, 400)
+    XCTAssertGreaterThan(g.all.auc, run.result.verification.auc + 0.05)
+    // Its scores are the fit's verification scores of the protocol's pairs; query pairs are a subset.
+    let drawn = VerificationPairs.draw(labels: labels, count: 400, seed: 3)
+    let scores = drawn.map { fit.verificationScore(e[$0.a], e[$0.b]) }
+    XCTAssertEqual(g.all.auc, ROCCurve(scores: scores, same: drawn.map(\.same)).auc, accuracy: 1e-12)
+    let isEnrolled = Set(enrolled)
+    XCTAssertEqual(g.queryPairs, drawn.filter { !isEnrolled.contains($0.a) && !isEnrolled.contains($0.b) }.count)
+    XCTAssertNotNil(g.aucQueryPairs)
+    XCTAssertNil(
+      try EvaluationRun.evaluate(
+        method: "t", models: (0..<6).map { "m\($0)" }, embeddings: e, labels: labels, nShot: 5, pairs: 400, seed: 3
+      ).galleryVerification, "no gallery context without the adaptation")
   }
 }

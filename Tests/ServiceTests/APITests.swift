@@ -90,6 +90,7 @@ final class APITests: XCTestCase {
         let o = try ServiceFixture.json(r)
         XCTAssertNotNil(o["score"] as? Double)
         XCTAssertNotNil(o["same"] as? Bool)
+        XCTAssertEqual(o["scoring"] as? String, "cosine", "an extractor without a whitening has no gallery metric")
       }
       try await client.execute(uri: "/v1/embed", method: .post, headers: headers, body: body) { r in
         XCTAssertEqual(r.status, .ok)
@@ -114,6 +115,28 @@ final class APITests: XCTestCase {
       }
       try await client.execute(uri: "/v1/models", method: .get) { r in
         XCTAssertEqual((try ServiceFixture.json(r)["models"] as? [[String: Any]])?.count, 2)
+      }
+    }
+  }
+
+  /// With a whitened extractor the gallery adapts, and `/v1/verify` scores a pair in the gallery's
+  /// context against a threshold calibrated the same way.
+  func testVerifyScoresInTheGallerysContext() async throws {
+    let f = try ServiceFixture(whitened: true)
+    try await f.test { client in
+      try await ServiceFixture.enroll(client)
+      try await client.execute(
+        uri: "/v1/verify", method: .post, headers: ServiceFixture.multipartHeaders,
+        body: ServiceFixture.multipart(files: [
+          ("a", ServiceFixture.png(model: 0, seed: 60)), ("b", ServiceFixture.png(model: 1, seed: 61)),
+        ])
+      ) { r in
+        XCTAssertEqual(r.status, .ok, String(buffer: r.body))
+        let o = try ServiceFixture.json(r)
+        XCTAssertEqual(o["scoring"] as? String, "gallery")
+        let score = try XCTUnwrap(o["score"] as? Double)
+        XCTAssertTrue(score.isFinite && abs(score) <= 1 + 1e-6, "a cosine, got \(score)")
+        XCTAssertNotNil(o["threshold"] as? Double, "calibrated by enroll")
       }
     }
   }
