@@ -42,11 +42,13 @@ public struct OperatingPoints: Codable, Equatable, Sendable {
   }
 }
 
-/// How a verification score is computed.
-public enum VerificationScoring: String, Codable, Sendable {
-  /// The cosine of the two embeddings: no gallery involved.
-  case cosine
-  /// In a gallery's context: centred and adapted (``GalleryAdaptation/verificationScore(_:_:)``).
+/// How a verification or open-set score is computed.
+public enum Scoring: String, Codable, Sendable {
+  /// Verification: the cosine of the two embeddings, no gallery involved. Open set: the best model's
+  /// cosine in the metric identification ranks by.
+  case plain
+  /// In a gallery's context: centred on the gallery's models and adapted
+  /// (``GalleryAdaptation/verificationScore(_:_:)``, ``GalleryAdaptation/contextQuery(_:)``).
   case gallery
 }
 
@@ -56,9 +58,13 @@ public struct Calibration: Codable, Equatable, Sendable {
   public var verification: OperatingPoints
   /// How the verification pairs were scored, and so how a score must be computed for the threshold to
   /// apply; nil in calibrations stored before scoring in a gallery's context existed (cosine).
-  public var verificationScoring: VerificationScoring?
+  public var verificationScoring: Scoring?
   /// Image versus model fingerprints.
   public var openSet: OperatingPoints
+  /// How the open-set scores were computed (the best model's score in the gallery's context, or its
+  /// plain score in the metric identification ranks by); nil in calibrations stored before the context
+  /// existed (plain).
+  public var openSetScoring: Scoring?
   /// Where the labelled images came from (a gallery or folder path).
   public var source: String
   public var models: Int
@@ -70,15 +76,17 @@ public struct Calibration: Codable, Equatable, Sendable {
   enum CodingKeys: String, CodingKey {
     case verification, source, models, images
     case verificationScoring = "verification_scoring"
+    case openSetScoring = "open_set_scoring"
     case openSet = "open_set"
   }
 
   /// Thresholds from `embeddings` labelled by model; `pairs` seeded verification pairs, half same-model.
   /// Needs two models and one model with two images; `source` names them in errors.
   ///
-  /// With `adaptation` (the gallery's metric), the open-set scores are computed in it, as the gallery's
-  /// identification scores them, and the verification pairs in the gallery's context, as its `verify`
-  /// scores them (``VerificationScoring/gallery``). A query is never part of the images the adaptation
+  /// With `adaptation` (the gallery's metric), the open-set and verification scores are computed in the
+  /// gallery's context, as its `identify` and `verify` compute them (``Scoring/gallery``; the impostor
+  /// score of an image is that of the best other model in the adapted metric, the model `identify` would
+  /// name). A query is never part of the images the adaptation
   /// is fitted on, so with up to ``leaveOneOutImages`` images each image is scored in an adaptation
   /// refitted without it (fitted with it, its own deviation is whitened away and the same-model scores,
   /// hence the threshold, come out too high), and so is each verification pair whose first image it is;
@@ -129,36 +137,60 @@ public struct Calibration: Codable, Equatable, Sendable {
     let shared = mapping(adaptation)
     if let adaptation, !refit { scorePairs(of: nil, in: adaptation) }
     let sharedIndex = index(shared)
+    // The open-set decision's scores in the gallery's context: fingerprints centred on c_f, the mean of
+    // the normalised fingerprints (GalleryAdaptation's header), as the gallery's identify computes them.
+    let unitRows = sums.flatMap(Vectors.normalised)
+    let fingerprintCentre = GalleryAdaptation.fingerprintCentre(rows: unitRows, dimension: d)
+    func contextRows(_ fit: GalleryAdaptation) -> [[Float]] {
+      let rows = fit.contextFingerprints(rows: unitRows, centre: fingerprintCentre)
+      return (0..<classes.count).map { Array(rows[($0 * d)..<(($0 + 1) * d)]) }
+    }
+    let sharedContext = adaptation.map(contextRows)
     var scores: [Float] = []
     var same: [Bool] = []
     for (i, u) in normalised.enumerated() {
       var map = shared
       var scored = sharedIndex
+      var fit = adaptation
+      var context = sharedContext
       if refit {
         let rest = embeddings.indices.filter { $0 != i }
-        let fit = try GalleryAdaptation.fit(rest.map { embeddings[$0] }, labels: rest.map { labels[$0] })
+        // Without a fit (no other model keeps two images) the shared one scores image i and its pairs,
+        // so that every score is computed the same way.
+        fit = try GalleryAdaptation.fit(rest.map { embeddings[$0] }, labels: rest.map { labels[$0] }) ?? adaptation
         map = mapping(fit)
         scored = index(map)
-        // Without a fit (no other model keeps two images) the shared one scores the pairs, so that every
-        // pair is scored the same way.
-        scorePairs(of: i, in: fit ?? adaptation!)
+        context = fit.map(contextRows)
+        scorePairs(of: i, in: fit!)
       }
       let own = classes.firstIndex(of: labels[i])!
       let q = map(u)
       let all = scored.scores(q)
-      var best = -Float.infinity
-      for c in all.indices where c != own { best = max(best, all[c]) }
-      scores.append(best)
+      // The impostor score: the best other model by rank, scored as the decision scores it.
+      var best = (index: -1, score: -Float.infinity)
+      for c in all.indices where c != own && all[c] > best.score { best = (c, all[c]) }
+      let query = fit?.contextQuery(embeddings[i])
+      if let context, let query {
+        scores.append(Vectors.dot(query, context[best.index]))
+      } else {
+        scores.append(best.score)
+      }
       same.append(false)
       if members[labels[i]]!.count >= 2 {
-        let rest = map(zip(sums[own], u).map { $0 - $1 })
-        scores.append(Vectors.dot(q, rest))
+        let rest = zip(sums[own], u).map { $0 - $1 }
+        if let fit, let query {
+          let loo = fit.contextFingerprints(rows: Vectors.normalised(rest), centre: fingerprintCentre)
+          scores.append(Vectors.dot(query, loo))
+        } else {
+          scores.append(Vectors.dot(q, map(rest)))
+        }
         same.append(true)
       }
     }
     openSet = OperatingPoints(scores: scores, same: same)
     verification = OperatingPoints(scores: pairScores, same: drawn.map(\.same))
-    verificationScoring = adaptation == nil ? .cosine : .gallery
+    verificationScoring = adaptation == nil ? .plain : .gallery
+    openSetScoring = verificationScoring
     self.source = source
     models = classes.count
     images = embeddings.count

@@ -81,10 +81,12 @@ public struct EvaluationRun: Sendable {
     // gallery-free; the same pairs are also scored in the gallery's context (GalleryVerification).
     var metric: (@Sendable ([Float]) -> [Float])? = nil
     var galleryVerification: GalleryVerification? = nil
+    var context: GalleryAdaptation? = nil
     if adaptation {
       let enrolled = EnrolledGallery.enrolledIndices(labels: labels, nShot: nShot)
       if let fit = try GalleryAdaptation.fit(enrolled.map { embeddings[$0] }, labels: enrolled.map { labels[$0] }) {
         metric = { fit($0) }
+        context = fit
         result.identification = EvaluationProtocol.identification(
           embeddings, labels: labels, nShot: nShot, metric: metric)
         galleryVerification = GalleryVerification(
@@ -92,7 +94,9 @@ public struct EvaluationRun: Sendable {
       }
     }
     let openSet = unknown.map {
-      OpenSetEvaluation.evaluate(embeddings, labels: labels, unknown: $0, nShot: nShot, metric: metric).result
+      OpenSetEvaluation.evaluate(
+        embeddings, labels: labels, unknown: $0, nShot: nShot, metric: metric, context: context
+      ).result
     }
     return EvaluationRun(
       method: method, models: models, embeddings: embeddings, labels: labels, result: result, pairScores: scores,

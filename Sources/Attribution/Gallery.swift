@@ -4,9 +4,11 @@
 // Schema (format 1):
 //   meta(key TEXT PRIMARY KEY, value TEXT): format_version, extractor_sha256, extractor_settings,
 //     extractor_path (a hint for commands run without --extractor), dimension (after the first
-//     enrollment), calibration (JSON), open_set_threshold, verification_threshold, metric (`gallery`:
-//     1:N in the metric adapted to the enrolled images, ``GalleryAdaptation``; `synthetic` or absent,
-//     as galleries made before it: the extractor's own).
+//     enrollment), calibration (JSON), open_set_threshold, verification_threshold, open_set_scoring and
+//     verification_scoring (how the calibration computed the scores its thresholds apply to, ``Scoring``;
+//     absent in calibrations made before the gallery's context: `plain`), metric (`gallery`: 1:N in the
+//     metric adapted to the enrolled images, ``GalleryAdaptation``; `synthetic` or absent, as galleries
+//     made before it: the extractor's own).
 //   models(id, name UNIQUE, notes, created, images, fingerprint BLOB): `images` and `fingerprint` are
 //     derived from the images table and rewritten in the same transaction as every change to it, so
 //     opening a gallery of a million models reads one row per model, not every image.
@@ -54,20 +56,27 @@ public struct GalleryModel: Equatable, Sendable {
 
 /// A ranked answer to "which model made this image?".
 public struct Identification: Equatable, Sendable {
-  /// Best models first, with cosine scores.
+  /// Best models first, with cosine scores (in the gallery's 1:N metric).
   public var candidates: [(model: String, score: Float)]
   /// The open-set threshold in force, nil when the gallery was never calibrated.
   public var threshold: Float?
-  /// True when the best score is below the threshold: the image's model is probably not enrolled.
-  public var isUnknown: Bool { threshold.map { (candidates.first?.score ?? -.infinity) < $0 } ?? false }
+  /// The best model's score in the gallery's context, which the open-set decision compares with the
+  /// threshold (``Scoring/gallery``); nil where the decision takes the best candidate's score.
+  public var openSetScore: Float?
+  /// The score the open-set decision compares with the threshold.
+  public var decisionScore: Float { openSetScore ?? candidates.first?.score ?? -.infinity }
+  /// True when the decision score is below the threshold: the image's model is probably not enrolled.
+  public var isUnknown: Bool { threshold.map { decisionScore < $0 } ?? false }
 
-  public init(candidates: [(model: String, score: Float)], threshold: Float?) {
+  public init(candidates: [(model: String, score: Float)], threshold: Float?, openSetScore: Float? = nil) {
     self.candidates = candidates
     self.threshold = threshold
+    self.openSetScore = openSetScore
   }
 
   public static func == (a: Identification, b: Identification) -> Bool {
-    a.threshold == b.threshold && a.candidates.map(\.model) == b.candidates.map(\.model)
+    a.threshold == b.threshold && a.openSetScore == b.openSetScore
+      && a.candidates.map(\.model) == b.candidates.map(\.model)
       && a.candidates.map(\.score) == b.candidates.map(\.score)
   }
 }
@@ -79,11 +88,11 @@ public struct Verification: Equatable, Sendable {
   /// The threshold applied (nil: none known, no decision).
   public var threshold: Float?
   /// How `score` was computed.
-  public var scoring: VerificationScoring
+  public var scoring: Scoring
   /// `score ≥ threshold`, or nil without a threshold.
   public var same: Bool? { threshold.map { score >= $0 } }
 
-  public init(score: Float, threshold: Float?, scoring: VerificationScoring = .cosine) {
+  public init(score: Float, threshold: Float?, scoring: Scoring = .plain) {
     self.score = score
     self.threshold = threshold
     self.scoring = scoring
@@ -103,7 +112,16 @@ public final class Gallery {
   /// Locked: a server may search one gallery from several request threads (GRDB's pool is thread-safe).
   /// The index with the adaptation it was built with (nil in the synthetic metric), read and replaced
   /// together so that a query is always mapped like the fingerprints it is scored against.
-  private let cachedSearch = Locked<(index: FingerprintIndex, adaptation: GalleryAdaptation?)?>(nil)
+  private let cachedSearch = Locked<Search?>(nil)
+
+  /// What identification and verification score with: the index (fingerprints in the 1:N metric) and, in
+  /// the gallery metric, the adaptation and the fingerprints in the gallery's context.
+  private struct Search: Sendable {
+    var index: FingerprintIndex
+    var adaptation: GalleryAdaptation?
+    /// Row k: fingerprint k in the gallery's context (``GalleryAdaptation/contextFingerprints(rows:centre:)``).
+    var context: [Float]?
+  }
 
   /// Opens the gallery at `url`. With `extractor` given, a new file is created for it and an existing
   /// gallery must have been built with the same one; without, the gallery must exist and any extractor
@@ -414,16 +432,18 @@ public final class Gallery {
   public func index() throws -> FingerprintIndex { try search().index }
 
   /// The index and, in the gallery metric, the adaptation its fingerprints and queries are mapped by.
-  private func search() throws -> (index: FingerprintIndex, adaptation: GalleryAdaptation?) {
+  private func search() throws -> Search {
     if let cached = cachedSearch.current { return cached }
     let plain = try storedIndex()
-    var built: (index: FingerprintIndex, adaptation: GalleryAdaptation?) = (plain, nil)
+    var built = Search(index: plain, adaptation: nil, context: nil)
     if try metric() == .gallery, plain.count > 0 {
       let sample = try adaptationSample()
       if let fit = try GalleryAdaptation.fit(sample.embeddings, labels: sample.labels) {
-        built = (
-          FingerprintIndex(names: plain.names, matrix: fit.apply(rows: plain.matrix), dimension: plain.dimension), fit
-        )
+        let centre = GalleryAdaptation.fingerprintCentre(rows: plain.matrix, dimension: plain.dimension)
+        built = Search(
+          index: FingerprintIndex(
+            names: plain.names, matrix: fit.apply(rows: plain.matrix), dimension: plain.dimension),
+          adaptation: fit, context: fit.contextFingerprints(rows: plain.matrix, centre: centre))
       }
     }
     cachedSearch.current = built
@@ -444,7 +464,10 @@ public final class Gallery {
       try db.execute(
         sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('metric', ?)", arguments: [metric.rawValue])
       try db.execute(
-        sql: "DELETE FROM meta WHERE key IN ('calibration', 'open_set_threshold', 'verification_threshold')")
+        sql: """
+          DELETE FROM meta WHERE key IN
+          ('calibration', 'open_set_threshold', 'verification_threshold', 'open_set_scoring', 'verification_scoring')
+          """)
     }
     cachedSearch.current = nil
   }
@@ -512,16 +535,30 @@ public final class Gallery {
 
   /// The `top` models closest to an image's embedding, and whether it is "unknown" (best score below
   /// the calibrated open-set threshold).
+  ///
+  /// In the gallery metric the decision takes the best model's score in the gallery's context (see
+  /// ``GalleryAdaptation``), unless the stored calibration scored its open set the plain way (one made
+  /// before the context existed): its threshold applies only to scores computed its way.
   public func identify(_ embedding: [Float], top: Int = 5) throws -> Identification {
-    let (index, adaptation) = try search()
+    let search = try search()
+    let index = search.index
     guard index.count > 0 else { throw GalleryError.empty(path: path) }
     guard embedding.count == index.dimension else {
       throw GalleryError.dimensionMismatch(path: path, gallery: index.dimension, given: embedding.count)
     }
-    let query = adaptation.map { $0(Vectors.normalised(embedding)) } ?? embedding
+    let query = search.adaptation.map { $0(Vectors.normalised(embedding)) } ?? embedding
     let best = index.top(top, for: query)
+    var openSetScore: Float? = nil
+    if let adaptation = search.adaptation, let context = search.context, let first = best.first,
+      try scoring("open_set_scoring") == .gallery
+    {
+      let d = index.dimension
+      openSetScore = Vectors.dot(
+        adaptation.contextQuery(embedding), Array(context[(first.index * d)..<((first.index + 1) * d)]))
+    }
     return Identification(
-      candidates: best.map { (index.names[$0.index], $0.score) }, threshold: try threshold("open_set_threshold"))
+      candidates: best.map { (index.names[$0.index], $0.score) }, threshold: try threshold("open_set_threshold"),
+      openSetScore: openSetScore)
   }
 
   /// Whether two embeddings share a source, at `threshold` or the gallery's calibrated one.
@@ -533,9 +570,8 @@ public final class Gallery {
   public func verify(_ a: [Float], _ b: [Float], threshold: Float? = nil) throws -> Verification {
     precondition(a.count == b.count, "Gallery.verify: embeddings of \(a.count) and \(b.count) values")
     let threshold = try threshold ?? self.threshold("verification_threshold")
-    let stored = try calibration()
     if let adaptation = try search().adaptation, a.count == adaptation.dimension,
-      stored == nil || stored?.verificationScoring == .gallery
+      try scoring("verification_scoring") == .gallery
     {
       return Verification(score: adaptation.verificationScore(a, b), threshold: threshold, scoring: .gallery)
     }
@@ -559,6 +595,8 @@ public final class Gallery {
       let values = [
         "calibration": json, "open_set_threshold": "\(calibration.openSet.eerThreshold)",
         "verification_threshold": "\(calibration.verification.eerThreshold)",
+        "open_set_scoring": (calibration.openSetScoring ?? .plain).rawValue,
+        "verification_scoring": (calibration.verificationScoring ?? .plain).rawValue,
       ]
       for (k, v) in values {
         try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", arguments: [k, v])
@@ -578,6 +616,22 @@ public final class Gallery {
       adaptation: adaptation)
     try store(c)
     return c
+  }
+
+  /// How the stored calibration computed the scores of `key`'s decision: `gallery` without a calibration
+  /// (nothing to match), `plain` for a calibration stored before the gallery's context existed.
+  private func scoring(_ key: String) throws -> Scoring {
+    let stored = try read { db in
+      (
+        calibrated: try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'calibration'") != nil,
+        scoring: try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key])
+      )
+    }
+    guard stored.calibrated else { return .gallery }
+    if let scoring = stored.scoring.flatMap(Scoring.init(rawValue:)) { return scoring }
+    // A calibration stored with its scoring in its JSON only.
+    let calibration = try calibration()
+    return (key == "open_set_scoring" ? calibration?.openSetScoring : calibration?.verificationScoring) ?? .plain
   }
 
   private func threshold(_ key: String) throws -> Float? {

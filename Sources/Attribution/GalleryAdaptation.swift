@@ -22,6 +22,14 @@
 // scores. A pair is therefore scored as the cosine of (ê − c) · M^(−1/2), with ê the normalised
 // embedding and c the mean over the gallery's models of their mean normalised embedding (each model
 // weighs the same, however many images it enrolled).
+//
+// The open-set decision pools scores in the same way (every query's best score against one threshold),
+// so it is taken in the same context: identification still ranks the models in the adapted metric, and
+// the best model's score for the decision is the cosine of (ê − c) · M^(−1/2) with that model's
+// fingerprint centred the same way. Fingerprints are stored normalised (f̂ = m / ‖m‖ for the model's mean
+// normalised embedding m), which scales a model's share of the common component by 1 / ‖m‖; they are
+// therefore centred on c_f, the mean of the fingerprints themselves, which is c scaled alike when the
+// ‖m‖ are close (measured: within noise of centring the unscaled means on dev-real and dev).
 
 import COpenBLAS
 import Evaluation
@@ -129,6 +137,38 @@ public struct GalleryAdaptation: Equatable, Sendable {
   func centred(_ e: [Float]) -> [Float] {
     let u = Vectors.normalised(e)
     return self(zip(u, centre).map { $0 - $1 })
+  }
+
+  /// A query in the gallery's context, normalised: the open-set decision's side of the cosine.
+  public func contextQuery(_ e: [Float]) -> [Float] {
+    precondition(e.count == dimension, "GalleryAdaptation.contextQuery: width \(dimension), got \(e.count)")
+    return Vectors.normalised(centred(e))
+  }
+
+  /// c_f of the file's header: the mean of normalised fingerprints (rows [n, D], row-major); zeros for
+  /// fewer than two (one model has nothing in common with another to remove).
+  public static func fingerprintCentre(rows: [Float], dimension d: Int) -> [Float] {
+    precondition(d > 0 && rows.count % d == 0, "fingerprintCentre: \(rows.count) values are not rows of \(d)")
+    let n = rows.count / d
+    guard n >= 2 else { return [Float](repeating: 0, count: d) }
+    var sum = [Double](repeating: 0, count: d)
+    for r in 0..<n { for j in 0..<d { sum[j] += Double(rows[r * d + j]) } }
+    return sum.map { Float($0 / Double(n)) }
+  }
+
+  /// Normalised fingerprints (rows [n, D]) in the gallery's context: each row f ↦ (f − `centre`) · M^(−1/2),
+  /// normalised; `centre` is ``fingerprintCentre(rows:dimension:)`` of the gallery's fingerprints.
+  public func contextFingerprints(rows: [Float], centre: [Float]) -> [Float] {
+    let d = dimension
+    precondition(centre.count == d && rows.count % d == 0, "contextFingerprints: rows of \(d) and a centre of \(d)")
+    var shifted = rows
+    for i in shifted.indices { shifted[i] -= centre[i % d] }
+    var mapped = apply(rows: shifted)
+    for r in 0..<(rows.count / d) {
+      let row = Vectors.normalised(Array(mapped[(r * d)..<((r + 1) * d)]))
+      mapped.replaceSubrange((r * d)..<((r + 1) * d), with: row)
+    }
+    return mapped
   }
 
   /// Rows [n, D] row-major mapped at once (one sgemm: a gallery's fingerprints).

@@ -1,8 +1,9 @@
 // Open-set evaluation (paper §IV-C): can the best gallery score tell images of enrolled models from
 // images of models the gallery has never seen? The gallery is the protocol's n-shot enrollment; known
 // queries are the rest of the enrolled models' images, unknown queries every image of other models. The
-// score of a query is its best cosine to any fingerprint, the score `identify` thresholds; the AUROC
-// treats known queries as positives.
+// score of a query is the score `identify` thresholds: its best cosine to any fingerprint, or in the
+// gallery metric that best model's score in the gallery's context; the AUROC treats known queries as
+// positives.
 
 import Evaluation
 
@@ -35,16 +36,30 @@ public enum OpenSetEvaluation {
   /// `embeddings` (labelled, first `nShot` per label enrolled, scored in `metric`). Needs at least one query of each kind.
   ///
   /// - Returns: the result and the best-score of every known and unknown query.
+  ///
+  /// With `context` (the gallery adaptation `metric` comes from), a query's score is its best model's
+  /// score in the gallery's context, as a gallery's `identify` decides (``GalleryAdaptation``).
   public static func evaluate(
     _ embeddings: [[Float]], labels: [Int], unknown: [[Float]], nShot: Int,
-    metric: (@Sendable ([Float]) -> [Float])? = nil
+    metric: (@Sendable ([Float]) -> [Float])? = nil, context: GalleryAdaptation? = nil
   ) -> (result: OpenSetResult, known: [Float], unknown: [Float]) {
     let gallery = EnrolledGallery(embeddings, labels: labels, nShot: nShot, metric: metric)
     precondition(
       !gallery.queries.isEmpty && !unknown.isEmpty,
       "OpenSetEvaluation: \(gallery.queries.count) known and \(unknown.count) unknown queries; needs one of each")
-    let known = gallery.queries.map { gallery.best(embeddings[$0]).score }
-    let other = unknown.map { gallery.best($0).score }
+    var score: ([Float]) -> Float = { gallery.best($0).score }
+    if let context {
+      let unit = EnrolledGallery(embeddings, labels: labels, nShot: nShot).fingerprints.flatMap { $0 }
+      let d = context.dimension
+      let rows = context.contextFingerprints(
+        rows: unit, centre: GalleryAdaptation.fingerprintCentre(rows: unit, dimension: d))
+      score = { e in
+        let k = gallery.best(e).index
+        return Vectors.dot(context.contextQuery(e), Array(rows[(k * d)..<((k + 1) * d)]))
+      }
+    }
+    let known = gallery.queries.map { score(embeddings[$0]) }
+    let other = unknown.map(score)
     let roc = ROCCurve(
       scores: known + other, same: [Bool](repeating: true, count: known.count) + other.map { _ in false })
     return (

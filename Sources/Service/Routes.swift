@@ -381,6 +381,7 @@ struct ServiceRoutes: Sendable {
     [
       "model": r.isUnknown ? "unknown" : r.candidates[0].model, "unknown": r.isUnknown,
       "threshold": r.threshold.map { Double($0) as Any } ?? NSNull(),
+      "open_set_score": r.openSetScore.map { Double($0) as Any } ?? NSNull(),
       "candidates": r.candidates.map { ["model": $0.model, "score": Double($0.score)] as [String: Any] },
     ]
   }

@@ -61,7 +61,8 @@ struct DemoCommand: ParsableCommand {
       String(
         format: "Calibrated on the enrolled images: open-set threshold %.3f, verification threshold %.3f",
         calibration.openSet.eerThreshold, calibration.verification.eerThreshold))
-    print("\n\(outsider.name) is not in the gallery: its images should come back \"unknown\".\n")
+    print("\n\(outsider.name) is not in the gallery: its images should come back \"unknown\".")
+    print("score: the best model's score the open-set decision compares with the threshold.\n")
     let (embedded, failed) = embedder.embed(files: queries.map(\.url), label: "identify")
     let byURL = Dictionary(embedded.map { ($0.url, $0.embedding) }, uniquingKeysWith: { a, _ in a })
     let width = max(28, models.map(\.name.count).max() ?? 0)
@@ -87,7 +88,7 @@ struct DemoCommand: ParsableCommand {
       if correct { right += 1 }
       let name = q.truth + "/" + q.url.lastPathComponent
       print(
-        "\(pad(name, imageWidth)) \(pad(q.enrolled ? q.truth : "(not enrolled)")) \(pad(answer)) \(String(format: "%.3f", best.score))  \(correct ? "✓" : "✗")"
+        "\(pad(name, imageWidth)) \(pad(q.enrolled ? q.truth : "(not enrolled)")) \(pad(answer)) \(String(format: "%.3f", id.decisionScore))  \(correct ? "✓" : "✗")"
       )
     }
     let total = queries.count - failed

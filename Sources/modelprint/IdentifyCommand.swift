@@ -79,7 +79,9 @@ struct IdentifyCommand: ParsableCommand {
       if json {
         print(try jsonLine(identificationObject(path: file.path, r)))
       } else {
-        let verdict = r.isUnknown ? "unknown (best below \(formatScore(r.threshold!)))" : r.candidates[0].model
+        let decided = r.openSetScore.map { "score in the gallery's context \(formatScore($0))" } ?? "best"
+        let verdict =
+          r.isUnknown ? "unknown (\(decided) below \(formatScore(r.threshold!)))" : r.candidates[0].model
         print("\(file.path): \(verdict)")
         for c in r.candidates { print("  \(formatScore(c.score))  \(c.model)") }
       }

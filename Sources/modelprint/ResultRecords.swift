@@ -8,6 +8,7 @@ func identificationObject(path: String, _ r: Identification) -> [String: Any] {
     "candidates": r.candidates.map { ["model": $0.model, "score": Double($0.score)] },
   ]
   if let t = r.threshold { object["threshold"] = Double(t) }
+  if let o = r.openSetScore { object["open_set_score"] = Double(o) }
   return object
 }
 

@@ -137,13 +137,27 @@ final class GalleryAdaptationTests: XCTestCase {
     let v = try g.verify(a, b)
     XCTAssertEqual(v.scoring, .gallery)
     XCTAssertEqual(v.score, fit.verificationScore(a, b), accuracy: 1e-4)
+    // The open-set decision's score: the best model's, in the gallery's context.
+    let unit = EnrolledGallery(e, labels: labels, nShot: nShot).fingerprints.flatMap { $0 }
+    let rows = fit.contextFingerprints(
+      rows: unit, centre: GalleryAdaptation.fingerprintCentre(rows: unit, dimension: 8))
+    let k = protocolGallery.best(a).index
+    let expectedOpenSet = Vectors.dot(fit.contextQuery(a), Array(rows[(k * 8)..<((k + 1) * 8)]))
+    XCTAssertEqual(try XCTUnwrap(try g.identify(a, top: 1).openSetScore), expectedOpenSet, accuracy: 1e-4)
+    // `a` is the protocol's first query, so the open-set evaluation's first known score is its.
+    let known = OpenSetEvaluation.evaluate(
+      e, labels: labels, unknown: [b], nShot: nShot, metric: { fit($0) }, context: fit
+    ).known
+    XCTAssertEqual(known[0], expectedOpenSet, accuracy: 1e-4, "evaluate's open set scores as identify decides")
     // A calibration that scored its pairs by cosine (stored before the context existed, or from a
     // folder) keeps cosine scores, which its threshold was set on.
     var legacy = try Calibration(embeddings: e, labels: labels, pairs: 200, source: "folder")
-    XCTAssertEqual(legacy.verificationScoring, .cosine)
+    XCTAssertEqual(legacy.verificationScoring, .plain)
     legacy.verificationScoring = nil
+    legacy.openSetScoring = nil
     try g.store(legacy)
-    XCTAssertEqual(try g.verify(a, b).scoring, .cosine)
+    XCTAssertEqual(try g.verify(a, b).scoring, .plain)
+    XCTAssertNil(try g.identify(a, top: 1).openSetScore, "an old calibration decides on the best score")
     XCTAssertEqual(try g.verify(a, b).score, Vectors.cosine(a, b), accuracy: 1e-6)
     // The synthetic metric is the plain cosine; switching removes the calibration.
     try g.calibrate(pairs: 200)
@@ -174,18 +188,32 @@ final class GalleryAdaptationTests: XCTestCase {
     func sum(_ idx: [Int]) -> [Float] {
       idx.reduce([Float](repeating: 0, count: 6)) { s, i in zip(s, u[i]).map { $0 + $1 } }
     }
+    // The decision's score in the gallery's context: (û − c) B against (f̂ − c_f) B, c_f the mean of the
+    // four models' normalised fingerprints; the impostor is the best other model in the adapted metric.
+    let fingerprints = (0..<4).map { c in unit(sum(e.indices.filter { labels[$0] == c })) }
+    let cf = (0..<6).map { j in fingerprints.reduce(0.0) { $0 + $1[j] } / 4 }
+    func context(_ v: [Double], centre: [Double], _ fit: GalleryAdaptation) -> [Double] {
+      let x = zip(v, centre).map { $0 - $1 }
+      return unitD((0..<6).map { j in (0..<6).reduce(0.0) { $0 + x[$1] * Double(fit.matrix[$1 * 6 + j]) } })
+    }
+    func unitD(_ v: [Double]) -> [Double] {
+      let n = v.reduce(0.0) { $0 + $1 * $1 }.squareRoot()
+      return v.map { $0 / n }
+    }
     var scores: [Float] = []
     var same: [Bool] = []
     for i in e.indices {
       let rest = e.indices.filter { $0 != i }
       let fit = try XCTUnwrap(try GalleryAdaptation.fit(rest.map { e[$0] }, labels: rest.map { labels[$0] }))
       let q = unit(fit(u[i]))
-      let others = (0..<4).filter { $0 != labels[i] }.map { c in
-        dot(q, unit(fit(sum(e.indices.filter { labels[$0] == c }))))
-      }
-      scores.append(Float(others.max()!))
+      let others = (0..<4).filter { $0 != labels[i] }
+      let ranked = others.map { c in dot(q, unit(fit(sum(e.indices.filter { labels[$0] == c })))) }
+      let best = others[ranked.firstIndex(of: ranked.max()!)!]
+      let query = context(unit(u[i]), centre: fit.centre.map(Double.init), fit)
+      scores.append(Float(dot(query, context(fingerprints[best], centre: cf, fit))))
       same.append(false)
-      scores.append(Float(dot(q, unit(fit(sum(rest.filter { labels[$0] == labels[i] }))))))
+      let own = unit(sum(rest.filter { labels[$0] == labels[i] }))
+      scores.append(Float(dot(query, context(own, centre: cf, fit))))
       same.append(true)
     }
     let expected = OperatingPoints(scores: scores, same: same)
@@ -195,8 +223,10 @@ final class GalleryAdaptationTests: XCTestCase {
     XCTAssertEqual(loo.openSet.eerThreshold, expected.eerThreshold, accuracy: 1e-5)
     XCTAssertEqual(loo.openSet.eer, expected.eer, accuracy: 1e-12)
     let plain = try Calibration(embeddings: e, labels: labels, pairs: 100, source: "t")
-    XCTAssertEqual(plain.verificationScoring, .cosine)
+    XCTAssertEqual(plain.verificationScoring, .plain)
     XCTAssertEqual(loo.verificationScoring, .gallery)
+    XCTAssertEqual(plain.openSetScoring, .plain)
+    XCTAssertEqual(loo.openSetScoring, .gallery)
 
     // Verification pairs: each scored in the gallery's context with the fit that leaves its first image out.
     let drawn = VerificationPairs.draw(labels: labels, count: 100, seed: 0)

@@ -90,7 +90,7 @@ final class APITests: XCTestCase {
         let o = try ServiceFixture.json(r)
         XCTAssertNotNil(o["score"] as? Double)
         XCTAssertNotNil(o["same"] as? Bool)
-        XCTAssertEqual(o["scoring"] as? String, "cosine", "an extractor without a whitening has no gallery metric")
+        XCTAssertEqual(o["scoring"] as? String, "plain", "an extractor without a whitening has no gallery metric")
       }
       try await client.execute(uri: "/v1/embed", method: .post, headers: headers, body: body) { r in
         XCTAssertEqual(r.status, .ok)
@@ -119,9 +119,9 @@ final class APITests: XCTestCase {
     }
   }
 
-  /// With a whitened extractor the gallery adapts, and `/v1/verify` scores a pair in the gallery's
-  /// context against a threshold calibrated the same way.
-  func testVerifyScoresInTheGallerysContext() async throws {
+  /// With a whitened extractor the gallery adapts, and `/v1/verify` and the open-set decision of
+  /// `/v1/identify` score in the gallery's context against thresholds calibrated the same way.
+  func testVerifyAndOpenSetScoreInTheGallerysContext() async throws {
     let f = try ServiceFixture(whitened: true)
     try await f.test { client in
       try await ServiceFixture.enroll(client)
@@ -137,6 +137,17 @@ final class APITests: XCTestCase {
         let score = try XCTUnwrap(o["score"] as? Double)
         XCTAssertTrue(score.isFinite && abs(score) <= 1 + 1e-6, "a cosine, got \(score)")
         XCTAssertNotNil(o["threshold"] as? Double, "calibrated by enroll")
+      }
+      // identify decides "unknown" on the best model's score in the same context, and says which.
+      try await client.execute(
+        uri: "/v1/identify?top=2", method: .post, headers: ServiceFixture.multipartHeaders,
+        body: ServiceFixture.multipart(files: [("image", ServiceFixture.png(model: 1, seed: 70))])
+      ) { r in
+        XCTAssertEqual(r.status, .ok, String(buffer: r.body))
+        let o = try ServiceFixture.json(r)
+        let score = try XCTUnwrap(o["open_set_score"] as? Double)
+        let threshold = try XCTUnwrap(o["threshold"] as? Double)
+        XCTAssertEqual(o["unknown"] as? Bool, score < threshold)
       }
     }
   }
