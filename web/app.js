@@ -13,17 +13,26 @@ async function errorText(response) {
 function renderAnswer(identification, timings) {
   const verdict = $("verdict");
   verdict.textContent = "";
+  // With open_set_score the decision is taken on the best model's score in the gallery's context, a
+  // scale of its own: the threshold is shown beside it, not on the candidates' bars.
+  const decision = identification.open_set_score;
   if (identification.unknown) {
     const s = document.createElement("span");
     s.className = "unknown";
     s.textContent = "unknown";
-    verdict.append("Made by: ", s, " (no enrolled model scores above the threshold " +
-      identification.threshold.toFixed(3) + ")");
+    verdict.append("Made by: ", s, decision === null || decision === undefined
+      ? " (no enrolled model scores above the threshold " + identification.threshold.toFixed(3) + ")"
+      : " (the best model's score in the gallery's context, " + decision.toFixed(3) +
+        ", is below the threshold " + identification.threshold.toFixed(3) + ")");
   } else {
     const b = document.createElement("strong");
     b.textContent = identification.model;
     b.id = "top-model";
     verdict.append("Made by: ", b);
+    if (decision !== null && decision !== undefined && identification.threshold !== null) {
+      verdict.append(" (score in the gallery's context " + decision.toFixed(3) + ", threshold " +
+        identification.threshold.toFixed(3) + ")");
+    }
   }
   const list = $("ranking");
   list.textContent = "";
@@ -42,7 +51,7 @@ function renderAnswer(identification, timings) {
     const fill = document.createElement("span");
     fill.style.width = (Math.max(0, Math.min(1, c.score)) * 100) + "%";
     bar.append(fill);
-    if (identification.threshold !== null) {
+    if (identification.threshold !== null && (decision === null || decision === undefined)) {
       const t = document.createElement("i");
       t.className = "threshold";
       t.title = "open-set threshold";
