@@ -182,6 +182,12 @@ struct TrainCommand: ParsableCommand {
       config.heldOut = ids
     }
     if let problem = config.problem { throw ValidationError(problem) }
+    if config.depth == 34 && config.learningRate > 3e-4 && fineTune == nil {
+      // Measured, not assumed: docs/accuracy.md, ninth round (the loss stayed at 5.9 from step 100 on).
+      Log.info(
+        "warning: ResNet-34 did not learn at learning rate \(config.learningRate) in a measured run of this "
+          + "recipe (docs/accuracy.md, ninth round); --lr 3e-4 or lower is advised")
+    }
     return config
   }
 
