@@ -127,7 +127,8 @@ public struct ExtractorTrainer {
     }
     var rng = RNG(seed: config.seed)
     let net = ResNet(
-      depth: config.depth, width: config.width, classes: trainClasses.count, projection: config.projection, rng: &rng)
+      depth: config.depth, width: config.width, classes: trainClasses.count, projection: config.projection,
+      zeroInitResidual: config.zeroInitResidual ?? false, rng: &rng)
     let classNames = trainClasses.map { set.keys[$0] }
     if let initial {
       var state = initial.network.stateDict()

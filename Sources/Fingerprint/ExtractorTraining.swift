@@ -51,6 +51,9 @@ public struct ExtractorConfig: Codable, Equatable, Sendable {
   /// sees K inputs each the mean spectrum of M of them, and the checkpoint embeds an image from the mean
   /// spectrum of its windows (``SpectralInput/pooling`` `spectrum`).
   public var spectraPerInput: Int? = nil
+  /// Start every residual branch's last batch-norm scale at 0 (``ResNet``'s `zeroInitResidual`); nil is
+  /// false, the initialisation of every run before it existed.
+  public var zeroInitResidual: Bool? = nil
 
   public init() {}
 
@@ -78,6 +81,7 @@ public struct ExtractorConfig: Codable, Equatable, Sendable {
     batchNormGroups = try c.decodeIfPresent(Int.self, forKey: .batchNormGroups)
     virtualGenerators = try c.decodeIfPresent(Int.self, forKey: .virtualGenerators)
     spectraPerInput = try c.decodeIfPresent(Int.self, forKey: .spectraPerInput)
+    zeroInitResidual = try c.decodeIfPresent(Bool.self, forKey: .zeroInitResidual)
   }
 
   /// Tiles averaged into one training input: ``spectraPerInput``, or 1.

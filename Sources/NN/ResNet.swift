@@ -95,7 +95,13 @@ public final class ResNet: Module {
   /// Depths this class builds.
   public static let depths = [18, 34, 50]
 
-  public init(depth: Int = 18, width: Int = 32, classes: Int = 1000, projection: Int = 128, rng: inout RNG) {
+  /// With `zeroInitResidual`, the last batch norm of every residual branch starts with scale 0, so that
+  /// each block starts as its shortcut and the network as a shallow one (Goyal et al. 2017, torchvision's
+  /// `zero_init_residual`): deep networks then train at learning rates where they otherwise stall.
+  public init(
+    depth: Int = 18, width: Int = 32, classes: Int = 1000, projection: Int = 128, zeroInitResidual: Bool = false,
+    rng: inout RNG
+  ) {
     precondition(Self.depths.contains(depth), "ResNet: depth \(depth) is not one of \(Self.depths)")
     self.depth = depth
     self.width = width
@@ -115,6 +121,12 @@ public final class ResNet: Module {
           blocks.append(BasicBlock(cin, c, stride: stride, rng: &rng))
           cin = c
         }
+      }
+    }
+    if zeroInitResidual {
+      for block in blocks {
+        let last = (block as? BasicBlock)?.bn2 ?? (block as! Bottleneck).bn3
+        last.weight.assign(Tensor.zeros(last.weight.shape))
       }
     }
     body = Sequential(blocks)

@@ -33,6 +33,31 @@ final class ResNetFamilyTests: XCTestCase {
     assertClose(dense, direct, rtol: 1e-4, atol: 1e-5, "embedding, dense last stage vs direct")
   }
 
+  /// With `zeroInitResidual` every residual branch ends in a batch norm of scale 0, so a block without a
+  /// downsampling shortcut passes its (non-negative, post-ReLU) input through unchanged in training mode,
+  /// and a block with one gives the shortcut's output after the ReLU. Default networks keep scale 1.
+  func testZeroInitResidualMakesEveryBlockItsShortcut() {
+    for depth in ResNet.depths {
+      var rng = RNG(seed: 2)
+      let net = ResNet(depth: depth, width: 4, classes: 3, projection: 5, zeroInitResidual: true, rng: &rng)
+      var plainRNG = RNG(seed: 2)
+      let plain = ResNet(depth: depth, width: 4, classes: 3, projection: 5, rng: &plainRNG)
+      var x = Tensor.uniform([2, 3, 32, 32], -1, 1, rng: &rng)
+      x = net.stem(x)
+      for (k, module) in net.body.children.map(\.1).enumerated() {
+        let last = (module as? BasicBlock)?.bn2 ?? (module as! Bottleneck).bn3
+        XCTAssertEqual(last.weight.array, [Float](repeating: 0, count: last.weight.count), "ResNet-\(depth) block \(k)")
+        let plainLast = (plain.body.children[k].1 as? BasicBlock)?.bn2 ?? (plain.body.children[k].1 as! Bottleneck).bn3
+        XCTAssertEqual(plainLast.weight.array, [Float](repeating: 1, count: plainLast.weight.count))
+        let down = (module as? BasicBlock)?.down ?? (module as? Bottleneck)?.down
+        let expected = down.map { $0(x).relu() } ?? x
+        let y = module(x)
+        assertClose(y, expected, rtol: 0, atol: 1e-6, "ResNet-\(depth) block \(k) is its shortcut")
+        x = y
+      }
+    }
+  }
+
   /// Every depth trains a step (forward, backward, finite gradients) and embeds in eval mode.
   func testEveryDepthRunsForwardAndBackward() {
     for depth in ResNet.depths {
