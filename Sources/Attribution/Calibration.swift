@@ -111,10 +111,12 @@ public struct Calibration: Codable, Equatable, Sendable {
     let drawn = VerificationPairs.draw(labels: labels, count: max(pairs, 2), seed: seed)
     var pairScores = VerificationPairs.scores(drawn, normalised: normalised)
     let pairsByFirst = Dictionary(grouping: drawn.indices, by: { drawn[$0].a })
-    func scorePairs(of first: Int?, in fit: GalleryAdaptation) {
-      for k in first.map({ pairsByFirst[$0] ?? [] }) ?? Array(drawn.indices) {
-        pairScores[k] = fit.verificationScore(embeddings[drawn[k].a], embeddings[drawn[k].b])
-      }
+    // Pairs `ks` scored as `fit.verificationScore` scores them, each image mapped once for all its pairs.
+    func scorePairs(_ ks: [Int], in fit: GalleryAdaptation) {
+      let involved = Array(Set(ks.flatMap { [drawn[$0].a, drawn[$0].b] }))
+      let position = Dictionary(uniqueKeysWithValues: involved.enumerated().map { ($1, $0) })
+      let mapped = fit.contextQueries(involved.map { embeddings[$0] })
+      for k in ks { pairScores[k] = Vectors.dot(mapped[position[drawn[k].a]!], mapped[position[drawn[k].b]!]) }
     }
 
     // Fingerprints are sums of normalised embeddings; with an adaptation, a fingerprint and a query are
@@ -135,15 +137,14 @@ public struct Calibration: Codable, Equatable, Sendable {
     }
     let refit = adaptation != nil && embeddings.count <= Self.leaveOneOutImages
     let shared = mapping(adaptation)
-    if let adaptation, !refit { scorePairs(of: nil, in: adaptation) }
+    if let adaptation, !refit { scorePairs(Array(drawn.indices), in: adaptation) }
     let sharedIndex = index(shared)
     // The open-set decision's scores in the gallery's context: fingerprints centred on c_f, the mean of
     // the normalised fingerprints (GalleryAdaptation's header), as the gallery's identify computes them.
     let unitRows = sums.flatMap(Vectors.normalised)
     let fingerprintCentre = GalleryAdaptation.fingerprintCentre(rows: unitRows, dimension: d)
     func contextRows(_ fit: GalleryAdaptation) -> [[Float]] {
-      let rows = fit.contextFingerprints(rows: unitRows, centre: fingerprintCentre)
-      return (0..<classes.count).map { Array(rows[($0 * d)..<(($0 + 1) * d)]) }
+      fit.contextFingerprints(rows: unitRows, centre: fingerprintCentre)
     }
     let sharedContext = adaptation.map(contextRows)
     var scores: [Float] = []
@@ -161,7 +162,7 @@ public struct Calibration: Codable, Equatable, Sendable {
         map = mapping(fit)
         scored = index(map)
         context = fit.map(contextRows)
-        scorePairs(of: i, in: fit!)
+        scorePairs(pairsByFirst[i] ?? [], in: fit!)
       }
       let own = classes.firstIndex(of: labels[i])!
       let q = map(u)
@@ -179,7 +180,7 @@ public struct Calibration: Codable, Equatable, Sendable {
       if members[labels[i]]!.count >= 2 {
         let rest = zip(sums[own], u).map { $0 - $1 }
         if let fit, let query {
-          let loo = fit.contextFingerprints(rows: Vectors.normalised(rest), centre: fingerprintCentre)
+          let loo = fit.contextFingerprints(rows: Vectors.normalised(rest), centre: fingerprintCentre)[0]
           scores.append(Vectors.dot(query, loo))
         } else {
           scores.append(Vectors.dot(q, map(rest)))

@@ -127,8 +127,8 @@ public struct GalleryVerification: Codable, Equatable, Sendable {
     _ embeddings: [[Float]], labels: [Int], enrolled: [Int], adaptation: GalleryAdaptation, pairs: Int, seed: UInt64
   ) {
     let drawn = VerificationPairs.draw(labels: labels, count: pairs, seed: seed)
-    let mapped = embeddings.map { adaptation.centred($0) }
-    let scores = drawn.map { Vectors.cosine(mapped[$0.a], mapped[$0.b]) }
+    let mapped = adaptation.contextQueries(embeddings)
+    let scores = drawn.map { Vectors.dot(mapped[$0.a], mapped[$0.b]) }
     let same = drawn.map(\.same)
     all = EvaluationProtocol.verification(scores: scores, same: same, seed: seed)
     let isEnrolled = Set(enrolled)

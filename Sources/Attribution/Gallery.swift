@@ -119,8 +119,8 @@ public final class Gallery {
   private struct Search: Sendable {
     var index: FingerprintIndex
     var adaptation: GalleryAdaptation?
-    /// Row k: fingerprint k in the gallery's context (``GalleryAdaptation/contextFingerprints(rows:centre:)``).
-    var context: [Float]?
+    /// Fingerprint k in the gallery's context (``GalleryAdaptation/contextFingerprints(rows:centre:)``).
+    var context: [[Float]]?
   }
 
   /// Opens the gallery at `url`. With `extractor` given, a new file is created for it and an existing
@@ -548,16 +548,15 @@ public final class Gallery {
     }
     let query = search.adaptation.map { $0(Vectors.normalised(embedding)) } ?? embedding
     let best = index.top(top, for: query)
+    let decision = try decision("open_set")
     var openSetScore: Float? = nil
     if let adaptation = search.adaptation, let context = search.context, let first = best.first,
-      try scoring("open_set_scoring") == .gallery
+      decision.scoring == .gallery
     {
-      let d = index.dimension
-      openSetScore = Vectors.dot(
-        adaptation.contextQuery(embedding), Array(context[(first.index * d)..<((first.index + 1) * d)]))
+      openSetScore = Vectors.dot(adaptation.contextQuery(embedding), context[first.index])
     }
     return Identification(
-      candidates: best.map { (index.names[$0.index], $0.score) }, threshold: try threshold("open_set_threshold"),
+      candidates: best.map { (index.names[$0.index], $0.score) }, threshold: decision.threshold,
       openSetScore: openSetScore)
   }
 
@@ -569,10 +568,9 @@ public final class Gallery {
   /// scoring existed, or from a folder): its threshold applies only to scores computed its way.
   public func verify(_ a: [Float], _ b: [Float], threshold: Float? = nil) throws -> Verification {
     precondition(a.count == b.count, "Gallery.verify: embeddings of \(a.count) and \(b.count) values")
-    let threshold = try threshold ?? self.threshold("verification_threshold")
-    if let adaptation = try search().adaptation, a.count == adaptation.dimension,
-      try scoring("verification_scoring") == .gallery
-    {
+    let decision = try decision("verification")
+    let threshold = threshold ?? decision.threshold
+    if let adaptation = try search().adaptation, a.count == adaptation.dimension, decision.scoring == .gallery {
       return Verification(score: adaptation.verificationScore(a, b), threshold: threshold, scoring: .gallery)
     }
     return Verification(score: Vectors.cosine(a, b), threshold: threshold)
@@ -618,25 +616,26 @@ public final class Gallery {
     return c
   }
 
-  /// How the stored calibration computed the scores of `key`'s decision: `gallery` without a calibration
-  /// (nothing to match), `plain` for a calibration stored before the gallery's context existed.
-  private func scoring(_ key: String) throws -> Scoring {
+  /// The calibrated threshold of a decision (`open_set` or `verification`: meta keys `NAME_threshold`,
+  /// `NAME_scoring`), nil before calibration, and how the calibration computed the scores it applies to:
+  /// `gallery` without a calibration (nothing to match), `plain` for one stored before the gallery's
+  /// context existed. One read: identify and verify ask for it with every image.
+  private func decision(_ name: String) throws -> (threshold: Float?, scoring: Scoring) {
     let stored = try read { db in
       (
         calibrated: try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'calibration'") != nil,
-        scoring: try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key])
+        threshold: try String.fetchOne(
+          db, sql: "SELECT value FROM meta WHERE key = ?", arguments: ["\(name)_threshold"]),
+        scoring: try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: ["\(name)_scoring"])
       )
     }
-    guard stored.calibrated else { return .gallery }
-    if let scoring = stored.scoring.flatMap(Scoring.init(rawValue:)) { return scoring }
+    let threshold = stored.threshold.flatMap(Float.init)
+    guard stored.calibrated else { return (threshold, .gallery) }
+    if let scoring = stored.scoring.flatMap(Scoring.init(rawValue:)) { return (threshold, scoring) }
     // A calibration stored with its scoring in its JSON only.
     let calibration = try calibration()
-    return (key == "open_set_scoring" ? calibration?.openSetScoring : calibration?.verificationScoring) ?? .plain
-  }
-
-  private func threshold(_ key: String) throws -> Float? {
-    try read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]) }
-      .flatMap(Float.init)
+    let scoring = name == "open_set" ? calibration?.openSetScoring : calibration?.verificationScoring
+    return (threshold, scoring ?? .plain)
   }
 
   // MARK: database access

@@ -156,19 +156,34 @@ public struct GalleryAdaptation: Equatable, Sendable {
     return sum.map { Float($0 / Double(n)) }
   }
 
-  /// Normalised fingerprints (rows [n, D]) in the gallery's context: each row f ↦ (f − `centre`) · M^(−1/2),
-  /// normalised; `centre` is ``fingerprintCentre(rows:dimension:)`` of the gallery's fingerprints.
-  public func contextFingerprints(rows: [Float], centre: [Float]) -> [Float] {
+  /// Many embeddings in the gallery's context at once (one sgemm), each what ``contextQuery(_:)`` gives it.
+  public func contextQueries(_ embeddings: [[Float]]) -> [[Float]] {
+    let d = dimension
+    var rows: [Float] = []
+    rows.reserveCapacity(embeddings.count * d)
+    for e in embeddings {
+      precondition(e.count == d, "GalleryAdaptation.contextQueries: width \(d), got \(e.count)")
+      rows += zip(Vectors.normalised(e), centre).map { $0 - $1 }
+    }
+    return mappedRows(rows)
+  }
+
+  /// Normalised fingerprints (rows [n, D], row-major) in the gallery's context, one array per row: each
+  /// f ↦ (f − `centre`) · M^(−1/2), normalised; `centre` is ``fingerprintCentre(rows:dimension:)`` of the
+  /// gallery's fingerprints.
+  public func contextFingerprints(rows: [Float], centre: [Float]) -> [[Float]] {
     let d = dimension
     precondition(centre.count == d && rows.count % d == 0, "contextFingerprints: rows of \(d) and a centre of \(d)")
     var shifted = rows
     for i in shifted.indices { shifted[i] -= centre[i % d] }
-    var mapped = apply(rows: shifted)
-    for r in 0..<(rows.count / d) {
-      let row = Vectors.normalised(Array(mapped[(r * d)..<((r + 1) * d)]))
-      mapped.replaceSubrange((r * d)..<((r + 1) * d), with: row)
-    }
-    return mapped
+    return mappedRows(shifted)
+  }
+
+  /// Rows [n, D] mapped by M^(−1/2) in one sgemm, each normalised.
+  private func mappedRows(_ rows: [Float]) -> [[Float]] {
+    let d = dimension
+    let mapped = apply(rows: rows)
+    return (0..<(rows.count / d)).map { Vectors.normalised(Array(mapped[($0 * d)..<(($0 + 1) * d)])) }
   }
 
   /// Rows [n, D] row-major mapped at once (one sgemm: a gallery's fingerprints).

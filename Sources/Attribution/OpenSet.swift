@@ -55,7 +55,7 @@ public enum OpenSetEvaluation {
         rows: unit, centre: GalleryAdaptation.fingerprintCentre(rows: unit, dimension: d))
       score = { e in
         let k = gallery.best(e).index
-        return Vectors.dot(context.contextQuery(e), Array(rows[(k * d)..<((k + 1) * d)]))
+        return Vectors.dot(context.contextQuery(e), rows[k])
       }
     }
     let known = gallery.queries.map { score(embeddings[$0]) }

@@ -80,14 +80,8 @@ final class APITests: XCTestCase {
         XCTAssertEqual(r.status, .ok, String(buffer: r.body))
         XCTAssertEqual((try ServiceFixture.json(r)["candidates"] as? [[String: Any]])?.count, 2)
       }
-      try await client.execute(
-        uri: "/v1/verify", method: .post, headers: ServiceFixture.multipartHeaders,
-        body: ServiceFixture.multipart(files: [
-          ("a", ServiceFixture.png(model: 0, seed: 60)), ("b", ServiceFixture.png(model: 0, seed: 61)),
-        ])
-      ) { r in
-        XCTAssertEqual(r.status, .ok, String(buffer: r.body))
-        let o = try ServiceFixture.json(r)
+      do {
+        let o = try await ServiceFixture.verify(client, model: 0, against: 0)
         XCTAssertNotNil(o["score"] as? Double)
         XCTAssertNotNil(o["same"] as? Bool)
         XCTAssertEqual(o["scoring"] as? String, "plain", "an extractor without a whitening has no gallery metric")
@@ -125,14 +119,8 @@ final class APITests: XCTestCase {
     let f = try ServiceFixture(whitened: true)
     try await f.test { client in
       try await ServiceFixture.enroll(client)
-      try await client.execute(
-        uri: "/v1/verify", method: .post, headers: ServiceFixture.multipartHeaders,
-        body: ServiceFixture.multipart(files: [
-          ("a", ServiceFixture.png(model: 0, seed: 60)), ("b", ServiceFixture.png(model: 1, seed: 61)),
-        ])
-      ) { r in
-        XCTAssertEqual(r.status, .ok, String(buffer: r.body))
-        let o = try ServiceFixture.json(r)
+      do {
+        let o = try await ServiceFixture.verify(client, model: 0, against: 1)
         XCTAssertEqual(o["scoring"] as? String, "gallery")
         let score = try XCTUnwrap(o["score"] as? Double)
         XCTAssertTrue(score.isFinite && abs(score) <= 1 + 1e-6, "a cosine, got \(score)")

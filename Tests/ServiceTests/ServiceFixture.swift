@@ -132,6 +132,18 @@ final class ServiceFixture {
     ) { XCTAssertEqual($0.status, .ok, String(buffer: $0.body)) }
   }
 
+  /// `/v1/verify` of an image of `model` (seed 60) and one of `other` (seed 61): its JSON, after checking
+  /// the answer is 200.
+  static func verify(_ client: any TestClientProtocol, model: Int, against other: Int) async throws -> [String: Any] {
+    try await client.execute(
+      uri: "/v1/verify", method: .post, headers: multipartHeaders,
+      body: multipart(files: [("a", png(model: model, seed: 60)), ("b", png(model: other, seed: 61))])
+    ) { r in
+      XCTAssertEqual(r.status, .ok, String(buffer: r.body))
+      return try json(r)
+    }
+  }
+
   static func json(_ response: TestResponse) throws -> [String: Any] {
     try XCTUnwrap(JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
   }
