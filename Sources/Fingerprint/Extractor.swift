@@ -1,6 +1,7 @@
 import Foundation
 import Imaging
 import NN
+import Spectral
 import Tensor
 
 /// A trained fingerprint extractor: the network and the input settings it was trained with.
@@ -285,6 +286,10 @@ public final class Extractor {
     meta["input"] = String(decoding: try encoder.encode(input), as: UTF8.self)
     meta["classes"] = String(decoding: try encoder.encode(classes), as: UTF8.self)
     var tensors = network.stateDict()
+    if let denoiser = input.denoiser {
+      meta[Self.denoiserKey] = denoiser.architecture
+      for (name, tensor) in denoiser.network.stateDict() { tensors[Self.denoiserPrefix + name] = tensor }
+    }
     if let whitening {
       meta["embedding_transform"] = EmbeddingWhitening.kind
       meta["embedding_transform_source"] = whiteningSource ?? ""
@@ -299,6 +304,11 @@ public final class Extractor {
   static let ensembleKey = "ensemble_members"
   /// The prefix of member `k`'s tensors and metadata key (k ≥ 1; the first extractor has none).
   static func memberPrefix(_ k: Int) -> String { "member.\(k)." }
+
+  /// The metadata key of an embedded denoiser's architecture and the prefix of its tensors (the
+  /// `denoiser` residual's network travels inside the extractor checkpoint).
+  static let denoiserKey = "denoiser_architecture"
+  static let denoiserPrefix = "denoiser."
 
   /// Tensor names of the whitening in a checkpoint.
   static let whiteningMean = "whitening.mean"
@@ -367,9 +377,19 @@ public final class Extractor {
     guard let p = m["projection"].flatMap(Int.init), (1...maxProjection).contains(p) else {
       throw bad("projection '\(m["projection"] ?? "missing")' is not a whole number in 1...\(maxProjection)")
     }
-    let input: SpectralInput
+    var input: SpectralInput
     do { input = try JSONDecoder().decode(SpectralInput.self, from: Data(i.utf8)) } catch {
       throw bad("the input settings are not valid JSON of SpectralInput (\(error))")
+    }
+    var file = file
+    let denoiserTensors = file.tensors.filter { $0.key.hasPrefix(denoiserPrefix) }
+    if m[denoiserKey] != nil || !denoiserTensors.isEmpty {
+      for key in denoiserTensors.keys { file.tensors[key] = nil }
+      let weights = Dictionary(
+        uniqueKeysWithValues: denoiserTensors.map { (String($0.key.dropFirst(denoiserPrefix.count)), $0.value) })
+      do {
+        input.denoiser = try LearnedDenoiser.build(architecture: m[denoiserKey], tensors: weights, name: name)
+      } catch SafetensorsError.corrupted(_, let reason) { throw bad("its denoiser: \(reason)") }
     }
     if let problem = input.problem { throw bad("input settings: \(problem)") }
     guard let classes = try? JSONDecoder().decode([String].self, from: Data(c.utf8)), !classes.isEmpty else {

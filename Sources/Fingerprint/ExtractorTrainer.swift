@@ -1,6 +1,7 @@
 import Evaluation
 import Foundation
 import NN
+import Spectral
 import Synthesis
 import Tensor
 
@@ -10,8 +11,14 @@ import Tensor
 /// prepared on another thread while the current step trains.
 public struct ExtractorTrainer {
   public var config: ExtractorConfig
+  /// The residual network of ``ExtractorConfig/denoiser`` (the file that path names, loaded by the
+  /// caller); nil trains on the high-pass residual. The trained extractor carries it.
+  public var denoiser: LearnedDenoiser?
 
-  public init(config: ExtractorConfig) { self.config = config }
+  public init(config: ExtractorConfig, denoiser: LearnedDenoiser? = nil) {
+    self.config = config
+    self.denoiser = denoiser
+  }
 
   /// Architectures held out of training (a seeded `heldOutFraction` of those in the set).
   public func heldOutArchitectures(_ set: FingerprintedSet) -> Set<String> {
@@ -104,9 +111,19 @@ public struct ExtractorTrainer {
       throw ExtractorTrainingError.badConfig(
         "spectra averaged over \(m) tiles are not implemented for data-parallel training; run one process")
     }
+    guard (config.denoiser == nil) == (denoiser == nil) else {
+      throw ExtractorTrainingError.badConfig(
+        config.denoiser == nil
+          ? "a denoiser was given without its path in the settings (denoiser)"
+          : "the settings name the denoiser \(config.denoiser!) but none was loaded")
+    }
     var input = SpectralInput()
     input.size = set.size
     if m > 1 { input.pooling = "spectrum" }
+    if let denoiser {
+      input.residual = "denoiser"
+      input.denoiser = denoiser
+    }
     if let initial {
       guard initial.input.size == set.size else {
         throw ExtractorTrainingError.badConfig(
@@ -205,9 +222,19 @@ public struct ExtractorTrainer {
       if step + 1 < config.steps { next = Prefetch { prepare(step + 1) } }
       opt.learningRate = schedule.learningRate(at: step)
       opt.zeroGrad()
-      let (logits, z) = net.heads(x)
       let local = Array(labels[rows])
       let classLabels = labels.map { $0 < classCount ? $0 : -1 }
+      let logits: Tensor
+      let z: Tensor
+      if let margin = config.cosineMargin {
+        let e = net.embed(x)
+        logits = cosineMarginLogits(
+          e, weight: net.cls.weight, labels: local.map { $0 < classCount ? $0 : -1 },
+          scale: config.cosineScale ?? ExtractorConfig.defaultCosineScale, margin: margin)
+        z = net.proj(e)
+      } else {
+        (logits, z) = net.heads(x)
+      }
       let l = logits.toLayout(.plain, differentiable: false).array
       let c = logits.shape[1]
       var correct = 0

@@ -54,6 +54,22 @@ public struct ExtractorConfig: Codable, Equatable, Sendable {
   /// Start every residual branch's last batch-norm scale at 0 (``ResNet``'s `zeroInitResidual`); nil is
   /// false, the initialisation of every run before it existed.
   public var zeroInitResidual: Bool? = nil
+  /// The additive margin of a cosine classifier (``cosineMarginLogits``) in place of the linear one;
+  /// nil is the linear classifier of every run before it existed.
+  public var cosineMargin: Float? = nil
+  /// The scale s of the cosine classifier's logits (nil is ``defaultCosineScale``); only with
+  /// ``cosineMargin``.
+  public var cosineScale: Float? = nil
+  /// A learned denoiser's checkpoint (`modelprint train-denoiser`) whose predicted noise is the residual
+  /// of the input spectra (``SpectralInput/residual`` `denoiser`, the paper's residual) instead of the
+  /// image minus its 3×3 box blur; nil is the high-pass residual of every run before it existed. The
+  /// trained extractor embeds the denoiser's weights.
+  public var denoiser: String? = nil
+
+  /// The cosine classifier's scale when none is given: CosFace's 30, comfortably above the bound below
+  /// which a normalised softmax cannot reach a confident posterior over a few hundred classes
+  /// (Ranjan et al. 2017: s ≥ (C − 1)/C · log((C − 1) p / (1 − p)), about 8 for C = 576, p = 0.9).
+  public static let defaultCosineScale: Float = 30
 
   public init() {}
 
@@ -82,6 +98,9 @@ public struct ExtractorConfig: Codable, Equatable, Sendable {
     virtualGenerators = try c.decodeIfPresent(Int.self, forKey: .virtualGenerators)
     spectraPerInput = try c.decodeIfPresent(Int.self, forKey: .spectraPerInput)
     zeroInitResidual = try c.decodeIfPresent(Bool.self, forKey: .zeroInitResidual)
+    cosineMargin = try c.decodeIfPresent(Float.self, forKey: .cosineMargin)
+    cosineScale = try c.decodeIfPresent(Float.self, forKey: .cosineScale)
+    denoiser = try c.decodeIfPresent(String.self, forKey: .denoiser)
   }
 
   /// Tiles averaged into one training input: ``spectraPerInput``, or 1.
@@ -136,6 +155,13 @@ public struct ExtractorConfig: Codable, Equatable, Sendable {
     if let g = batchNormGroups, g < 1 || (modelsPerBatch * tilesPerClass) % g != 0 {
       return "--bn-groups (batchNormGroups) \(g) must be at least 1 and divide the batch of P × K = "
         + "\(modelsPerBatch) × \(tilesPerClass) = \(modelsPerBatch * tilesPerClass) tiles"
+    }
+    if let m = cosineMargin, !(0..<1).contains(m) {
+      return "--cosine-margin (cosineMargin) \(m) must lie in [0, 1): a cosine is at most 1"
+    }
+    if let s = cosineScale {
+      guard cosineMargin != nil else { return "--cosine-scale (cosineScale) needs --cosine-margin (cosineMargin)" }
+      guard s > 0 && s <= 256 else { return "--cosine-scale (cosineScale) \(s) must lie in (0, 256]" }
     }
     if let q = virtualGenerators, q < 0 || q > modelsPerBatch || modelsPerBatch - q == 1 {
       return "--virtual (virtualGenerators) \(q) must lie in 0...P = \(modelsPerBatch) and leave no pool model or "

@@ -7,11 +7,22 @@ import Tensor
 /// standardisation. Stored in every extractor checkpoint, so inference always uses the settings the
 /// network was trained with.
 public struct SpectralInput: Codable, Equatable, Sendable {
+  /// Equal settings with the same denoiser object (or none): what makes two members' inputs one.
+  public static func == (a: SpectralInput, b: SpectralInput) -> Bool {
+    a.size == b.size && a.residual == b.residual && a.spectrum == b.spectrum && a.mean == b.mean && a.std == b.std
+      && a.frequencyMean == b.frequencyMean && a.frequencyStd == b.frequencyStd && a.pooling == b.pooling
+      && a.denoiser === b.denoiser
+  }
+
   /// Patch side in pixels.
   public var size: Int = 64
-  /// `highpass`: image − 3×3 box blur (reflect padding), the only residual this build computes; a
-  /// checkpoint naming another is refused on load (see ``problem``) rather than fed the wrong input.
+  /// `highpass`: image − 3×3 box blur (reflect padding); `denoiser`: the noise ``denoiser`` predicts
+  /// (the paper's denoiser residual), whose weights the checkpoint carries. A checkpoint naming another
+  /// is refused on load (see ``problem``) rather than fed the wrong input.
   public var residual: String = "highpass"
+  /// The learned denoiser of the `denoiser` residual. Not part of the JSON settings: its weights are
+  /// tensors of the extractor checkpoint (``Extractor``), attached when it is loaded.
+  public var denoiser: LearnedDenoiser? = nil
   /// `log1p-shift`: fftshift(log1p(255·|FFT2|)) per colour channel, the only spectrum this build
   /// computes; checked on load like ``residual``.
   public var spectrum: String = "log1p-shift"
@@ -59,7 +70,7 @@ public struct SpectralInput: Codable, Equatable, Sendable {
   public static let standardisations = ["channel", "frequency"]
 
   /// The residuals and spectra ``rawSpectra(_:into:)`` computes.
-  public static let residuals = ["highpass"]
+  public static let residuals = ["highpass", "denoiser"]
   public static let spectra = ["log1p-shift"]
   /// Patch sides a checkpoint may give: the high-pass residual needs 2 px, and beyond 4096 px one
   /// window's spectrum alone would take hundreds of megabytes.
@@ -70,6 +81,10 @@ public struct SpectralInput: Codable, Equatable, Sendable {
     if !Self.residuals.contains(residual) {
       return "residual '\(residual)' is not one this build computes (\(Self.residuals.joined(separator: ", ")))"
     }
+    if residual == "denoiser" && denoiser == nil {
+      return "residual 'denoiser' needs the denoiser's weights, which are missing"
+    }
+    if residual != "denoiser" && denoiser != nil { return "a denoiser is attached to the '\(residual)' residual" }
     if !Self.spectra.contains(spectrum) {
       return "spectrum '\(spectrum)' is not one this build computes (\(Self.spectra.joined(separator: ", ")))"
     }
@@ -103,7 +118,10 @@ public struct SpectralInput: Codable, Equatable, Sendable {
     precondition(
       images.shape.rank == 4 && images.shape[1] == 3 && images.shape[2] == size && images.shape[3] == size,
       "SpectralInput(size: \(size)) got \(images.shape)")
-    let s = Spectrum.logResidualSpectrum(images)
+    let s =
+      if let denoiser { Spectrum.logResidualSpectrum(images, residual: denoiser) } else {
+        Spectrum.logResidualSpectrum(images)
+      }
     withExtendedLifetime(s) { out.update(from: s.pointer, count: s.count) }
   }
 

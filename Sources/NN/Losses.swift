@@ -54,6 +54,24 @@ public func crossEntropy(_ logits: Tensor, labels: [Int], count: Int? = nil) -> 
   }
 }
 
+/// Logits of a cosine classifier with an additive margin (CosFace, Wang et al. 2018): s · (cos θ − m
+/// at the true class), cos θ between each embedding row of `e` [N, D] and each class row of `weight`
+/// [C, D], both normalised. Fed to ``crossEntropy``, it trains the embedding's directions, which the
+/// attribution compares by cosine, instead of a linear classifier's unbounded scores. A negative label
+/// marks a row without a class: it gets no margin.
+public func cosineMarginLogits(_ e: Tensor, weight: Tensor, labels: [Int], scale: Float, margin: Float) -> Tensor {
+  precondition(
+    e.shape.rank == 2 && weight.shape.rank == 2 && e.shape[1] == weight.shape[1] && e.shape[0] == labels.count,
+    "cosineMarginLogits: embeddings \(e.shape), class weights \(weight.shape) and \(labels.count) labels do not match"
+  )
+  let (n, c) = (e.shape[0], weight.shape[0])
+  precondition(labels.allSatisfy { $0 < c }, "cosineMarginLogits: a label is outside 0..<\(c)")
+  let cosines = linear(l2NormalizedRows(e), weight: l2NormalizedRows(weight))
+  let shift = Tensor.zeros(Shape([n, c]))
+  for (i, y) in labels.enumerated() where y >= 0 { shift.pointer[i * c + y] = scale * margin }
+  return cosines.scaled(scale) - shift
+}
+
 /// Batch-hard triplet loss with Euclidean distances: for each anchor the farthest positive and the
 /// nearest negative, mean of max(d⁺ − d⁻ + margin, 0) (Hermans et al. 2017).
 public func batchHardTriplet(_ z: Tensor, labels: [Int], margin: Float = 0.3) -> Tensor {

@@ -16,6 +16,23 @@ public enum ReferenceLosses {
     return -rows.reduce(0) { $0 + lp[$1.offset * c + $1.element] } / T(max(rows.count, 1))
   }
 
+  /// ``cosineMarginLogits`` followed by ``crossEntropy``, in plain loops: e [n, d], weight [c, d].
+  public static func cosineMarginCrossEntropy<T: BinaryFloatingPoint & ElementaryFunctionsShim>(
+    _ e: [T], _ weight: [T], n: Int, d: Int, c: Int, labels: [Int], scale: T, margin: T
+  ) -> T {
+    let en = Reference.l2NormalizedRows(e, n: n, d: d)
+    let wn = Reference.l2NormalizedRows(weight, n: c, d: d)
+    var logits = [T](repeating: 0, count: n * c)
+    for i in 0..<n {
+      for j in 0..<c {
+        var cos: T = 0
+        for t in 0..<d { cos += en[i * d + t] * wn[j * d + t] }
+        logits[i * c + j] = scale * (cos - (labels[i] == j ? margin : 0))
+      }
+    }
+    return crossEntropy(logits, n: n, c: c, labels: labels)
+  }
+
   /// Batch-hard triplet loss as the reference workloads define it (cdist, hardest positive over
   /// d·same, hardest negative over d + 1e9·same, mean hinge).
   public static func batchHardTriplet<T: BinaryFloatingPoint & ElementaryFunctionsShim>(

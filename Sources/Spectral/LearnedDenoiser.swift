@@ -6,7 +6,10 @@ import Tensor
 /// A learned residual extractor: a DnCNN trained by ModelPrint on the real-photo pool to predict
 /// additive Gaussian noise. Applied to a generated image, its prediction is the image's noise residual
 /// (the paper's denoiser-based residual, §III-C/D).
-public final class LearnedDenoiser: ResidualExtractor {
+///
+/// Sendable because it never changes after `init`: the network is in evaluation mode, so a forward pass
+/// reads its weights and running statistics only, as the extractor's network is shared by its lanes.
+public final class LearnedDenoiser: ResidualExtractor, @unchecked Sendable {
   /// The network; it predicts the noise of its input.
   public let network: DnCNN
 
@@ -32,17 +35,38 @@ public final class LearnedDenoiser: ResidualExtractor {
   /// Loads weights saved by ``save(to:config:)``; the depth and width come from the file.
   public static func load(from url: URL) throws -> LearnedDenoiser {
     let file = try Safetensors.read(url)
-    guard let arch = file.metadata[architectureKey], arch.hasPrefix(architecturePrefix + "-"),
+    return try build(architecture: file.metadata[architectureKey], tensors: file.tensors, name: url.path)
+  }
+
+  /// `dncnn-DEPTH-WIDTH`, as the metadata of a saved denoiser names it.
+  public var architecture: String { "\(Self.architecturePrefix)-\(network.depth)-\(network.width)" }
+
+  /// The deepest and widest DnCNN a file may describe (the paper's is 17 × 64), so that damaged metadata
+  /// is refused before it allocates.
+  public static let maxDepth = 64
+  public static let maxWidth = 512
+
+  /// A denoiser from its architecture string and weights (a denoiser file's, or those an extractor
+  /// checkpoint embeds); `name` identifies the file in errors.
+  ///
+  /// - Throws: ``SafetensorsError/corrupted(path:reason:)`` when the architecture is not
+  ///   `dncnn-DEPTH-WIDTH` within the limits or the weights do not fit it.
+  public static func build(architecture arch: String?, tensors: [String: Tensor], name: String) throws
+    -> LearnedDenoiser
+  {
+    guard let arch, arch.hasPrefix(architecturePrefix + "-"),
       case let parts = arch.split(separator: "-"), parts.count == 3, let depth = Int(parts[1]),
-      let width = Int(parts[2])
+      let width = Int(parts[2]), (3...maxDepth).contains(depth), (1...maxWidth).contains(width)
     else {
       throw SafetensorsError.corrupted(
-        path: url.path, reason: "not a denoiser checkpoint (metadata '\(architectureKey)' should be dncnn-DEPTH-WIDTH)")
+        path: name,
+        reason: "not a denoiser (architecture '\(arch ?? "missing")' should be dncnn-DEPTH-WIDTH, depth 3–"
+          + "\(maxDepth), width 1–\(maxWidth))")
     }
     var rng = RNG(seed: 0)
     let net = DnCNN(depth: depth, width: width, rng: &rng)
-    do { try net.loadStateDict(file.tensors) } catch let e as StateDictError {
-      throw SafetensorsError.corrupted(path: url.path, reason: e.description)
+    do { try net.loadStateDict(tensors) } catch let e as StateDictError {
+      throw SafetensorsError.corrupted(path: name, reason: e.description)
     }
     return LearnedDenoiser(network: net)
   }
@@ -53,7 +77,7 @@ public final class LearnedDenoiser: ResidualExtractor {
     try network.save(
       to: url,
       metadata: [
-        Self.architectureKey: "\(Self.architecturePrefix)-\(network.depth)-\(network.width)", "config": json,
+        Self.architectureKey: architecture, "config": json,
         "seed": String(config.seed),
       ])
   }

@@ -167,6 +167,18 @@ extension Reference {
     return out
   }
 
+  /// Row-wise L2 normalisation of [n, d] (``l2NormalizedRows``): each row over max(‖row‖, eps).
+  public static func l2NormalizedRows<T: BinaryFloatingPoint & ElementaryFunctionsShim>(
+    _ x: [T], n: Int, d: Int, eps: T = 1e-12
+  ) -> [T] {
+    var out = x
+    for i in 0..<n {
+      let norm = max(T.sqrtShim(x[(i * d)..<((i + 1) * d)].reduce(0) { $0 + $1 * $1 }), eps)
+      for t in 0..<d { out[i * d + t] = x[i * d + t] / norm }
+    }
+    return out
+  }
+
   /// Row-wise log-softmax of [n, c].
   public static func logSoftmax<T: BinaryFloatingPoint & ElementaryFunctionsShim>(_ x: [T], n: Int, c: Int) -> [T] {
     var out = x

@@ -4,6 +4,7 @@ import Fingerprint
 import Foundation
 import Imaging
 import NN
+import Spectral
 import Synthesis
 import Tensor
 
@@ -63,6 +64,21 @@ struct TrainCommand: ParsableCommand {
   @Flag(
     help: "Start every residual branch's last batch-norm scale at 0, so that deep networks train at the default rate.")
   var zeroInitResidual = false
+  @Option(
+    help: ArgumentHelp(
+      "Train a cosine classifier with this additive margin (CosFace) instead of the linear one (default: linear).",
+      discussion: "Logits s · (cos θ − m at the true class) between the normalised embedding and class weights, "
+        + "so that the cross-entropy shapes the directions the attribution compares. Measured at 0, 0.1 and "
+        + "0.35: no better than the linear classifier on real generators (docs/accuracy.md, tenth round)."))
+  var cosineMargin: Float?
+  @Option(help: "Scale s of the cosine classifier's logits (default 30; needs --cosine-margin).")
+  var cosineScale: Float?
+  @Option(
+    help: ArgumentHelp(
+      "A learned denoiser (`modelprint train-denoiser`) whose predicted noise is the spectra's residual.",
+      discussion: "The paper's residual, instead of the image minus its 3×3 box blur (the default). The trained "
+        + "extractor carries the denoiser's weights, so nothing else is needed to use it.", valueName: "denoiser"))
+  var denoiser: String?
   @Option(help: "Learning rate (AdamW; default 1e-3, 1e-4 when fine-tuning).") var lr: Float?
   @Option(help: "Probability of a JPEG round trip of a training tile (default 0).") var jpegProb: Double?
   @Option(help: "JPEG quality range, e.g. 65-100.") var jpegQuality: String?
@@ -153,6 +169,9 @@ struct TrainCommand: ParsableCommand {
     if let depth { config.depth = depth }
     if let width { config.width = width }
     if zeroInitResidual { config.zeroInitResidual = true }
+    if let cosineMargin { config.cosineMargin = cosineMargin }
+    if let cosineScale { config.cosineScale = cosineScale }
+    if let denoiser { config.denoiser = denoiser }
     if let lr { config.learningRate = lr }
     if let seed { config.seed = seed }
     if let bnGroups { config.batchNormGroups = bnGroups }
@@ -363,7 +382,12 @@ struct TrainCommand: ParsableCommand {
     }
     let prepSeconds = Date().timeIntervalSince(start)
     if writer { try saveConfig(config, to: base.appendingPathExtension("config.json")) }
-    let trainer = ExtractorTrainer(config: config)
+    let residualNet = try config.denoiser.map { path in
+      do { return try LearnedDenoiser.load(from: URL(fileURLWithPath: path)) } catch {
+        throw InputError("--denoiser \(path): \(error); give a file written by `modelprint train-denoiser`")
+      }
+    }
+    let trainer = ExtractorTrainer(config: config, denoiser: residualNet)
     let totalSteps = config.steps
     var log = "step,loss,accuracy,lr\n"
     var history: [[String: Double]] = []

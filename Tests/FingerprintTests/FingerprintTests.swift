@@ -257,6 +257,35 @@ final class ExtractorTrainingTests: XCTestCase {
     XCTAssertNotNil(config.problem)
   }
 
+  /// The cosine classifier replaces the linear one's logits only: training stays deterministic, finite
+  /// and different from the linear head's, the bias of the unused linear head stays as initialised, and
+  /// the settings round-trip through the config file.
+  func testCosineClassifierTrainsDeterministically() throws {
+    let (store, tiles, root) = try Self.tinyPool()
+    defer { try? FileManager.default.removeItem(at: root) }
+    let set = try FingerprintedSet(store: store, tiles: tiles, perModel: 6, seed: 0)
+    var config = Self.tinyConfig()
+    config.cosineMargin = 0.2
+    config.cosineScale = 16
+    var a: [ExtractorTrainer.Step] = []
+    var b: [ExtractorTrainer.Step] = []
+    var linear: [Float] = []
+    let (ex, _) = try ExtractorTrainer(config: config).train(set, onStep: { a.append($0) })
+    _ = try ExtractorTrainer(config: config).train(set, onStep: { b.append($0) })
+    _ = try ExtractorTrainer(config: Self.tinyConfig()).train(set, onStep: { linear.append($0.loss) })
+    XCTAssertEqual(a.map(\.loss), b.map(\.loss))
+    XCTAssertTrue(a.allSatisfy { $0.loss.isFinite && (0...1).contains($0.accuracy) })
+    XCTAssertNotEqual(a.map(\.loss), linear)
+    var rng = RNG(seed: config.seed)
+    let fresh = ResNet(
+      depth: config.depth, width: config.width, classes: ex.network.cls.weight.shape[0],
+      projection: config.projection, rng: &rng)
+    XCTAssertEqual(ex.network.cls.bias!.array, fresh.cls.bias!.array)
+    XCTAssertNotEqual(ex.network.cls.weight.array, fresh.cls.weight.array)
+    let back = try JSONDecoder().decode(ExtractorConfig.self, from: JSONEncoder().encode(config))
+    XCTAssertEqual(back, config)
+  }
+
   /// The separable blur against a direct 2-D Gaussian convolution in Float64 with the same reflect
   /// padding; both sum the same (2r+1)² products, so they agree to a few Float32 roundings.
   func testGaussianBlurMatchesADirectConvolution() {
@@ -465,6 +494,14 @@ final class ExtractorTrainingTests: XCTestCase {
       ("held-out fraction", { $0.heldOutFraction = 5 }), ("validation tiles", { $0.validationTilesPerModel = 0 }),
       ("learning rate", { $0.learningRate = .nan }), ("clip norm", { $0.clipNorm = 0 }),
       ("margin", { $0.margin = -1 }), ("beyond any usable network", { $0.width = 100_000 }),
+      ("--cosine-margin", { $0.cosineMargin = 1 }), ("needs --cosine-margin", { $0.cosineScale = 16 }),
+      (
+        "--cosine-scale",
+        {
+          $0.cosineMargin = 0.2
+          $0.cosineScale = 0
+        }
+      ),
     ]
     for (words, change) in broken {
       var c = ExtractorConfig()

@@ -37,6 +37,14 @@ final class GradientCheckNNTests: XCTestCase {
     check(
       "batchHardTriplet", [normal([8, 5])], fast: { batchHardTriplet($0[0], labels: tl, margin: 0.3) },
       reference: { [ReferenceLosses.batchHardTriplet($0[0], n: 8, d: 5, labels: tl, margin: 0.3)] })
+    // Embeddings and class weights both receive gradients; a row without a class gets no margin.
+    let cl = [2, 0, -1, 1, 2]
+    check(
+      "cosineMargin + crossEntropy", [normal([5, 6]), normal([3, 6])],
+      fast: { crossEntropy(cosineMarginLogits($0[0], weight: $0[1], labels: cl, scale: 8, margin: 0.3), labels: cl) },
+      reference: {
+        [ReferenceLosses.cosineMarginCrossEntropy($0[0], $0[1], n: 5, d: 6, c: 3, labels: cl, scale: 8, margin: 0.3)]
+      })
     // 2 × 3 planes of 4 × 5: every pixel's 3 × 3 neighbourhood wraps on at least one side somewhere.
     check(
       "highFrequencyMSE", [normal([2, 3, 4, 5]), normal([2, 3, 4, 5])],

@@ -58,6 +58,15 @@ final class GradientCheckTests: XCTestCase {
     check("reorder", [normal(s)], fast: { $0[0].toLayout(.nChw8c).toLayout(.nhwc) }, reference: { $0[0] })
   }
 
+  func testRowNormalisation() {
+    check(
+      "l2NormalizedRows", [normal([5, 7])], fast: { l2NormalizedRows($0[0]).scaled(1.5) },
+      reference: { Reference.l2NormalizedRows($0[0], n: 5, d: 7).map { 1.5 * $0 } })
+    // A zero row stays zero (PyTorch's eps) instead of becoming NaN.
+    let z = l2NormalizedRows(Tensor([0, 0, 0, 3, 4, 0], shape: [2, 3])).array
+    XCTAssertEqual(z, [0, 0, 0, 0.6, 0.8, 0])
+  }
+
   func testConvolution() {
     for (k, stride, padding, bias) in [(3, 1, 1, true), (3, 2, 0, false), (1, 1, 0, true), (5, 2, 2, true)] {
       let (n, c, h, w) = randomImageShape(channels: 8)

@@ -29,6 +29,7 @@ Files:
   ops_extended.safetensors                             the same for the extended synthesis space's ops
                                                        (leaky ReLU, SiLU, GELU tanh, group norm, pixel shuffle,
                                                        StyleGAN2's modulated convolution)
+  ops_training.safetensors                             the same for the training heads (row normalisation, CosFace)
 
 Names on the command line make only those files: `make_fixtures.py ops_extended`.
 """
@@ -619,6 +620,49 @@ def optim_fixture():
                 base_lr=base, warmup=warmup, total=total, eta_min=eta_min)
 
 
+class CosineMarginCE(nn.Module):
+    """CosFace: cross-entropy of s * (cos(e, W) - m at the true class), e and W's rows normalised."""
+
+    def __init__(self, d, c, labels, scale, margin, generator):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(c, d, generator=generator))
+        self.labels, self.scale, self.margin = labels, scale, margin
+
+    def forward(self, e):
+        cos = F.normalize(e, dim=1) @ F.normalize(self.weight, dim=1).T
+        onehot = F.one_hot(self.labels, self.weight.shape[0]).to(cos.dtype)
+        return F.cross_entropy(self.scale * (cos - self.margin * onehot), self.labels).reshape(1)
+
+
+def training_ops_fixture():
+    """Ops of the extractor's training heads (Sources/NN/Losses.swift) added after ops.safetensors, in their
+    own file so that the others stay as they were."""
+    rec = OpRecorder(seed0=900)
+    notes, randn = rec.notes, rec.randn
+
+    x = randn(5, 7)
+    rec.elementwise("l2_normalize_rows", lambda v: F.normalize(v, dim=1), x)
+    notes["l2_normalize_rows"] = "F.normalize(x, dim=1) (eps 1e-12)"
+
+    x = randn(6, 8)
+    labels = torch.randint(0, 4, (6,), generator=generator(rec.seed[0] + 20_000))
+    m = CosineMarginCE(8, 4, labels, 30.0, 0.35, generator(rec.seed[0] + 30_000))
+    rec.t["T.cosine_margin_ce"] = labels.double()
+    rec.t["X.cosine_margin_ce"] = x.detach().clone()
+    rec.run_op("cosine_margin_ce", m, x, m, [("W", "weight")], None)
+    notes["cosine_margin_ce"] = ("F.cross_entropy(30 * (F.normalize(x) @ F.normalize(W).T - 0.35 * one_hot(T)), T): "
+                                 "x [6, 8], W [4, 8] randn, T class indices as floats; Y is the loss as [1]")
+
+    return save("ops_training.safetensors", rec.t,
+                "per-op checks of the training heads, as ops.safetensors: X.<op> input, G.<op> upstream gradient "
+                "(absent for a loss), Y.<op> output, DX.<op> = d(sum(Y*G))/dX (d loss/dX for a loss); W. and DW. "
+                "for the cosine classifier's class weights",
+                ops=json.dumps(notes), seeds="op i uses torch.manual_seed(900+i) for its input; G uses seed 10900+i; "
+                "labels seed 20900+i; the class weights seed 30900+i", computed_in="float64",
+                reductions=json.dumps(rec.reductions),
+                error_model="per op: lambda=10, eps=sqrt(reductions[op])*2^-24, delta=1e-7, 4 directions")
+
+
 def main():
     if torch.__version__ != PINNED_TORCH:
         print(f"warning: fixtures are pinned to torch {PINNED_TORCH}, running {torch.__version__}", file=sys.stderr)
@@ -628,7 +672,7 @@ def main():
     # 110011 on 16 x 16: at 32 x 32 its ~400k ReLU inputs always put a few within rounding of zero.
     makers = {"synth_110011": lambda: synth_fixture("110011", 16), "synth_001232": lambda: synth_fixture("001232", 32),
               "resnet18_w8": resnet_fixture, "ops": ops_fixture, "ops_extended": extended_ops_fixture,
-              "optim": optim_fixture}
+              "ops_training": training_ops_fixture, "optim": optim_fixture}
     # Names on the command line make only those files (e.g. `make_fixtures.py ops_extended`).
     wanted = sys.argv[1:] or list(makers)
     unknown = [w for w in wanted if w not in makers]
