@@ -63,6 +63,13 @@ public final class LearnedDenoiser: ResidualExtractor, @unchecked Sendable {
         reason: "not a denoiser (architecture '\(arch ?? "missing")' should be dncnn-DEPTH-WIDTH, depth 3–"
           + "\(maxDepth), width 1–\(maxWidth))")
     }
+    // The middle convolutions alone hold (depth − 2)·9·width² weights: fewer floats cannot be this
+    // network, and refusing them keeps what a damaged file makes us allocate near its own size.
+    let floats = tensors.values.reduce(0) { $0 + $1.count }
+    guard floats >= (depth - 2) * 9 * width * width else {
+      throw SafetensorsError.corrupted(
+        path: name, reason: "\(floats) weights are too few for a DnCNN of depth \(depth) and width \(width)")
+    }
     var rng = RNG(seed: 0)
     let net = DnCNN(depth: depth, width: width, rng: &rng)
     do { try net.loadStateDict(tensors) } catch let e as StateDictError {

@@ -62,6 +62,9 @@ final class DenoiserResidualTests: XCTestCase {
       XCTAssert("\($0)".contains("its denoiser"), "\($0)")
     }
     file = try Safetensors.read(url)
+    file.metadata["denoiser_architecture"] = "dncnn-64-512"
+    XCTAssertThrowsError(try Extractor.load(file, name: "too few")) { XCTAssert("\($0)".contains("too few"), "\($0)") }
+    file = try Safetensors.read(url)
     file.tensors["denoiser.0.weight"] = Tensor.zeros([4, 3, 5, 5])
     XCTAssertThrowsError(try Extractor.load(file, name: "wrong shape")) {
       XCTAssert("\($0)".contains("its denoiser"), "\($0)")
