@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=60
 workers=1
-batch=16
+batch=4
 port=18080
 build=1
 docs=1

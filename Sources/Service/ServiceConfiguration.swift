@@ -15,10 +15,12 @@ public struct ServiceConfiguration: Sendable {
   public var queueCapacity = 64
   /// The most images a worker takes from the queue at once (each is grid² windows). A lone image runs
   /// one forward pass on every thread; several are shared out as one lane per thread, and each lane
-  /// then takes up to `maxBatchImages / threads` more at a time while the queue holds some, so at 2
-  /// threads a lane's pass embeds 8 images (72 windows), the size the network runs fastest at on one
-  /// thread (`modelprint-bench --threads 1 resnet-infer --batch 72`).
-  public var maxBatchImages = 16
+  /// then takes up to `maxBatchImages / threads` more at a time while the queue holds some. At 2 threads
+  /// a lane embeds 2 images at a time: the shipped ensemble's image is about 55 ms of work on both
+  /// cores, so a larger lane only makes the requests that just missed it wait behind it (p99 at 8
+  /// connections 0.59 s at 4, 0.87 s at 8 and 1.9 s at 16, throughput the same; `docs/service.md`),
+  /// while a light single network gains from 8 images a lane (`--batch 16`).
+  public var maxBatchImages = 4
   /// How long a worker waits for more requests to join a batch once it holds one.
   public var batchWait: Duration = .milliseconds(2)
   /// How long the queue must stay empty after work before freed memory is returned to the system.

@@ -28,7 +28,7 @@ struct ServeCommand: AsyncParsableCommand {
   @Option(help: "Inference worker threads.") var workers = 1
   @Option(help: "Requests that may wait for a worker before 503.") var queue = 64
   @Option(help: "Most images a worker takes at once; several are shared out as one forward pass per thread.")
-  var batch = 16
+  var batch = 4
   @Option(help: "Milliseconds a worker waits for more requests to join a batch.") var batchWait = 2
   @Option(help: "Largest image upload in bytes (413 beyond).") var maxBody = 20 << 20
   @Option(help: "Largest image in pixels (422 beyond: the decoder's bomb guard).") var maxPixels = 16_000_000
