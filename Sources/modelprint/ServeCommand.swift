@@ -22,16 +22,21 @@ struct ServeCommand: AsyncParsableCommand {
   @Option(help: "Gallery file (created for the extractor when missing).") var gallery = "gallery.sqlite"
   @Option(help: "Extractor checkpoint (default: the gallery's, else the shipped \(Shipped.extractor)).")
   var extractor: String?
-  @Option(help: "Interface to listen on (0.0.0.0 for every interface).") var host = "127.0.0.1"
-  @Option(help: "TCP port.") var port = 8080
+  /// The service's own defaults, which the flags' defaults are read from so that the two cannot drift.
+  private static let defaults = ServiceConfiguration(token: "")
+
+  @Option(help: "Interface to listen on (0.0.0.0 for every interface).") var host = ServeCommand.defaults.host
+  @Option(help: "TCP port.") var port = ServeCommand.defaults.port
   @Option(help: "A file holding the bearer token for writes (its first line).") var tokenFile: String?
-  @Option(help: "Inference worker threads.") var workers = 1
-  @Option(help: "Requests that may wait for a worker before 503.") var queue = 64
+  @Option(help: "Inference worker threads.") var workers = ServeCommand.defaults.workers
+  @Option(help: "Requests that may wait for a worker before 503.") var queue = ServeCommand.defaults.queueCapacity
   @Option(help: "Most images a worker takes at once; several are shared out as one forward pass per thread.")
-  var batch = 4
-  @Option(help: "Milliseconds a worker waits for more requests to join a batch.") var batchWait = 2
-  @Option(help: "Largest image upload in bytes (413 beyond).") var maxBody = 20 << 20
-  @Option(help: "Largest image in pixels (422 beyond: the decoder's bomb guard).") var maxPixels = 16_000_000
+  var batch = ServeCommand.defaults.maxBatchImages
+  @Option(help: "Milliseconds a worker waits for more requests to join a batch.")
+  var batchWait = Int(ServeCommand.defaults.batchWait / .milliseconds(1))
+  @Option(help: "Largest image upload in bytes (413 beyond).") var maxBody = ServeCommand.defaults.maxBodyBytes
+  @Option(help: "Largest image in pixels (422 beyond: the decoder's bomb guard).")
+  var maxPixels = ServeCommand.defaults.maxPixels
   @OptionGroup var common: CommonOptions
 
   func validate() throws {
