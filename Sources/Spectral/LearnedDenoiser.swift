@@ -109,6 +109,14 @@ public struct DenoiserTrainingConfig: Codable, Sendable, Equatable {
   public var trainTiles = 4000
   public var validationTiles = 256
   public var seed: UInt64 = 0
+  /// The share of training tiles that go through a JPEG round trip (quality uniform in
+  /// `jpegQualityMin...jpegQualityMax`, 4:2:0) after the noise is added. Such a tile's target is what of
+  /// the noise survives the codec, JPEG(clean + noise) − JPEG(clean), not the noise itself: the network
+  /// learns that block and ringing artifacts are content, so that on a re-compressed image its residual
+  /// keeps the source's surviving noise instead of the codec's grid. 0 trains the plain Gaussian denoiser.
+  public var jpegProbability: Float = 0
+  public var jpegQualityMin = 60
+  public var jpegQualityMax = 95
 
   public init() {}
 
@@ -126,6 +134,10 @@ public struct DenoiserTrainingConfig: Codable, Sendable, Equatable {
       return "sigma-min and sigma-max must satisfy 0 ≤ sigma-min ≤ sigma-max, got \(sigmaMin) and \(sigmaMax)"
     }
     if trainTiles < 1 || validationTiles < 1 { return "trainTiles and validationTiles must be at least 1" }
+    if !(0...1).contains(jpegProbability) { return "jpeg-prob must be in 0...1, got \(jpegProbability)" }
+    if !(1...100).contains(jpegQualityMin) || !(jpegQualityMin...100).contains(jpegQualityMax) {
+      return "jpeg-quality must be MIN-MAX with 1 ≤ MIN ≤ MAX ≤ 100, got \(jpegQualityMin)-\(jpegQualityMax)"
+    }
     return nil
   }
 }
@@ -190,17 +202,38 @@ public struct DenoiserTrainer {
     var noiseRNG = RNG(seed: config.seed &+ 2)
     for step in startStep..<config.steps {
       let picks = (0..<config.batch).map { _ in training[noiseRNG.int(training.count)] }
-      let clean = Image.batch(picks)
-      let noise = noisyBatch(clean, rng: &noiseRNG)
-      let noisy = clean + noise
+      let (noisy, target) = try trainingPair(picks, rng: &noiseRNG)
       opt.learningRate = schedule.learningRate(at: step)
       opt.zeroGrad()
-      let loss = mseLoss(net(noisy), noise)
+      let loss = mseLoss(net(noisy), target)
       loss.backward()
       opt.step()
       progress(step, loss.item)
     }
     return (LearnedDenoiser(network: net), validation)
+  }
+
+  /// A batch's network input and target: clean tiles plus Gaussian noise, and the noise; a tile drawn
+  /// for JPEG (``DenoiserTrainingConfig/jpegProbability``) becomes JPEG(clean + noise) with target
+  /// JPEG(clean + noise) − JPEG(clean), both at one quality.
+  func trainingPair(_ tiles: [Image], rng: inout RNG) throws -> (input: Tensor, target: Tensor) {
+    let clean = Image.batch(tiles)
+    let noise = noisyBatch(clean, rng: &rng)
+    let noisy = clean + noise
+    guard config.jpegProbability > 0 else { return (noisy, noise) }
+    let per = clean.count / clean.shape[0]
+    let input = noisy.toLayout(.plain, differentiable: false)
+    let target = noise.toLayout(.plain, differentiable: false)
+    for (n, tile) in tiles.enumerated() where rng.uniform() < config.jpegProbability {
+      let quality = config.jpegQualityMin + rng.int(config.jpegQualityMax - config.jpegQualityMin + 1)
+      let compressed = try Image(input, index: n).jpegRecompressed(quality: quality).pixels
+      let reference = try tile.jpegRecompressed(quality: quality).pixels
+      for i in 0..<per {
+        input.pointer[n * per + i] = compressed[i]
+        target.pointer[n * per + i] = compressed[i] - reference[i]
+      }
+    }
+    return (input, target)
   }
 
   /// Gaussian noise with a per-image standard deviation drawn from the configured range.

@@ -25,31 +25,43 @@ struct TrainDenoiserCommand: ParsableCommand {
   @Option(help: "Adam learning rate (peak of the warm-up + cosine schedule).") var lr: Float = 1e-3
   @Option(help: "Smallest training noise level, in 8-bit grey levels.") var sigmaMin: Float = 1
   @Option(help: "Largest training noise level, in 8-bit grey levels.") var sigmaMax: Float = 25
+  @Option(
+    help: ArgumentHelp(
+      "Share of training tiles re-compressed as JPEG after the noise is added (target: the noise that survives).",
+      valueName: "p"))
+  var jpegProb: Float = 0
+  @Option(help: ArgumentHelp("JPEG quality range for --jpeg-prob.", valueName: "min-max"))
+  var jpegQuality: String = "60-95"
 
   @OptionGroup var common: CommonOptions
 
   /// The training settings from the flags.
   var config: DenoiserTrainingConfig {
-    var config = DenoiserTrainingConfig()
-    config.depth = depth
-    config.width = width
-    config.steps = steps
-    config.batch = batch
-    config.tile = tile
-    config.seed = seed
-    config.learningRate = lr
-    config.sigmaMin = sigmaMin
-    config.sigmaMax = sigmaMax
-    return config
+    get throws {
+      var config = DenoiserTrainingConfig()
+      config.depth = depth
+      config.width = width
+      config.steps = steps
+      config.batch = batch
+      config.tile = tile
+      config.seed = seed
+      config.learningRate = lr
+      config.sigmaMin = sigmaMin
+      config.sigmaMax = sigmaMax
+      config.jpegProbability = jpegProb
+      (config.jpegQualityMin, config.jpegQualityMax) = try TrainCommand.range(
+        jpegQuality, flag: "--jpeg-quality", example: "60-95")
+      return config
+    }
   }
 
   func validate() throws {
-    if let problem = config.problem { throw ValidationError("--\(problem)") }
+    if let problem = try config.problem { throw ValidationError("--\(problem)") }
   }
 
   func run() throws {
     try common.apply()
-    let config = self.config
+    let config = try self.config
     let files = try ImageFiles.collect([images])
     let decoded = ImageDecoder().decodeAll(files)
     for f in decoded.failures { Log.info("skipped \(f.error)") }

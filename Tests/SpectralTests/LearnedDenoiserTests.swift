@@ -1,9 +1,10 @@
 import Foundation
 import Imaging
 import NN
-import Spectral
 import Tensor
 import XCTest
+
+@testable import Spectral
 
 final class LearnedDenoiserTests: XCTestCase {
   func testTrainingRunsAndWeightsRoundTripWithTheirArchitecture() throws {
@@ -44,6 +45,13 @@ final class LearnedDenoiserTests: XCTestCase {
     for (change, word) in [
       ({ (c: inout DenoiserTrainingConfig) in c.depth = 2 }, "depth"), ({ $0.steps = 0 }, "steps"),
       ({ $0.batch = 0 }, "batch"), ({ $0.tile = 0 }, "tile"), ({ $0.sigmaMax = 0.5 }, "sigma-max"),
+      ({ $0.jpegProbability = 1.5 }, "jpeg-prob"), ({ $0.jpegQualityMax = 101 }, "jpeg-quality"),
+      (
+        {
+          $0.jpegQualityMin = 90
+          $0.jpegQualityMax = 80
+        }, "jpeg-quality"
+      ),
     ] {
       var c = config
       change(&c)
@@ -66,5 +74,39 @@ final class LearnedDenoiserTests: XCTestCase {
     var rng = RNG(seed: 1)
     try Linear(2, 2, rng: &rng).save(to: url)
     XCTAssertThrowsError(try LearnedDenoiser.load(from: url)) { XCTAssert("\($0)".contains(url.path)) }
+  }
+
+  /// The JPEG pairs against their definition: with every tile drawn for JPEG at one quality, the input is
+  /// JPEG(clean + noise) and the target that minus JPEG(clean), both through the codec directly; without
+  /// JPEG the pair is the noisy tile and its noise.
+  func testJPEGTrainingPairsAreTheNoiseThatSurvivesTheCodec() throws {
+    // Smooth ramps, as photo tiles mostly are, so that the codec keeps the content and drops the noise.
+    let tiles = (0..<2).map { k in
+      Image(width: 16, height: 16, pixels: (0..<(3 * 16 * 16)).map { 0.3 + Float(($0 + 7 * k) % 16) / 40 })
+    }
+    var config = DenoiserTrainingConfig()
+    config.sigmaMin = 4
+    config.sigmaMax = 4
+    var plainRNG = RNG(seed: 9)
+    let (plainInput, noise) = try DenoiserTrainer(config: config).trainingPair(tiles, rng: &plainRNG)
+    // (x + n) − n is x up to one rounding of a sum below 2: half an ulp of 2 is 1.2e-7.
+    let recovered = zip((plainInput - noise).array, Image.batch(tiles).array).map { abs($0 - $1) }.max() ?? 1
+    XCTAssertLessThanOrEqual(recovered, 2.4e-7)
+    config.jpegProbability = 1
+    config.jpegQualityMin = 75
+    config.jpegQualityMax = 75
+    var jpegRNG = RNG(seed: 9)
+    let (input, target) = try DenoiserTrainer(config: config).trainingPair(tiles, rng: &jpegRNG)
+    for n in tiles.indices {
+      let noisy = Image(plainInput, index: n)
+      let compressed = try noisy.jpegRecompressed(quality: 75)
+      let reference = try tiles[n].jpegRecompressed(quality: 75)
+      XCTAssertEqual(Image(input, index: n).pixels, compressed.pixels)
+      XCTAssertEqual(Image(target, index: n).pixels, zip(compressed.pixels, reference.pixels).map { $0 - $1 })
+      // The codec removes part of the noise: the surviving target is weaker than the noise added.
+      let added = Image(noise, index: n).pixels.reduce(0) { $0 + $1 * $1 }
+      let survived = Image(target, index: n).pixels.reduce(0) { $0 + $1 * $1 }
+      XCTAssertLessThan(survived, added)
+    }
   }
 }
