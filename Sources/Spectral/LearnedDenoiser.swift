@@ -120,6 +120,32 @@ public struct DenoiserTrainingConfig: Codable, Sendable, Equatable {
 
   public init() {}
 
+  enum CodingKeys: String, CodingKey {
+    case depth, width, tile, batch, steps, learningRate, sigmaMin, sigmaMax, trainTiles, validationTiles, seed
+    case jpegProbability, jpegQualityMin, jpegQualityMax
+  }
+
+  /// Absent keys take their defaults, so the settings saved with denoisers trained before a setting
+  /// existed still read (as the default, which is how they were trained).
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    let d = DenoiserTrainingConfig()
+    depth = try c.decodeIfPresent(Int.self, forKey: .depth) ?? d.depth
+    width = try c.decodeIfPresent(Int.self, forKey: .width) ?? d.width
+    tile = try c.decodeIfPresent(Int.self, forKey: .tile) ?? d.tile
+    batch = try c.decodeIfPresent(Int.self, forKey: .batch) ?? d.batch
+    steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? d.steps
+    learningRate = try c.decodeIfPresent(Float.self, forKey: .learningRate) ?? d.learningRate
+    sigmaMin = try c.decodeIfPresent(Float.self, forKey: .sigmaMin) ?? d.sigmaMin
+    sigmaMax = try c.decodeIfPresent(Float.self, forKey: .sigmaMax) ?? d.sigmaMax
+    trainTiles = try c.decodeIfPresent(Int.self, forKey: .trainTiles) ?? d.trainTiles
+    validationTiles = try c.decodeIfPresent(Int.self, forKey: .validationTiles) ?? d.validationTiles
+    seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+    jpegProbability = try c.decodeIfPresent(Float.self, forKey: .jpegProbability) ?? d.jpegProbability
+    jpegQualityMin = try c.decodeIfPresent(Int.self, forKey: .jpegQualityMin) ?? d.jpegQualityMin
+    jpegQualityMax = try c.decodeIfPresent(Int.self, forKey: .jpegQualityMax) ?? d.jpegQualityMax
+  }
+
   /// Why these settings cannot train, named as `modelprint train-denoiser`'s flags; nil when they can.
   public var problem: String? {
     if depth < 3 {

@@ -109,4 +109,24 @@ final class LearnedDenoiserTests: XCTestCase {
       XCTAssertLessThan(survived, added)
     }
   }
+
+  /// Settings saved before the JPEG options existed read with those options at their defaults, and the
+  /// current settings round-trip.
+  func testSettingsWithoutTheJPEGKeysReadAsTheGaussianDenoiser() throws {
+    let old =
+      #"{"batch":16,"depth":10,"learningRate":0.001,"seed":0,"sigmaMax":25,"sigmaMin":1,"steps":5000,"#
+      + #""tile":64,"trainTiles":4000,"validationTiles":256,"width":32}"#
+    let read = try JSONDecoder().decode(DenoiserTrainingConfig.self, from: Data(old.utf8))
+    var expected = DenoiserTrainingConfig()
+    expected.depth = 10
+    expected.width = 32
+    expected.steps = 5000
+    XCTAssertEqual(read, expected)
+    XCTAssertEqual(read.jpegProbability, 0)
+    var current = expected
+    current.jpegProbability = 0.5
+    current.jpegQualityMin = 70
+    let again = try JSONDecoder().decode(DenoiserTrainingConfig.self, from: JSONEncoder().encode(current))
+    XCTAssertEqual(again, current)
+  }
 }
