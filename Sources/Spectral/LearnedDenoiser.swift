@@ -206,18 +206,7 @@ public struct DenoiserTrainer {
   public func train(
     photos: [Image], resume: DnCNN? = nil, startStep: Int = 0, progress: (Int, Float) -> Void = { _, _ in }
   ) throws -> (LearnedDenoiser, validation: [Image]) {
-    if let problem = config.problem { throw DenoiserTrainingError.invalidConfig(problem) }
-    var rng = RNG(seed: config.seed)
-    let sampler = TileSampler(size: config.tile)
-    // Every tenth photo is held out whole, so validation tiles show scenes the network never saw.
-    let heldOut = photos.count >= 10 ? photos.enumerated().filter { $0.offset % 10 == 9 }.map(\.element) : []
-    let trainPhotos = photos.count >= 10 ? photos.enumerated().filter { $0.offset % 10 != 9 }.map(\.element) : photos
-    let training = sampler.tiles(from: trainPhotos, count: config.trainTiles, rng: &rng)
-    var validation = sampler.tiles(from: heldOut.isEmpty ? photos : heldOut, count: config.validationTiles, rng: &rng)
-    if validation.isEmpty { validation = sampler.tiles(from: photos, count: config.validationTiles, rng: &rng) }
-    guard !training.isEmpty, !validation.isEmpty else {
-      throw DenoiserTrainingError.noTexturedTiles(photos: photos.count, tile: config.tile)
-    }
+    let (training, validation) = try tiles(from: photos)
     var initRNG = RNG(seed: config.seed &+ 1)
     let net = resume ?? DnCNN(depth: config.depth, width: config.width, rng: &initRNG)
     net.train()
@@ -237,6 +226,25 @@ public struct DenoiserTrainer {
       progress(step, loss.item)
     }
     return (LearnedDenoiser(network: net), validation)
+  }
+
+  /// The training and the held-out validation tiles these settings draw from `photos` (seeded: the same
+  /// settings and photos give the same tiles, so denoisers trained apart can be compared on them).
+  /// - Throws: ``DenoiserTrainingError`` for unusable settings or photos without texture.
+  public func tiles(from photos: [Image]) throws -> (training: [Image], validation: [Image]) {
+    if let problem = config.problem { throw DenoiserTrainingError.invalidConfig(problem) }
+    var rng = RNG(seed: config.seed)
+    let sampler = TileSampler(size: config.tile)
+    // Every tenth photo is held out whole, so validation tiles show scenes the network never saw.
+    let heldOut = photos.count >= 10 ? photos.enumerated().filter { $0.offset % 10 == 9 }.map(\.element) : []
+    let trainPhotos = photos.count >= 10 ? photos.enumerated().filter { $0.offset % 10 != 9 }.map(\.element) : photos
+    let training = sampler.tiles(from: trainPhotos, count: config.trainTiles, rng: &rng)
+    var validation = sampler.tiles(from: heldOut.isEmpty ? photos : heldOut, count: config.validationTiles, rng: &rng)
+    if validation.isEmpty { validation = sampler.tiles(from: photos, count: config.validationTiles, rng: &rng) }
+    guard !training.isEmpty, !validation.isEmpty else {
+      throw DenoiserTrainingError.noTexturedTiles(photos: photos.count, tile: config.tile)
+    }
+    return (training, validation)
   }
 
   /// A batch's network input and target: clean tiles plus Gaussian noise, and the noise; a tile drawn
@@ -272,6 +280,10 @@ public struct DenoiserTrainer {
     }
     return noise
   }
+
+  /// The noise levels (grey levels) of the held-out report: from the amplitude of real generators'
+  /// residuals (about 1–13 grey levels) to the top of the default training range.
+  public static let reportSigmas: [Float] = [2, 5, 10, 25]
 
   /// PSNR of noisy vs denoised tiles at `sigma` grey levels (fixed seed, so runs compare).
   public static func evaluate(_ denoiser: LearnedDenoiser, tiles: [Image], sigma: Float = 5, seed: UInt64 = 7)

@@ -33,6 +33,12 @@ struct TrainDenoiserCommand: ParsableCommand {
   @Option(help: ArgumentHelp("JPEG quality range for --jpeg-prob.", valueName: "min-max"))
   var jpegQuality: String = "60-95"
 
+  @Option(
+    help: ArgumentHelp(
+      "Only evaluate these denoiser weights on the held-out tiles the other settings draw (no training; --out unused).",
+      valueName: "weights"))
+  var evaluate: String?
+
   @OptionGroup var common: CommonOptions
 
   /// The training settings from the flags.
@@ -68,6 +74,13 @@ struct TrainDenoiserCommand: ParsableCommand {
     guard !decoded.images.isEmpty else {
       throw InputError("--images \(images): no readable photos; give a folder of .jpg, .png or .webp photos")
     }
+    let photos = decoded.images.map(\.image)
+    if let evaluate {
+      let denoiser = try LearnedDenoiser.load(from: URL(fileURLWithPath: evaluate))
+      let validation = try DenoiserTrainer(config: config).tiles(from: photos).validation
+      for line in Self.report(denoiser, tiles: validation).lines { print(line) }
+      return
+    }
     Log.info("\(decoded.images.count) photos; training DnCNN \(depth)×\(width) for \(steps) steps")
     let outURL = URL(fileURLWithPath: out)
     let base = outURL.deletingPathExtension()
@@ -75,7 +88,7 @@ struct TrainDenoiserCommand: ParsableCommand {
     try saveConfig(config, to: base.appendingPathExtension("config.json"))
     var log = "step,loss\n"
     let start = Date()
-    let (denoiser, validation) = try DenoiserTrainer(config: config).train(photos: decoded.images.map(\.image)) {
+    let (denoiser, validation) = try DenoiserTrainer(config: config).train(photos: photos) {
       step, loss in
       log += "\(step),\(loss)\n"
       if step % 50 == 0 || step == steps - 1 {
@@ -87,11 +100,21 @@ struct TrainDenoiserCommand: ParsableCommand {
     }
     try log.write(to: base.appendingPathExtension("log.csv"), atomically: true, encoding: .utf8)
     try denoiser.save(to: outURL, config: config)
-    let eval = DenoiserTrainer.evaluate(denoiser, tiles: validation, sigma: 5)
-    let summary = String(
-      format: "held-out %d tiles at σ = 5/255: noisy %.2f dB → denoised %.2f dB (gain %.2f dB)", validation.count,
-      eval.noisyPSNR, eval.denoisedPSNR, eval.gain)
-    try saveConfig(eval, to: base.appendingPathExtension("eval.json"))
-    print(summary)
+    let report = Self.report(denoiser, tiles: validation)
+    try saveConfig(report.evaluations, to: base.appendingPathExtension("eval.json"))
+    for line in report.lines { print(line) }
+  }
+
+  /// The held-out PSNR at each of ``DenoiserTrainer/reportSigmas``, and one line per level.
+  static func report(_ denoiser: LearnedDenoiser, tiles: [Image]) -> (
+    evaluations: [DenoiserTrainer.Evaluation], lines: [String]
+  ) {
+    let evaluations = DenoiserTrainer.reportSigmas.map { DenoiserTrainer.evaluate(denoiser, tiles: tiles, sigma: $0) }
+    let lines = evaluations.map {
+      String(
+        format: "held-out %d tiles at σ = %g/255: noisy %.2f dB → denoised %.2f dB (gain %.2f dB)", tiles.count,
+        $0.sigma, $0.noisyPSNR, $0.denoisedPSNR, $0.gain)
+    }
+    return (evaluations, lines)
   }
 }

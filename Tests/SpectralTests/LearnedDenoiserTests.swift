@@ -25,6 +25,10 @@ final class LearnedDenoiserTests: XCTestCase {
     XCTAssertEqual(losses.count, 3)
     XCTAssert(losses.allSatisfy(\.isFinite))
     XCTAssertEqual(validation.count, 4)
+    // The held-out tiles are the settings' own, so a denoiser trained elsewhere is compared on the same ones.
+    let drawn = try DenoiserTrainer(config: config).tiles(from: photos)
+    XCTAssertEqual(drawn.validation.map(\.pixels), validation.map(\.pixels))
+    XCTAssertEqual(drawn.training.count, 8)
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("denoiser-\(UUID().uuidString).safetensors")
     defer { try? FileManager.default.removeItem(at: url) }
     try denoiser.save(to: url, config: config)
