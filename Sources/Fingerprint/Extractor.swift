@@ -91,6 +91,10 @@ public final class Extractor {
   /// This extractor and its members, in embedding order.
   public var parts: [Extractor] { [self] + members }
 
+  /// The single networks of this extractor in embedding order, each standalone with its own input and
+  /// whitening: itself, or an ensemble's first network without its members, then the members.
+  public var singleParts: [Extractor] { [with(members: [])] + members }
+
   /// Embedding width: the network's, or for an ensemble the sum over its parts.
   public var embeddingWidth: Int { parts.reduce(0) { $0 + $1.network.embeddingWidth } }
 

@@ -117,12 +117,14 @@ public struct DenoiserTrainingConfig: Codable, Sendable, Equatable {
   public var jpegProbability: Float = 0
   public var jpegQualityMin = 60
   public var jpegQualityMax = 95
+  /// How the training loss weighs the noise levels of a batch.
+  public var loss = DenoiserLoss.mse
 
   public init() {}
 
   enum CodingKeys: String, CodingKey {
     case depth, width, tile, batch, steps, learningRate, sigmaMin, sigmaMax, trainTiles, validationTiles, seed
-    case jpegProbability, jpegQualityMin, jpegQualityMax
+    case jpegProbability, jpegQualityMin, jpegQualityMax, loss
   }
 
   /// Absent keys take their defaults, so the settings saved with denoisers trained before a setting
@@ -144,6 +146,7 @@ public struct DenoiserTrainingConfig: Codable, Sendable, Equatable {
     jpegProbability = try c.decodeIfPresent(Float.self, forKey: .jpegProbability) ?? d.jpegProbability
     jpegQualityMin = try c.decodeIfPresent(Int.self, forKey: .jpegQualityMin) ?? d.jpegQualityMin
     jpegQualityMax = try c.decodeIfPresent(Int.self, forKey: .jpegQualityMax) ?? d.jpegQualityMax
+    loss = try c.decodeIfPresent(DenoiserLoss.self, forKey: .loss) ?? d.loss
   }
 
   /// Why these settings cannot train, named as `modelprint train-denoiser`'s flags; nil when they can.
@@ -159,6 +162,9 @@ public struct DenoiserTrainingConfig: Codable, Sendable, Equatable {
     if !(sigmaMin >= 0) || !(sigmaMax >= sigmaMin) || !sigmaMax.isFinite {
       return "sigma-min and sigma-max must satisfy 0 ≤ sigma-min ≤ sigma-max, got \(sigmaMin) and \(sigmaMax)"
     }
+    if loss == .levelNormalized && !(sigmaMin > 0) {
+      return "--loss level-normalized divides by each tile's noise level: sigma-min must be above 0, got \(sigmaMin)"
+    }
     if trainTiles < 1 || validationTiles < 1 { return "trainTiles and validationTiles must be at least 1" }
     if !(0...1).contains(jpegProbability) { return "jpeg-prob must be in 0...1, got \(jpegProbability)" }
     if !(1...100).contains(jpegQualityMin) || !(jpegQualityMin...100).contains(jpegQualityMax) {
@@ -166,6 +172,17 @@ public struct DenoiserTrainingConfig: Codable, Sendable, Equatable {
     }
     return nil
   }
+}
+
+/// The training loss of a denoiser.
+public enum DenoiserLoss: String, Codable, Sendable, CaseIterable {
+  /// The mean squared error over the batch: a tile's share grows with its noise variance, so the top of
+  /// the noise range dominates what the network learns.
+  case mse
+  /// Each tile's squared error divided by its noise variance σ² (the weights scaled to average 1 over
+  /// the batch): every noise level counts alike, as a PSNR gain does, so the network also learns the
+  /// lowest levels, where generators' fingerprints lie.
+  case levelNormalized = "level-normalized"
 }
 
 /// Why a denoiser could not be trained.
@@ -217,10 +234,10 @@ public struct DenoiserTrainer {
     var noiseRNG = RNG(seed: config.seed &+ 2)
     for step in startStep..<config.steps {
       let picks = (0..<config.batch).map { _ in training[noiseRNG.int(training.count)] }
-      let (noisy, target) = try trainingPair(picks, rng: &noiseRNG)
+      let (noisy, target, sigmas) = try trainingPair(picks, rng: &noiseRNG)
       opt.learningRate = schedule.learningRate(at: step)
       opt.zeroGrad()
-      let loss = mseLoss(net(noisy), target)
+      let loss = Self.loss(net(noisy), target, weights: lossWeights(sigmas: sigmas))
       loss.backward()
       opt.step()
       progress(step, loss.item)
@@ -250,11 +267,11 @@ public struct DenoiserTrainer {
   /// A batch's network input and target: clean tiles plus Gaussian noise, and the noise; a tile drawn
   /// for JPEG (``DenoiserTrainingConfig/jpegProbability``) becomes JPEG(clean + noise) with target
   /// JPEG(clean + noise) − JPEG(clean), both at one quality.
-  func trainingPair(_ tiles: [Image], rng: inout RNG) throws -> (input: Tensor, target: Tensor) {
+  func trainingPair(_ tiles: [Image], rng: inout RNG) throws -> (input: Tensor, target: Tensor, sigmas: [Float]) {
     let clean = Image.batch(tiles)
-    let noise = noisyBatch(clean, rng: &rng)
+    let (noise, sigmas) = noisyBatch(clean, rng: &rng)
     let noisy = clean + noise
-    guard config.jpegProbability > 0 else { return (noisy, noise) }
+    guard config.jpegProbability > 0 else { return (noisy, noise, sigmas) }
     let per = clean.count / clean.shape[0]
     let input = noisy.toLayout(.plain, differentiable: false)
     let target = noise.toLayout(.plain, differentiable: false)
@@ -267,18 +284,50 @@ public struct DenoiserTrainer {
         target.pointer[n * per + i] = compressed[i] - reference[i]
       }
     }
-    return (input, target)
+    return (input, target, sigmas)
   }
 
-  /// Gaussian noise with a per-image standard deviation drawn from the configured range.
-  func noisyBatch(_ clean: Tensor, rng: inout RNG) -> Tensor {
+  /// Gaussian noise with a per-image standard deviation drawn from the configured range, and those
+  /// standard deviations (/255).
+  func noisyBatch(_ clean: Tensor, rng: inout RNG) -> (noise: Tensor, sigmas: [Float]) {
     let noise = Tensor(uninitialized: clean.shape)
     let per = clean.count / clean.shape[0]
+    var sigmas: [Float] = []
     for n in 0..<clean.shape[0] {
       let sigma = rng.uniform(config.sigmaMin, config.sigmaMax) / 255
+      sigmas.append(sigma)
       for i in 0..<per { noise.pointer[n * per + i] = rng.normal() * sigma }
     }
-    return noise
+    return (noise, sigmas)
+  }
+
+  /// Each tile's weight in the loss: nil for ``DenoiserLoss/mse`` (every element alike), 1/σ² scaled to
+  /// average 1 for ``DenoiserLoss/levelNormalized``.
+  func lossWeights(sigmas: [Float]) -> [Float]? {
+    switch config.loss {
+    case .mse: return nil
+    case .levelNormalized:
+      let inverse = sigmas.map { 1 / ($0 * $0) }
+      let mean = inverse.reduce(0, +) / Float(inverse.count)
+      return inverse.map { $0 / mean }
+    }
+  }
+
+  /// The mean squared error of `prediction` against `target` [N, ...], each sample's squared error
+  /// multiplied by its weight (plain mean without weights). Weighting is done by scaling both sides by
+  /// √w, which the multiply and the mean-squared-error ops already differentiate.
+  static func loss(_ prediction: Tensor, _ target: Tensor, weights: [Float]?) -> Tensor {
+    guard let weights else { return mseLoss(prediction, target) }
+    precondition(
+      weights.count == target.shape[0], "loss: \(weights.count) weights for a batch of shape \(target.shape)")
+    let per = target.count / target.shape[0]
+    let scale = Tensor(uninitialized: target.shape)
+    for (n, w) in weights.enumerated() {
+      let root = w.squareRoot()
+      for i in 0..<per { scale.pointer[n * per + i] = root }
+    }
+    let plainTarget = target.toLayout(.plain, differentiable: false)
+    return mseLoss(prediction * scale, plainTarget * scale)
   }
 
   /// The noise levels (grey levels) of the held-out report: from the amplitude of real generators'

@@ -17,14 +17,20 @@ struct EnsembleCommand: ParsableCommand {
       result as they use one extractor. An ensemble costs the sum of its members' time per image. Members \
       may take different window sizes (e.g. a network trained with `train --tile-size 128` beside 64 px \
       ones): each embeds the same N × N grid of windows of its own size. The first one's class list is kept. \
-      Galleries built with another extractor must be enrolled again with OUT (its SHA-256 differs).
+      Galleries built with another extractor must be enrolled again with OUT (its SHA-256 differs). A \
+      member written ENSEMBLE@K is the K-th extractor (from 1, in embedding order) of an ensemble \
+      checkpoint, e.g. models/extractor.safetensors@2, so that one part of an ensemble can be replaced.
 
       --pool POOL measures the ensemble's zero-shot 1:N on the architectures its members held out of \
       training (`zeroshot_heldout_archs` in OUT.results.json, as `modelprint train` writes it), when every \
       member was trained on that pool, takes its tile size and held out the same architectures.
       """)
 
-  @Argument(help: "The member checkpoints, in embedding order (2 to \(Extractor.maxEnsemble)).") var members: [String]
+  @Argument(
+    help:
+      "The member checkpoints (or ENSEMBLE@K for an ensemble's K-th part), in embedding order (2 to \(Extractor.maxEnsemble))."
+  )
+  var members: [String]
   @Option(name: .shortAndLong, help: "Checkpoint to write (.safetensors).") var out: String
   @Option(help: "The members' training pool, to measure zero-shot 1:N on their held-out architectures.")
   var pool: String?
@@ -44,8 +50,14 @@ struct EnsembleCommand: ParsableCommand {
 
   func run() throws {
     try common.apply()
-    let urls = members.map { URL(fileURLWithPath: $0) }
-    let loaded = try urls.map { try Extractor.load(from: $0) }
+    let references = members.map(Self.reference)
+    if pool != nil, let part = references.first(where: { $0.part != nil }) {
+      throw InputError(
+        "--pool reads each member's training settings from its own checkpoint; give \(part.path)'s part "
+          + "as the checkpoint it was trained as, not as \(part.argument)")
+    }
+    let urls = references.map { URL(fileURLWithPath: $0.path) }
+    let loaded = try references.map { try Self.load($0) }
     for (path, ex) in zip(members, loaded) where ex.whitening == nil {
       Log.info("\(path) has no whitening: its part of the embedding stays in the network's own scale")
     }
@@ -68,6 +80,38 @@ struct EnsembleCommand: ParsableCommand {
     try ensemble.save(to: outURL, extra: ["ensemble_sources": sourcesJSON], storage: storage)
     print("wrote \(out): \(ensemble.parts.count) extractors, \(ensemble.embeddingWidth)-d embeddings")
     print(String(decoding: json, as: UTF8.self))
+  }
+
+  /// A member argument: a checkpoint, or `ENSEMBLE@K`, the K-th part of an ensemble checkpoint.
+  struct MemberReference: Equatable {
+    var argument: String
+    var path: String
+    /// The part, from 1 in embedding order; nil for the whole checkpoint.
+    var part: Int?
+  }
+
+  /// `PATH@K` names part K of PATH unless a file of that whole name exists.
+  static func reference(_ argument: String) -> MemberReference {
+    if let at = argument.lastIndex(of: "@"), let k = Int(argument[argument.index(after: at)...]),
+      !FileManager.default.fileExists(atPath: argument)
+    {
+      return MemberReference(argument: argument, path: String(argument[..<at]), part: k)
+    }
+    return MemberReference(argument: argument, path: argument, part: nil)
+  }
+
+  /// The extractor a member argument names.
+  /// - Throws: the checkpoint's load error, or ``InputError`` for a part the checkpoint does not hold.
+  static func load(_ reference: MemberReference) throws -> Extractor {
+    let extractor = try Extractor.load(from: URL(fileURLWithPath: reference.path))
+    guard let k = reference.part else { return extractor }
+    let parts = extractor.singleParts
+    guard (1...parts.count).contains(k) else {
+      throw InputError(
+        "\(reference.argument): \(reference.path) holds \(parts.count) extractor(s); give a part from 1 to "
+          + "\(parts.count)")
+    }
+    return parts[k - 1]
   }
 
   /// Zero-shot 1:N on the members' held-out architectures of `pool`, as `modelprint train` scores it.

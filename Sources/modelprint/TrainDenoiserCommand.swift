@@ -4,6 +4,8 @@ import Imaging
 import Spectral
 import Tensor
 
+extension DenoiserLoss: ExpressibleByArgument {}
+
 /// `modelprint train-denoiser`: trains the learned residual extractor on real photos.
 struct TrainDenoiserCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -13,8 +15,10 @@ struct TrainDenoiserCommand: ParsableCommand {
   @Option(help: "Folder of real photos (any layout; every .jpg/.png/.webp under it).")
   var images: String = "data/photos"
 
-  @Option(name: .shortAndLong, help: "Output weights (.safetensors); the config and a CSV log go beside it.")
-  var out: String
+  @Option(
+    name: .shortAndLong,
+    help: "Output weights (.safetensors); the config and a CSV log go beside it (not needed with --evaluate).")
+  var out: String?
 
   @Option(help: "DnCNN depth.") var depth: Int = 17
   @Option(help: "DnCNN width.") var width: Int = 64
@@ -32,6 +36,11 @@ struct TrainDenoiserCommand: ParsableCommand {
   var jpegProb: Float = 0
   @Option(help: ArgumentHelp("JPEG quality range for --jpeg-prob.", valueName: "min-max"))
   var jpegQuality: String = "60-95"
+  @Option(
+    help: ArgumentHelp(
+      "Training loss: mse (the top noise levels dominate) or level-normalized (each tile's error divided by its σ²).",
+      valueName: "loss"))
+  var loss: DenoiserLoss = .mse
 
   @Option(
     help: ArgumentHelp(
@@ -55,6 +64,7 @@ struct TrainDenoiserCommand: ParsableCommand {
       config.sigmaMin = sigmaMin
       config.sigmaMax = sigmaMax
       config.jpegProbability = jpegProb
+      config.loss = loss
       (config.jpegQualityMin, config.jpegQualityMax) = try TrainCommand.range(
         jpegQuality, flag: "--jpeg-quality", example: "60-95")
       return config
@@ -62,7 +72,10 @@ struct TrainDenoiserCommand: ParsableCommand {
   }
 
   func validate() throws {
-    if let problem = try config.problem { throw ValidationError("--\(problem)") }
+    if out == nil && evaluate == nil {
+      throw ValidationError("Missing expected argument '--out <out>': where to write the weights (or give --evaluate)")
+    }
+    if let problem = try config.problem { throw ValidationError(problem.hasPrefix("--") ? problem : "--\(problem)") }
   }
 
   func run() throws {
@@ -81,7 +94,9 @@ struct TrainDenoiserCommand: ParsableCommand {
       for line in Self.report(denoiser, tiles: validation).lines { print(line) }
       return
     }
-    Log.info("\(decoded.images.count) photos; training DnCNN \(depth)×\(width) for \(steps) steps")
+    guard let out else { throw ValidationError("Missing expected argument '--out <out>'") }
+    Log.info(
+      "\(decoded.images.count) photos; training DnCNN \(depth)×\(width) for \(steps) steps, \(loss.rawValue) loss")
     let outURL = URL(fileURLWithPath: out)
     let base = outURL.deletingPathExtension()
     try FileManager.default.createDirectory(at: outURL.deletingLastPathComponent(), withIntermediateDirectories: true)

@@ -266,6 +266,20 @@ final class BadFileTests: XCTestCase {
     XCTAssertEqual(w.status, 0, w.output)
     XCTAssertTrue(w.stdout.contains("32 + 32-d whitening"), w.output)
     XCTAssertTrue(try CLI.run(["embed", "--extractor", whitened, good]).stdout.contains("64-d embedding"))
+    // ENSEMBLE@K takes one part of an ensemble: its parts joined again embed as the ensemble does.
+    let rejoined = dir.path("rejoined.safetensors")
+    let again = try CLI.run(["ensemble", whitened + "@1", whitened + "@2", "--out", rejoined])
+    XCTAssertEqual(again.status, 0, again.output)
+    XCTAssertEqual(
+      try CLI.run(["embed", "--json", "--extractor", rejoined, good]).stdout,
+      try CLI.run(["embed", "--json", "--extractor", whitened, good]).stdout)
+    assertFails(
+      try CLI.run(["ensemble", whitened + "@1", whitened + "@3", "--out", dir.path("x.safetensors")]), status: 1,
+      mentioning: [whitened + "@3", "from 1 to 2"])
+    assertFails(
+      try CLI.run(["ensemble", whitened + "@1", extractor, "--out", dir.path("x.safetensors"), "--pool", dir.path("p")]
+      ),
+      status: 1, mentioning: [whitened + "@1", "--pool"])
     assertFails(
       try CLI.run([
         "train", "--fine-tune", dir.url.appendingPathComponent("images").path, "--from", joined, "--out",

@@ -52,6 +52,12 @@ final class LearnedDenoiserTests: XCTestCase {
       ({ $0.jpegProbability = 1.5 }, "jpeg-prob"), ({ $0.jpegQualityMax = 101 }, "jpeg-quality"),
       (
         {
+          $0.loss = .levelNormalized
+          $0.sigmaMin = 0
+        }, "sigma-min"
+      ),
+      (
+        {
           $0.jpegQualityMin = 90
           $0.jpegQualityMax = 80
         }, "jpeg-quality"
@@ -92,7 +98,7 @@ final class LearnedDenoiserTests: XCTestCase {
     config.sigmaMin = 4
     config.sigmaMax = 4
     var plainRNG = RNG(seed: 9)
-    let (plainInput, noise) = try DenoiserTrainer(config: config).trainingPair(tiles, rng: &plainRNG)
+    let (plainInput, noise, _) = try DenoiserTrainer(config: config).trainingPair(tiles, rng: &plainRNG)
     // (x + n) − n is x up to one rounding of a sum below 2: half an ulp of 2 is 1.2e-7.
     let recovered = zip((plainInput - noise).array, Image.batch(tiles).array).map { abs($0 - $1) }.max() ?? 1
     XCTAssertLessThanOrEqual(recovered, 2.4e-7)
@@ -100,7 +106,7 @@ final class LearnedDenoiserTests: XCTestCase {
     config.jpegQualityMin = 75
     config.jpegQualityMax = 75
     var jpegRNG = RNG(seed: 9)
-    let (input, target) = try DenoiserTrainer(config: config).trainingPair(tiles, rng: &jpegRNG)
+    let (input, target, _) = try DenoiserTrainer(config: config).trainingPair(tiles, rng: &jpegRNG)
     for n in tiles.indices {
       let noisy = Image(plainInput, index: n)
       let compressed = try noisy.jpegRecompressed(quality: 75)
@@ -127,10 +133,49 @@ final class LearnedDenoiserTests: XCTestCase {
     expected.steps = 5000
     XCTAssertEqual(read, expected)
     XCTAssertEqual(read.jpegProbability, 0)
+    XCTAssertEqual(read.loss, .mse)
     var current = expected
     current.jpegProbability = 0.5
     current.jpegQualityMin = 70
+    current.loss = .levelNormalized
     let again = try JSONDecoder().decode(DenoiserTrainingConfig.self, from: JSONEncoder().encode(current))
     XCTAssertEqual(again, current)
+  }
+
+  /// The level-normalized loss is Σₙ wₙ·‖pₙ − tₙ‖² / (N·D) with wₙ ∝ 1/σₙ² averaging 1: checked in Float64
+  /// against the definition, with its gradient, which must equal 2·wₙ·(pₙ − tₙ)/(N·D).
+  func testLevelNormalizedLossWeighsEachTileByItsInverseNoiseVariance() throws {
+    var config = DenoiserTrainingConfig()
+    config.loss = .levelNormalized
+    let sigmas: [Float] = [1 / 255, 4 / 255, 10 / 255]
+    let weights = try XCTUnwrap(DenoiserTrainer(config: config).lossWeights(sigmas: sigmas))
+    let inverse = sigmas.map { 1 / (Double($0) * Double($0)) }
+    let mean = inverse.reduce(0, +) / 3
+    for (w, v) in zip(weights, inverse) { XCTAssertEqual(Double(w), v / mean, accuracy: 1e-5 * v / mean) }
+    XCTAssertNil(DenoiserTrainer(config: DenoiserTrainingConfig()).lossWeights(sigmas: sigmas))
+
+    var rng = RNG(seed: 9)
+    let shape: Shape = [3, 2, 4, 5]
+    let prediction = Tensor.normal(shape, std: 0.1, rng: &rng)
+    prediction.requiresGrad = true
+    let target = Tensor.normal(shape, std: 0.1, rng: &rng)
+    let loss = DenoiserTrainer.loss(prediction, target, weights: weights)
+    loss.backward()
+    let per = shape.count / 3
+    var expected = 0.0
+    for n in 0..<3 {
+      for i in 0..<per {
+        let d = Double(prediction.pointer[n * per + i]) - Double(target.pointer[n * per + i])
+        expected += Double(weights[n]) * d * d
+        let g = 2 * Double(weights[n]) * d / Double(shape.count)
+        // Float32 products of values near 0.1 and weights up to 3: a few ulps of the gradient's size.
+        XCTAssertEqual(
+          Double(try XCTUnwrap(prediction.grad).pointer[n * per + i]), g, accuracy: 1e-6 * max(abs(g), 1e-3))
+      }
+    }
+    expected /= Double(shape.count)
+    // A sum of 120 Float32 terms: relative error bounded by about 120 ulps.
+    XCTAssertEqual(Double(loss.item), expected, accuracy: 120 * 1.2e-7 * expected)
+    XCTAssertEqual(DenoiserTrainer.loss(prediction, target, weights: nil).item, mseLoss(prediction, target).item)
   }
 }
