@@ -163,7 +163,8 @@ public struct DenoiserTrainingConfig: Codable, Sendable, Equatable {
       return "sigma-min and sigma-max must satisfy 0 ≤ sigma-min ≤ sigma-max, got \(sigmaMin) and \(sigmaMax)"
     }
     if loss == .levelNormalized && !(sigmaMin > 0) {
-      return "--loss level-normalized divides by each tile's noise level: sigma-min must be above 0, got \(sigmaMin)"
+      return "sigma-min must be above 0 with --loss level-normalized, which divides by each tile's noise level, "
+        + "got \(sigmaMin)"
     }
     if trainTiles < 1 || validationTiles < 1 { return "trainTiles and validationTiles must be at least 1" }
     if !(0...1).contains(jpegProbability) { return "jpeg-prob must be in 0...1, got \(jpegProbability)" }

@@ -75,7 +75,7 @@ struct TrainDenoiserCommand: ParsableCommand {
     if out == nil && evaluate == nil {
       throw ValidationError("Missing expected argument '--out <out>': where to write the weights (or give --evaluate)")
     }
-    if let problem = try config.problem { throw ValidationError(problem.hasPrefix("--") ? problem : "--\(problem)") }
+    if let problem = try config.problem { throw ValidationError("--\(problem)") }
   }
 
   func run() throws {
@@ -94,7 +94,7 @@ struct TrainDenoiserCommand: ParsableCommand {
       for line in Self.report(denoiser, tiles: validation).lines { print(line) }
       return
     }
-    guard let out else { throw ValidationError("Missing expected argument '--out <out>'") }
+    guard let out else { preconditionFailure("validate() lets train-denoiser run without --out only with --evaluate") }
     Log.info(
       "\(decoded.images.count) photos; training DnCNN \(depth)×\(width) for \(steps) steps, \(loss.rawValue) loss")
     let outURL = URL(fileURLWithPath: out)

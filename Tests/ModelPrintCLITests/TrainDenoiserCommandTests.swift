@@ -8,13 +8,21 @@ import XCTest
 final class TrainDenoiserCommandTests: XCTestCase {
   let dir = try! Scratch()
 
-  func testEvaluateReproducesTheTrainingReportOnTheSameTiles() throws {
-    var rng = RNG(seed: 4)
-    for k in 0..<3 {
+  /// `count` 40 × 40 PNGs of uniform noise in the scratch folder `folder`; returns its path.
+  func randomPhotos(_ folder: String, count: Int, seed: UInt64) throws -> String {
+    var rng = RNG(seed: seed)
+    for k in 0..<count {
       let photo = Image(width: 40, height: 40, pixels: (0..<(3 * 40 * 40)).map { _ in rng.uniform() })
-      try dir.write("photos/\(k).png", Array(try ImageEncoder.png(photo)))
+      try dir.write("\(folder)/\(k).png", Array(try ImageEncoder.png(photo)))
     }
-    let settings = ["--images", dir.path("photos"), "--depth", "3", "--width", "4", "--tile", "16", "--batch", "2"]
+    return dir.path(folder)
+  }
+
+  func testEvaluateReproducesTheTrainingReportOnTheSameTiles() throws {
+    let settings = [
+      "--images", try randomPhotos("photos", count: 3, seed: 4), "--depth", "3", "--width", "4", "--tile", "16",
+      "--batch", "2",
+    ]
     let out = dir.path("dn.safetensors")
     let train = try CLI.run(["train-denoiser"] + settings + ["--out", out, "--steps", "2", "--threads", "1"])
     XCTAssertEqual(train.status, 0, train.output)
@@ -37,13 +45,9 @@ final class TrainDenoiserCommandTests: XCTestCase {
   }
 
   func testLevelNormalizedLossTrainsAndIsSavedInTheSettings() throws {
-    var rng = RNG(seed: 5)
-    for k in 0..<2 {
-      let photo = Image(width: 40, height: 40, pixels: (0..<(3 * 40 * 40)).map { _ in rng.uniform() })
-      try dir.write("photos-loss/\(k).png", Array(try ImageEncoder.png(photo)))
-    }
     let settings = [
-      "--images", dir.path("photos-loss"), "--depth", "3", "--width", "4", "--tile", "16", "--batch", "2",
+      "--images", try randomPhotos("photos-loss", count: 2, seed: 5), "--depth", "3", "--width", "4", "--tile", "16",
+      "--batch", "2",
     ]
     let out = dir.path("dn-level.safetensors")
     let train = try CLI.run(
